@@ -1,0 +1,68 @@
+"""User-facing errors.
+
+Everything a user can get wrong (a bad file, an unknown pass, an option of the wrong type, a pass that
+fails) ends up as one `HloError`: a message, and where it happened when that is known. The CLI prints it
+as `file:line:col: error: message` and exits non-zero; the Python API lets it propagate. Nothing in this
+module touches MLIR, so it can be imported from anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# The part of an MLIR location that points into a file: `"path":line:col`, possibly nested in
+# fused/callsite/name locations. The first such triple is the most specific place there is.
+_FILE_LOC = re.compile(r'"((?:[^"\\]|\\.)*)":(\d+):(\d+)')
+
+
+@dataclass(frozen=True)
+class SourceLoc:
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+    @staticmethod
+    def parse(text: str, filename: str | None = None) -> SourceLoc | None:
+        """Find `"file":line:col` in the printed form of an MLIR location.
+
+        MLIR names text parsed from a string `-`; `filename` replaces that so that users see their file.
+        """
+        m = _FILE_LOC.search(text)
+        if not m:
+            return None
+        file = m.group(1)
+        if filename and file in ("-", ""):
+            file = filename
+        return SourceLoc(file, int(m.group(2)), int(m.group(3)))
+
+
+class HloError(Exception):
+    """An error the user can act on. `loc` says where, `notes` add context lines."""
+
+    def __init__(self, message: str, loc: SourceLoc | None = None, notes: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+        self.notes = tuple(notes)
+
+    def __str__(self) -> str:
+        head = f"{self.loc}: error: {self.message}" if self.loc else f"error: {self.message}"
+        return "\n".join([head, *(f"  note: {n}" for n in self.notes)])
+
+    def with_filename(self, filename: str) -> HloError:
+        """The same error with MLIR's `-` (text parsed from a string) shown as `filename`."""
+        if self.loc and self.loc.file in ("-", ""):
+            return HloError(self.message, SourceLoc(filename, self.loc.line, self.loc.col), self.notes)
+        return self
+
+
+def did_you_mean(word: str, choices) -> str:
+    """` (did you mean 'x'?)` for the closest choice, or nothing when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -1,0 +1,241 @@
+"""What a compiler engineer watches a pipeline with: IR dumps, timing, statistics, numerics, reproducers.
+
+Each is an `Instrument` (hooks before/after each pass) so the CLI flags and the Python API are the same
+objects: `run(module, "cse", instruments=[Timing(), PrintIR(after_all=True)])`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import TextIO
+
+from . import ir
+from .diagnostics import HloError
+from .pass_manager import Instrument, Pass, PassContext, pipeline_text
+
+
+def _header(when: str, index: int, p: Pass) -> str:
+    return f"// -----// IR Dump {when} {p.pass_name} (#{index}) //----- //\n"
+
+
+class PrintIR(Instrument):
+    """`--print-ir-before/after=P`, `--print-ir-before-all/after-all/after-change/after-failure`."""
+
+    def __init__(self, before=(), after=(), before_all=False, after_all=False, after_change=False,
+                 after_failure=False, debuginfo=False, out: TextIO | None = None):
+        self.before, self.after = set(before), set(after)
+        self.before_all, self.after_all = before_all, after_all
+        self.after_change, self.after_failure_ = after_change, after_failure
+        self.debuginfo = debuginfo
+        self.out = out
+        self._last = None
+
+    def _text(self, module) -> str:
+        return ir.to_text(module, debuginfo=self.debuginfo)
+
+    def _emit(self, text: str) -> None:
+        out = self.out or sys.stderr
+        out.write(text)
+        out.flush()
+
+    def before_pass(self, index, p, module):
+        if self.after_change:
+            self._last = self._text(module)
+        if self.before_all or p.pass_name in self.before:
+            self._emit(_header("Before", index, p) + self._text(module) + "\n")
+
+    def after_pass(self, index, p, module, ctx, seconds):
+        if self.after_all or p.pass_name in self.after:
+            self._emit(_header("After", index, p) + self._text(module) + "\n")
+        elif self.after_change:
+            text = self._text(module)
+            if text != self._last:
+                self._emit(_header("After", index, p) + text + "\n")
+
+    def after_failure(self, index, p, module, error):
+        if self.after_failure_:
+            self._emit(_header("After Failure", index, p) + ir.to_text(module, debuginfo=self.debuginfo,
+                                                                         generic=True) + "\n")
+
+
+class DumpDir(Instrument):
+    """`--dump-dir DIR`: the input and the module after every pass, one numbered file each."""
+
+    def __init__(self, folder: str | Path, debuginfo: bool = False):
+        self.folder = Path(folder)
+        self.debuginfo = debuginfo
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise HloError(f"cannot create dump directory {self.folder}: {e.strerror}") from None
+
+    def _dump(self, name: str, module) -> None:
+        ir.write_atomic(self.folder / name, ir.to_text(module, debuginfo=self.debuginfo).encode())
+
+    def before_pipeline(self, module, passes):
+        self._dump("00-input.mlir", module)
+
+    def after_pass(self, index, p, module, ctx, seconds):
+        self._dump(f"{index:02d}-{p.pass_name}.mlir", module)
+
+    def after_failure(self, index, p, module, error):
+        self._dump(f"{index:02d}-{p.pass_name}.failed.mlir", module)
+
+
+class Timing(Instrument):
+    """`--timing`: wall time per pass (verifier included), as a table."""
+
+    def __init__(self):
+        self.rows: list[tuple[str, float]] = []
+        self._start = 0.0
+        self.extra: list[tuple[str, float]] = []  # phases outside the pipeline: parse, output
+
+    def before_pass(self, index, p, module):
+        self._start = time.perf_counter()
+
+    def after_pass(self, index, p, module, ctx, seconds):
+        self.rows.append((f"{p.pass_name} (#{index})", time.perf_counter() - self._start))
+
+    def after_failure(self, index, p, module, error):
+        self.rows.append((f"{p.pass_name} (#{index}, failed)", time.perf_counter() - self._start))
+
+    def report(self) -> str:
+        rows = [*self.extra[:1], *self.rows, *self.extra[1:]]
+        total = sum(s for _, s in rows) or 1e-12
+        lines = ["===" + "-" * 73 + "===", " " * 25 + "... Execution time report ...",
+                 "===" + "-" * 73 + "===", f"  Total Execution Time: {total:.4f} seconds", "",
+                 "  ----Wall Time----  ----Name----"]
+        lines += [f"  {s:8.4f} ({100 * s / total:5.1f}%)  {name}" for name, s in rows]
+        lines.append(f"  {total:8.4f} (100.0%)  Total")
+        return "\n".join(lines) + "\n"
+
+
+def op_histogram(module) -> Counter:
+    """How many ops of each name the module holds (the module op itself excluded)."""
+    counts: Counter = Counter()
+
+    def visit(op):
+        counts[op.name] += 1
+        return ir.mlir.WalkResult.ADVANCE
+
+    ir.as_operation(module).walk(visit)
+    counts["builtin.module"] -= 1
+    return +counts
+
+
+class Statistics(Instrument):
+    """`--statistics`: per pass, ops added/removed by name and the pass's own counters (pattern hits)."""
+
+    def __init__(self):
+        self.sections: list[str] = []
+        self._before: Counter = Counter()
+
+    def before_pass(self, index, p, module):
+        self._before = op_histogram(module)
+
+    def after_pass(self, index, p, module, ctx: PassContext, seconds):
+        after = op_histogram(module)
+        n0, n1 = sum(self._before.values()), sum(after.values())
+        lines = [f"{p.pass_name} (#{index})", f"  ops: {n0} -> {n1} ({n1 - n0:+d})"]
+        delta = {k: after[k] - self._before[k] for k in set(after) | set(self._before)}
+        for name, d in sorted(delta.items(), key=lambda kv: (-abs(kv[1]), kv[0])):
+            if d:
+                lines.append(f"    {d:+6d}  {name}")
+        for key, n in sorted(ctx.statistics.items()):
+            lines.append(f"  {key}: {n}")
+        self.sections.append("\n".join(lines))
+
+    def report(self) -> str:
+        head = ["===" + "-" * 73 + "===", " " * 25 + "... Pass statistics report ...", "===" + "-" * 73 + "==="]
+        return "\n".join(head + self.sections) + "\n"
+
+
+class NumericsCheck(Instrument):
+    """`--check-numerics`: run the module on XLA CPU before the pipeline and after every pass; the first
+    pass whose results differ beyond rtol/atol fails the run, by name."""
+
+    def __init__(self, rtol: float = 1e-5, atol: float = 1e-6, seed: int = 0, out: TextIO | None = None):
+        self.rtol, self.atol, self.seed, self.out = rtol, atol, seed, out
+        self.inputs = self.reference = None
+        self.log: list[str] = []
+
+    def _say(self, line: str) -> None:
+        self.log.append(line)
+        print(line, file=self.out or sys.stderr)
+
+    def before_pipeline(self, module, passes):
+        from . import numerics
+
+        self.inputs = numerics.random_inputs(module, self.seed)
+        self.reference = numerics.execute(module, self.inputs)
+        self._say(f"check-numerics: reference run of the input, seed {self.seed}, "
+                  f"{len(self.inputs)} inputs, {len(self.reference)} outputs")
+
+    def after_pass(self, index, p, module, ctx, seconds):
+        from . import numerics
+
+        result = numerics.compare(numerics.execute(module, self.inputs), self.reference, rtol=self.rtol,
+                                  atol=self.atol)
+        if not result.ok:
+            raise HloError(f"check-numerics: pass '{p.pass_name}' (#{index}) changed the results: {result.detail}",
+                           notes=(f"rtol={self.rtol:g} atol={self.atol:g}, seed {self.seed}",))
+        self._say(f"check-numerics: after {p.pass_name} (#{index}): same results "
+                  f"(max abs diff {result.max_abs:.3g})")
+
+
+REPRODUCER_MARK = "// hlo-opt reproducer"
+
+
+class Reproducer(Instrument):
+    """On a failing pass, write the module as it entered that pass plus the rest of the pipeline, to a file
+    that `hlo-opt --run-reproducer FILE` replays (and that is itself valid MLIR input)."""
+
+    def __init__(self, path: str | Path | None = None, plugins: list[str] = ()):
+        self.path = Path(path) if path else None
+        self.plugins = list(plugins)
+        self.passes: list[Pass] = []
+        self._entry = None
+        self.written: Path | None = None
+
+    def before_pipeline(self, module, passes):
+        self.passes = list(passes)
+
+    def before_pass(self, index, p, module):
+        self._entry = ir.clone(module)
+
+    def after_failure(self, index, p, module, error):
+        rest = pipeline_text(self.passes[index - 1:])
+        head = [REPRODUCER_MARK, f"// pipeline: {rest}"]
+        head += [f"// plugin: {f}" for f in self.plugins]
+        head += [f"// failure: {line}" for line in str(error).splitlines()]
+        body = ir.to_text(self._entry, debuginfo=True)
+        path = self.path
+        if path is None:
+            fd, name = tempfile.mkstemp(prefix="hlo-opt-reproducer-", suffix=".mlir")
+            os.close(fd)
+            path = Path(name)
+        ir.write_atomic(path, ("\n".join(head) + "\n" + body).encode())
+        self.written = path
+
+
+def read_reproducer(text: str) -> tuple[str, list[str]]:
+    """(pipeline, plugin files) from a reproducer's header."""
+    if not text.startswith(REPRODUCER_MARK):
+        raise HloError(f"not an hlo-opt reproducer (its first line is not '{REPRODUCER_MARK}')")
+    pipeline, plugins = None, []
+    for line in text.splitlines()[1:]:
+        if not line.startswith("// "):
+            break
+        key, _, value = line[3:].partition(": ")
+        if key == "pipeline":
+            pipeline = value
+        elif key == "plugin":
+            plugins.append(value)
+    if pipeline is None:
+        raise HloError("reproducer has no '// pipeline:' line")
+    return pipeline, plugins

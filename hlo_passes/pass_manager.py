@@ -1,0 +1,441 @@
+"""Passes, their registry, pipeline text, and the loop that runs a pipeline under instrumentation.
+
+A pass is a frozen dataclass: its fields are its options (typed, with defaults and help), its class
+attributes `name` and `summary` say what the CLI calls it, and its docstring describes it. Frozen, because
+a pass object is a value: `FuseSdpa(min_seq_len=2)` prints back as `fuse-sdpa{min-seq-len=2}`, so a
+pipeline can be written out (in reproducers) and read back to the same thing.
+
+MLIR's own passes (canonicalize, cse, ...) take part in the same pipelines through `MlirPass`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import importlib.util
+import sys
+import time
+import traceback
+import typing
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, TextIO
+
+from . import ir
+from .diagnostics import HloError, SourceLoc, did_you_mean
+
+
+def option(default: Any, help: str) -> Any:
+    """A pass option: `min_seq_len: int = option(2, "shortest sequence worth fusing")`."""
+    return field(default=default, metadata={"help": help})
+
+
+class PassFailure(HloError):
+    """Raised by a pass (or by `ctx.fail`) to stop the pipeline with a located message."""
+
+
+@dataclass
+class PassContext:
+    """What a running pass may use besides the module: counters for `--statistics` and a debug stream.
+
+    `debug` holds the names given to `--debug-patterns`; a pass or pattern whose name is in it explains
+    its matches and near-misses on `out`.
+    """
+
+    statistics: Counter = field(default_factory=Counter)
+    debug: frozenset = frozenset()
+    out: TextIO = field(default_factory=lambda: sys.stderr)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.statistics[key] += n
+
+    def debugging(self, name: str) -> bool:
+        return name in self.debug or "all" in self.debug
+
+    def fail(self, message: str, op=None) -> typing.NoReturn:
+        loc = SourceLoc.parse(str(op.location)) if op is not None else None
+        raise PassFailure(message, loc)
+
+
+@dataclass(frozen=True)
+class Pass:
+    """Base of every pass. Subclass it as a frozen dataclass, set `name` and `summary`, write `run`."""
+
+    name: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+
+    @property
+    def pass_name(self) -> str:
+        return self.name
+
+    def run(self, module: ir.mlir.Operation, ctx: PassContext) -> None:
+        raise NotImplementedError(f"pass {type(self).__name__} has no run()")
+
+    def __str__(self) -> str:
+        """Pipeline text for this pass with its non-default options: `fuse-sdpa{min-seq-len=2}`."""
+        opts = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.default is not dataclasses.MISSING and value == f.default:
+                continue
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            opts.append(f"{f.name.replace('_', '-')}={text}")
+        return f"{self.name}{{{' '.join(opts)}}}" if opts else self.name
+
+
+@dataclass(frozen=True)
+class MlirPass(Pass):
+    """One of MLIR's own passes, run by MLIR's pass manager on the whole module."""
+
+    mlir_name: str = ""
+    options: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.mlir_name}{{{self.options}}}" if self.options else self.mlir_name
+
+    @property
+    def pass_name(self) -> str:
+        return self.mlir_name
+
+    def run(self, module, ctx):
+        with module.context:
+            pm = ir.passmanager.PassManager.parse(f"builtin.module({self})")
+            pm.enable_verifier(False)  # our loop verifies after every pass, the same way for all passes
+            try:
+                pm.run(module)
+            except ir.MLIRError as e:
+                raise ir.error_from_mlir(e, what=f"{self.mlir_name} failed") from None
+
+
+# --------------------------------------------------------------------------------------------- registry
+
+@dataclass(frozen=True)
+class OptionInfo:
+    name: str  # CLI spelling, kebab-case
+    type: type
+    default: Any
+    help: str
+
+
+@dataclass(frozen=True)
+class PassInfo:
+    name: str
+    summary: str
+    description: str
+    options: tuple[OptionInfo, ...]
+    make: Callable[[dict[str, str]], Pass]
+    origin: str = "hlo_passes"  # or "mlir", or a plugin's file
+
+
+@dataclass(frozen=True)
+class PipelineInfo:
+    name: str
+    text: str
+    summary: str
+
+
+_PASSES: dict[str, PassInfo] = {}
+_PIPELINES: dict[str, PipelineInfo] = {}
+_OPTION_TYPES = (bool, int, float, str)
+_plugins_loaded = False
+loaded_plugin_files: list[str] = []
+
+
+def _convert(pass_: str, opt: OptionInfo, text: str) -> Any:
+    try:
+        if opt.type is bool:
+            if text.lower() in ("1", "true", "yes", "on", ""):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+        return opt.type(text)
+    except ValueError:
+        raise HloError(f"option '{opt.name}' of pass '{pass_}' expects {opt.type.__name__}, got '{text}'") from None
+
+
+def _info_of(cls: type, origin: str) -> PassInfo:
+    hints = typing.get_type_hints(cls)
+    options = []
+    for f in dataclasses.fields(cls):
+        typ = hints.get(f.name)
+        if typ not in _OPTION_TYPES:
+            raise TypeError(f"option {f.name} of pass {cls.name}: type {typ} is not one of bool, int, float, str")
+        if f.default is dataclasses.MISSING:
+            raise TypeError(f"option {f.name} of pass {cls.name} needs a default")
+        options.append(OptionInfo(f.name.replace("_", "-"), typ, f.default, f.metadata.get("help", "")))
+    opts = tuple(options)
+    by_name = {o.name: o for o in opts}
+
+    def make(values: dict[str, str]) -> Pass:
+        kwargs = {}
+        for key, text in values.items():
+            if key not in by_name:
+                known = ", ".join(by_name) or "none"
+                raise HloError(f"pass '{cls.name}' has no option '{key}'{did_you_mean(key, by_name)}"
+                               f" (its options: {known})")
+            kwargs[key.replace("-", "_")] = _convert(cls.name, by_name[key], text)
+        try:
+            return cls(**kwargs)
+        except (ValueError, TypeError) as e:  # __post_init__ checks of option values
+            raise HloError(f"pass '{cls.name}': {e}") from None
+
+    doc = (cls.__doc__ or "").strip()
+    return PassInfo(cls.name, cls.summary or doc.split("\n")[0], doc, opts, make, origin)
+
+
+def register_pass(cls: type | None = None, *, replace: bool = False, origin: str | None = None):
+    """Class decorator that makes a pass known to pipelines and to `hlo-opt` by its `name`."""
+
+    def wrap(cls):
+        if not (isinstance(cls, type) and issubclass(cls, Pass) and dataclasses.is_dataclass(cls)):
+            raise TypeError(f"{cls!r} is not a dataclass subclass of hlo_passes.Pass")
+        if not cls.name:
+            raise TypeError(f"pass class {cls.__name__} has no `name`")
+        if cls.name in _PASSES and not replace:
+            raise HloError(f"a pass named '{cls.name}' is already registered ({_PASSES[cls.name].origin})")
+        src = origin or getattr(sys.modules.get(cls.__module__), "__file__", None) or cls.__module__
+        _PASSES[cls.name] = _info_of(cls, "hlo_passes" if cls.__module__.startswith("hlo_passes.") else src)
+        return cls
+
+    return wrap(cls) if cls is not None else wrap
+
+
+def register_mlir_pass(name: str, summary: str) -> None:
+    """Expose one of MLIR's registered passes under its own name; options are handed to MLIR as written."""
+
+    def make(values: dict[str, str]) -> Pass:
+        opts = " ".join(f"{k}={v}" for k, v in values.items())
+        p = MlirPass(mlir_name=name, options=opts)
+        with ir.make_context():  # let MLIR check the options now, not halfway through a pipeline
+            try:
+                ir.passmanager.PassManager.parse(f"builtin.module({p})")
+            except ValueError as e:
+                msg = " ".join(str(e).replace("<Pass-Options-Parser>: ", "").split())
+                raise HloError(f"pass '{name}': {msg}") from None
+        return p
+
+    _PASSES[name] = PassInfo(name, summary, summary, (), make, "mlir")
+
+
+def register_pipeline(name: str, text: str, summary: str) -> None:
+    """A named pipeline: `register_pipeline("optimize", "fold-constants,simplify,cse", "...")`."""
+    if name in _PASSES:
+        raise HloError(f"'{name}' is already the name of a pass")
+    _PIPELINES[name] = PipelineInfo(name, text, summary)
+
+
+def load_plugin(path: str | Path) -> None:
+    """Run a Python file that registers passes (`--load-pass-plugin`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise HloError(f"pass plugin not found: {path}")
+    modname = f"hlo_passes_plugin_{len(loaded_plugin_files)}_{path.stem}"
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[modname] = module
+    try:
+        spec.loader.exec_module(module)
+    except HloError:
+        raise
+    except SyntaxError as e:
+        raise HloError(f"cannot load pass plugin: {e.msg}", SourceLoc(str(path), e.lineno or 0, e.offset or 0)) from None
+    except Exception as e:  # noqa: BLE001 -- a plugin's own bug, reported where it happened
+        raise HloError(f"cannot load pass plugin {path}: {type(e).__name__}: {e}", _raise_site(e, str(path))) from None
+    loaded_plugin_files.append(str(path.resolve()))
+
+
+def _load_entry_points() -> None:
+    """Import third-party passes advertised under the `hlo_passes.passes` entry-point group, once."""
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    from . import passes  # noqa: F401 -- our own passes register on import
+
+    for ep in importlib.metadata.entry_points(group="hlo_passes.passes"):
+        try:
+            obj = ep.load()
+            if isinstance(obj, type) and issubclass(obj, Pass) and obj.name not in _PASSES:
+                register_pass(obj)
+        except Exception as e:  # noqa: BLE001 -- one broken plugin must not take the tool down
+            print(f"warning: pass plugin '{ep.name}' ({ep.value}) failed to load: {e}", file=sys.stderr)
+
+
+def registered_passes() -> dict[str, PassInfo]:
+    _load_entry_points()
+    return dict(sorted(_PASSES.items()))
+
+
+def registered_pipelines() -> dict[str, PipelineInfo]:
+    _load_entry_points()
+    return dict(sorted(_PIPELINES.items()))
+
+
+# ---------------------------------------------------------------------------------------- pipeline text
+
+def _split_top(text: str, seps: str) -> list[str]:
+    """Split at separators that are not inside braces, parentheses or quotes."""
+    parts, depth, quote, cur = [], 0, None, []
+    for ch in text:
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch in "{(":
+            depth += 1
+        elif ch in "})":
+            depth -= 1
+            if depth < 0:
+                raise HloError(f"unbalanced '{ch}' in pipeline '{text}'")
+        elif ch in seps and depth == 0:
+            parts.append("".join(cur))
+            cur = []
+            continue
+        cur.append(ch)
+    if depth or quote:
+        raise HloError(f"unbalanced braces or quotes in pipeline '{text}'")
+    parts.append("".join(cur))
+    return parts
+
+
+def _parse_element(elem: str) -> tuple[str, dict[str, str]]:
+    elem = elem.strip()
+    if "{" not in elem:
+        return elem, {}
+    if not elem.endswith("}"):
+        raise HloError(f"expected '}}' at the end of '{elem}'")
+    name, body = elem[:elem.index("{")].strip(), elem[elem.index("{") + 1:-1]
+    opts = {}
+    for item in _split_top(body, " \t\n"):
+        if not item.strip():
+            continue
+        key, _, value = item.partition("=")
+        opts[key.strip()] = value.strip().strip("\"'") if "=" in item else "true"
+    return name, opts
+
+
+def parse_pipeline(text: str, _seen: tuple[str, ...] = ()) -> list[Pass]:
+    """`fold-constants,fuse-sdpa{min-seq-len=2},cse` -> pass objects. Named pipelines expand in place;
+    MLIR's `builtin.module(...)` wrapper is accepted and dropped."""
+    known = registered_passes()
+    text = text.strip()
+    if text.startswith("builtin.module(") and text.endswith(")"):
+        text = text[len("builtin.module("):-1]
+    result: list[Pass] = []
+    for elem in _split_top(text, ","):
+        if not elem.strip():
+            if text:
+                raise HloError(f"empty element in pipeline '{text}'")
+            continue
+        if "(" in elem:
+            raise HloError(f"nested pipeline '{elem.strip()}': hlo_passes runs every pass on the whole module;"
+                           " write the passes without an op anchor")
+        name, opts = _parse_element(elem)
+        if name in _PIPELINES:
+            if opts:
+                raise HloError(f"named pipeline '{name}' takes no options")
+            if name in _seen:
+                raise HloError(f"named pipeline '{name}' includes itself")
+            result += parse_pipeline(_PIPELINES[name].text, (*_seen, name))
+        elif name in known:
+            result.append(known[name].make(opts))
+        else:
+            choices = [*known, *_PIPELINES]
+            raise HloError(f"unknown pass or pipeline '{name}'{did_you_mean(name, choices)}"
+                           " (hlo-opt --list-passes lists them)")
+    return result
+
+
+def pipeline_text(passes: list[Pass]) -> str:
+    return ",".join(str(p) for p in passes)
+
+
+# -------------------------------------------------------------------------------------------- execution
+
+class Instrument:
+    """Hooks around each pass. `index` counts passes from 1; `module` is the live module.
+
+    `before_*` hooks run in list order and `after_*` hooks in reverse, so instruments nest like brackets:
+    put `Timing` last and it measures the pass alone, not the other instruments' work.
+    """
+
+    def before_pipeline(self, module, passes): ...
+    def before_pass(self, index: int, pass_: Pass, module): ...
+    def after_pass(self, index: int, pass_: Pass, module, ctx: PassContext, seconds: float): ...
+    def after_failure(self, index: int, pass_: Pass, module, error: HloError): ...
+    def after_pipeline(self, module): ...
+
+
+def _raise_site(exc: BaseException, default_file: str | None = None) -> SourceLoc | None:
+    """Where an exception was raised (innermost frame), for errors that must not show a traceback."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    if not tb:
+        return None
+    frame = tb[-1]
+    return SourceLoc(frame.filename, frame.lineno or 0, (frame.colno or 0) + 1 if hasattr(frame, "colno") else 1)
+
+
+class PassManager:
+    """Runs a pipeline on a module: each pass, then the verifier, with instruments around them."""
+
+    def __init__(self, pipeline: str | list[Pass], *, verify: bool = True, instruments: list[Instrument] = (),
+                 debug: frozenset = frozenset()):
+        self.passes = parse_pipeline(pipeline) if isinstance(pipeline, str) else list(pipeline)
+        self.verify = verify
+        self.instruments = list(instruments)
+        self.debug = frozenset(debug)
+
+    def __str__(self) -> str:
+        return pipeline_text(self.passes)
+
+    def run(self, module, *, inplace: bool = False) -> ir.mlir.Operation:
+        """Run every pass; returns the module op. The caller's module is cloned first unless `inplace`."""
+        op = ir.as_operation(module) if inplace else ir.clone(module)
+        for ins in self.instruments:
+            ins.before_pipeline(op, self.passes)
+        for index, p in enumerate(self.passes, 1):
+            for ins in self.instruments:
+                ins.before_pass(index, p, op)
+            ctx = PassContext(debug=self.debug)
+            start = time.perf_counter()
+            try:
+                self._run_one(p, op, ctx)
+            except HloError as err:
+                for ins in reversed(self.instruments):
+                    ins.after_failure(index, p, op, err)
+                raise
+            seconds = time.perf_counter() - start
+            for ins in reversed(self.instruments):  # hooks nest: the first instrument sees the widest span
+                ins.after_pass(index, p, op, ctx, seconds)
+        for ins in self.instruments:
+            ins.after_pipeline(op)
+        return op
+
+    def _run_one(self, p: Pass, op, ctx: PassContext) -> None:
+        name = p.pass_name
+        try:
+            p.run(op, ctx)
+        except PassFailure as e:
+            raise PassFailure(f"pass '{name}' failed: {e.message}", e.loc, e.notes) from None
+        except HloError as e:
+            raise PassFailure(f"pass '{name}' failed: {e.message}", e.loc, e.notes) from None
+        except Exception as e:  # noqa: BLE001 -- a bug in a pass: name the pass and the raising line
+            site = _raise_site(e)
+            err = PassFailure(f"pass '{name}' raised {type(e).__name__}: {e}",
+                              notes=(f"raised at {site}",) if site else ())
+            err.__cause__ = e
+            raise err from e
+        if self.verify:
+            try:
+                op.verify()
+            except ir.MLIRError as e:
+                err = ir.error_from_mlir(e)
+                raise PassFailure(f"pass '{name}' left an invalid module: {err.message}", err.loc, err.notes) from None
+
+
+def run(module, pipeline: str | list[Pass], *, inplace: bool = False, verify: bool = True,
+        instruments: list[Instrument] = (), debug: frozenset = frozenset()) -> ir.mlir.Operation:
+    """Run a pipeline on a module and return the result (a new module unless `inplace`)."""
+    return PassManager(pipeline, verify=verify, instruments=instruments, debug=debug).run(module, inplace=inplace)
