@@ -212,7 +212,7 @@ def register_mlir_pass(name: str, summary: str) -> None:
             try:
                 ir.passmanager.PassManager.parse(f"builtin.module({p})")
             except ValueError as e:
-                msg = " ".join(str(e).replace("<Pass-Options-Parser>: ", "").split())
+                msg = str(e).replace("<Pass-Options-Parser>: ", "").strip().splitlines()[0]
                 raise HloError(f"pass '{name}': {msg}") from None
         return p
 
@@ -416,7 +416,8 @@ class PassManager:
     def _run_one(self, p: Pass, op, ctx: PassContext) -> None:
         name = p.pass_name
         try:
-            p.run(op, ctx)
+            with op.context:  # so that passes can build types and attributes without naming it
+                p.run(op, ctx)
         except PassFailure as e:
             raise PassFailure(f"pass '{name}' failed: {e.message}", e.loc, e.notes) from None
         except HloError as e:

@@ -177,16 +177,16 @@ class _Run:
         try:
             result = pm.run(module, inplace=True)
         except HloError as err:
-            rep = instruments[0]
-            if rep.written:
-                err = HloError(err.message, err.loc, (*err.notes, f"reproducer written to {rep.written}"
-                                                      f" (replay: hlo-opt --run-reproducer {rep.written})"))
             if a.traceback and err.__cause__ is not None:
                 traceback.print_exception(err.__cause__, file=sys.stderr)
+            rep = instruments[0]
+            if rep.written:
+                raise HloError(err.message, err.loc, (*err.notes, f"reproducer written to {rep.written}"
+                                                      f" (replay: hlo-opt --run-reproducer {rep.written})")) from None
             raise
         t1 = time.perf_counter()
         data = ir.serialize(result, a.emit, target_version=a.target_version, debuginfo=a.print_debuginfo,
-                            generic=a.generic)
+                            generic=a.generic, verified=not a.no_verify)
         if self.timing and chunk_index == n_chunks - 1:
             self.timing.extra.append(("output", time.perf_counter() - t1))
         return data
@@ -265,6 +265,8 @@ def main(argv=None) -> int:
         sys.stdout.flush()
         print(err if err.loc else f"hlo-opt: {err}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # `hlo-opt ... | head`: the reader has what it wanted
+        return 0
     except KeyboardInterrupt:
         print("hlo-opt: interrupted", file=sys.stderr)
         return 130
@@ -275,8 +277,6 @@ def main(argv=None) -> int:
         print(f"hlo-opt: internal error: {type(e).__name__}: {e} (at {site.filename}:{site.lineno};"
               " --traceback shows more)", file=sys.stderr)
         return 2
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":
