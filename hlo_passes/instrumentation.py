@@ -128,6 +128,30 @@ def op_histogram(module) -> Counter:
     return +counts
 
 
+class OpHistogram(Instrument):
+    """`--op-histogram`: ops by name in the input and in the result of the whole pipeline."""
+
+    def __init__(self):
+        self.before: Counter = Counter()
+        self.after: Counter = Counter()
+
+    def before_pipeline(self, module, passes):
+        self.before = op_histogram(module)
+
+    def after_pipeline(self, module):
+        self.after = op_histogram(module)
+
+    def report(self) -> str:
+        names = sorted(set(self.before) | set(self.after), key=lambda n: (-self.before[n], n))
+        width = max([len(n) for n in names] + [10])
+        lines = [f"  {'op':<{width}}  before   after"]
+        lines += [f"  {n:<{width}}  {self.before[n]:6d}  {self.after[n]:6d}" for n in names]
+        total0, total1 = sum(self.before.values()), sum(self.after.values())
+        change = f"{100 * (total1 - total0) / total0:+.1f}%" if total0 else ""
+        lines.append(f"  {'total':<{width}}  {total0:6d}  {total1:6d}  {change}")
+        return "op histogram:\n" + "\n".join(lines) + "\n"
+
+
 class Statistics(Instrument):
     """`--statistics`: per pass, ops added/removed by name and the pass's own counters (pattern hits)."""
 

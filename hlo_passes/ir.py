@@ -325,6 +325,11 @@ def _resource_blob(attr) -> memoryview:
     raise HloError(f"resource {str(attr)!r} has no data (its blob was elided or never attached)")
 
 
+def _shaped(flat: np.ndarray, shape) -> np.ndarray:
+    """A splat (one element) expands to the shape; anything else is reshaped."""
+    return np.full(shape, flat[0], flat.dtype) if flat.size == 1 else flat.reshape(shape)
+
+
 def _parse_dense_text(attr, dtype: np.dtype, shape) -> np.ndarray:
     """Elements of a dense attr whose type has no buffer form in the bindings (bf16, fp8, int4, complex)."""
     body = str(attr)
@@ -334,27 +339,36 @@ def _parse_dense_text(attr, dtype: np.dtype, shape) -> np.ndarray:
         storage = np.dtype(f"u{dtype.itemsize}") if dtype.kind != "c" else dtype
         flat = np.frombuffer(raw, storage)
         flat = flat.view(dtype) if storage != dtype else flat
-        return np.broadcast_to(flat, shape).copy() if flat.size == 1 else flat.reshape(shape)
+        return _shaped(flat, shape)
+    def scalar(token: str, dt: np.dtype):
+        if token.startswith("0x"):  # NaN, inf and non-round-trippable values print as their bits
+            return np.array(int(token, 16), np.dtype(f"u{dt.itemsize}")).view(dt)
+        return np.array(int(token) if token.lstrip("-").isdigit() else float(token)).astype(dt)
+
     if dtype.kind == "c":
+        part = np.dtype(np.float32 if dtype == np.complex64 else np.float64)
         pairs = re.findall(r"\(([^,()]+),([^,()]+)\)", body)
-        flat = np.array([complex(float(a), float(b)) for a, b in pairs], dtype)
+        parts = [scalar(t.strip(), part) for pair in pairs for t in pair]  # bit-exact: no Python complex
+        flat = np.array(parts, part).view(dtype)
     else:
-        tokens = [t for t in re.split(r"[\[\],\s]+", body) if t]
-        bits = np.dtype(f"u{dtype.itemsize}")
-        vals = [np.array(int(t, 16), bits).view(dtype) if t.startswith("0x") else
-                np.array(int(t) if t.lstrip("-").isdigit() else float(t)).astype(dtype) for t in tokens]
-        flat = np.array(vals, dtype).reshape(-1)
-    return np.broadcast_to(flat, shape).copy() if flat.size == 1 else flat.reshape(shape)
+        flat = np.array([scalar(t, dtype) for t in re.split(r"[\[\],\s]+", body) if t], dtype).reshape(-1)
+    return _shaped(flat, shape)
 
 
 def _downcast(attr):
+    """The most specific attribute class. `maybe_downcast` does not know resource attributes, nor dense
+    attributes of element types the bindings have no class for (complex), so try those by hand."""
     try:
-        return attr.maybe_downcast()
-    except TypeError:  # element types the bindings have no class for (complex): still a dense attr
-        try:
-            return mlir.DenseElementsAttr(attr)
-        except ValueError:
-            return attr
+        attr = attr.maybe_downcast()
+    except TypeError:
+        pass
+    if type(attr) is mlir.Attribute:
+        for cls in (mlir.DenseResourceElementsAttr, mlir.DenseElementsAttr):
+            try:
+                return cls(attr)
+            except ValueError:
+                continue
+    return attr
 
 
 def to_numpy(attr) -> np.ndarray:
@@ -382,11 +396,18 @@ def from_numpy(array, *, type=None, resource: str | None = None) -> mlir.Attribu
     With `resource=NAME` the result is a `dense_resource` that references the array's memory without a
     copy (MLIR keeps the array alive): the way to attach hundreds of MB of weights cheaply.
     """
-    array = np.ascontiguousarray(array)
+    array = np.asarray(array)
+    if not array.flags.c_contiguous:  # (np.ascontiguousarray would also turn rank 0 into rank 1)
+        array = array.copy(order="C")
     ttype = type or tensor_type(array.shape, array.dtype)
     if resource is not None:
         buf = array.view(np.uint8) if array.dtype == np.bool_ else array
         return mlir.DenseResourceElementsAttr.get_from_buffer(buf, resource, ttype)
+    if array.ndim == 0:  # the buffer route cannot say "rank 0" (an empty shape means "no override")
+        if array.dtype.kind == "c":
+            raise HloError("rank-0 complex constants cannot be built through jaxlib's bindings")
+        raw = array.astype(np.uint8) if array.dtype == np.bool_ else array
+        return mlir.Attribute.parse(f'dense<"0x{raw.tobytes().hex().upper()}"> : {ttype}')
     if array.dtype in _BUFFER_DTYPES:
         return mlir.DenseElementsAttr.get(array, type=ttype.element_type, shape=list(array.shape))
     bits = array.view(np.dtype(f"u{array.dtype.itemsize}")) if array.dtype.kind != "c" else array

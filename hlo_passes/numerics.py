@@ -12,9 +12,11 @@ in a child process (one, kept alive between calls): a bad module gives an error,
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
 import os
+import pickle
+import signal
+import subprocess
+import sys
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -109,30 +111,57 @@ def _execute_bytes(code: bytes, inputs: Sequence[np.ndarray]) -> list[np.ndarray
     return [np.asarray(o) for o in outs]
 
 
-def _child_execute(code: bytes, inputs):
-    try:
-        return "ok", _execute_bytes(code, inputs)
-    except HloError as e:
-        return "error", e.message
+class _Worker:
+    """A child Python running `python -m hlo_passes.numerics`: requests and replies are pickles over its
+    stdin/stdout. A plain subprocess rather than multiprocessing, so that user scripts need no
+    `if __name__ == "__main__"` guard (spawn would re-import them)."""
+
+    def __init__(self):
+        _quiet_xla()  # the child inherits the environment
+        self.proc = subprocess.Popen([sys.executable, "-m", "hlo_passes.numerics"], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE)
+
+    def call(self, code: bytes, inputs) -> list[np.ndarray]:
+        try:
+            pickle.dump((code, [np.asarray(x) for x in inputs]), self.proc.stdin)
+            self.proc.stdin.flush()
+            status, value = pickle.load(self.proc.stdout)
+        except (EOFError, BrokenPipeError, pickle.UnpicklingError):
+            code = self.proc.wait()
+            sig = f" (signal {signal.Signals(-code).name})" if code < 0 and -code in signal.valid_signals() else ""
+            raise HloError(f"XLA CPU crashed while running the module{sig}; an integer division by zero in"
+                           " constants is a known cause") from None
+        if status == "error":
+            raise HloError(value)
+        return value
 
 
-_pool: concurrent.futures.ProcessPoolExecutor | None = None
+_worker: _Worker | None = None
 
 
 def _isolated(code: bytes, inputs) -> list[np.ndarray]:
-    global _pool
-    if _pool is None:
-        _quiet_xla()  # the child inherits the environment
-        _pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        status, value = _pool.submit(_child_execute, code, [np.asarray(x) for x in inputs]).result()
-    except concurrent.futures.process.BrokenProcessPool:
-        _pool = None
-        raise HloError("XLA CPU crashed while running the module (e.g. SIGFPE on an integer division by"
-                       " zero)") from None
-    if status == "error":
-        raise HloError(value)
-    return value
+    global _worker
+    if _worker is None or _worker.proc.poll() is not None:
+        _worker = _Worker()
+    return _worker.call(code, inputs)
+
+
+def _serve() -> None:
+    """The child's loop. Its real stdout carries only replies; stray prints go to stderr."""
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    requests = sys.stdin.buffer
+    while True:
+        try:
+            code, inputs = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            reply = ("ok", _execute_bytes(code, inputs))
+        except HloError as e:
+            reply = ("error", e.message)
+        pickle.dump(reply, replies)
+        replies.flush()
 
 
 def execute(module, inputs: Sequence[np.ndarray] | None = None, *, seed: int = 0,
@@ -197,3 +226,7 @@ def check_same(before, after, *, seed: int = 0, inputs=None, rtol: float = 1e-5,
         inputs = random_inputs(before, seed)
     return compare(execute(after, inputs, isolate=isolate), execute(before, inputs, isolate=isolate),
                    rtol=rtol, atol=atol)
+
+
+if __name__ == "__main__":
+    _serve()

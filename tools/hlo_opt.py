@@ -21,7 +21,7 @@ from pathlib import Path
 from hlo_passes import ir
 from hlo_passes.diagnostics import HloError
 from hlo_passes.instrumentation import (
-    DumpDir, NumericsCheck, PrintIR, Reproducer, Statistics, Timing, read_reproducer,
+    DumpDir, NumericsCheck, OpHistogram, PrintIR, Reproducer, Statistics, Timing, read_reproducer,
 )
 from hlo_passes.pass_manager import (
     PassManager, load_plugin, loaded_plugin_files, parse_pipeline, pipeline_text, registered_passes,
@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dump-dir", metavar="DIR", help="write the IR before the pipeline and after each pass here")
     d.add_argument("--timing", action="store_true", help="print a per-pass wall-time table (stderr)")
     d.add_argument("--statistics", action="store_true", help="print per-pass op deltas and pattern counters")
+    d.add_argument("--op-histogram", action="store_true", help="print ops by name before and after the pipeline")
     d.add_argument("--check-numerics", action="store_true",
                    help="run the module on XLA CPU before the pipeline and after each pass; fail naming the"
                         " first pass that changed the results")
@@ -141,6 +142,7 @@ class _Run:
         self.failed = False
         self.timing = Timing() if args.timing else None
         self.statistics = Statistics() if args.statistics else None
+        self.histograms: list[OpHistogram] = []
 
     def instruments(self, chunk_index: int, n_chunks: int):
         a = self.args
@@ -152,6 +154,9 @@ class _Run:
         if a.dump_dir:
             folder = Path(a.dump_dir) / f"chunk{chunk_index}" if n_chunks > 1 else Path(a.dump_dir)
             result.append(DumpDir(folder, a.print_debuginfo))
+        if a.op_histogram:
+            self.histograms.append(OpHistogram())
+            result.append(self.histograms[-1])
         if a.check_numerics:
             result.append(NumericsCheck(a.rtol, a.atol, a.seed))
         if self.statistics:
@@ -250,6 +255,8 @@ def _main(argv) -> int:
     else:
         sys.stdout.buffer.write(result)
         sys.stdout.flush()
+    for hist in run.histograms:
+        sys.stderr.write(hist.report())
     if run.timing:
         sys.stderr.write(run.timing.report())
     if run.statistics:

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The main job on the bundled example: an exported attention block through a pipeline, with the op
+# histogram before/after, per-pass statistics and timing, and the numerics check on XLA CPU.
+source "$(dirname "$0")/_venv.sh"
+mkdir -p out
+set -x
+hlo-opt examples/attention.mlir --pass-pipeline="${PIPELINE:-canonicalize,cse,symbol-dce}" \
+  --op-histogram --statistics --timing --check-numerics -o out/attention.opt.mlir
