@@ -222,6 +222,13 @@ def serialize(module, format: str = "text", *, target_version: str = "current",
 def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     """Write via a temporary file in the same folder and rename: a reader never sees half a file."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # /dev/null, a fifo: write through, never rename over it
+        try:
+            with open(path, "wb") as f:
+                f.write(data)
+            return
+        except OSError as e:
+            raise HloError(f"cannot write {path}: {e.strerror}") from None
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise HloError(f"cannot write {path}: no such directory '{folder}'")

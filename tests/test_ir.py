@@ -132,3 +132,12 @@ def test_splat_constants_expand():
     (const,) = constants(module)
     value = ir.to_numpy(const.attributes["value"])
     assert value.dtype == ml_dtypes.bfloat16 and value.shape == (3, 2) and (value == 2.5).all()
+
+
+def test_saving_to_a_device_writes_through_it():
+    """`-o /dev/null` must not rename a temporary file over the device (atomic writes are for files)."""
+    import os
+    import stat
+
+    ir.save(ir.load(EXAMPLES / "attention.mlir"), os.devnull)
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
