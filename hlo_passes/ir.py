@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 
@@ -63,6 +64,27 @@ def make_context() -> mlir.Context:
 
 
 # ----------------------------------------------------------------------------------------------- errors
+
+class captured_stderr:
+    """Capture what C++ writes to file descriptor 2 (MLIR's option parser reports there, not through
+    diagnostics) so that it can become part of one clean error message instead of stray lines."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self._saved = os.dup(2)
+        self._file = tempfile.TemporaryFile()
+        os.dup2(self._file.fileno(), 2)
+        self.text = ""
+        return self
+
+    def __exit__(self, *exc):
+        os.dup2(self._saved, 2)
+        os.close(self._saved)
+        self._file.seek(0)
+        self.text = self._file.read().decode(errors="replace").strip()
+        self._file.close()
+        return False
+
 
 def error_from_mlir(err: Exception, filename: str | None = None, what: str | None = None) -> HloError:
     """Turn an `MLIRError` into one `HloError` located at its first diagnostic."""

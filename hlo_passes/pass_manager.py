@@ -102,10 +102,18 @@ class MlirPass(Pass):
         with module.context:
             pm = ir.passmanager.PassManager.parse(f"builtin.module({self})")
             pm.enable_verifier(False)  # our loop verifies after every pass, the same way for all passes
-            try:
-                pm.run(module)
-            except ir.MLIRError as e:
-                raise ir.error_from_mlir(e, what=f"{self.mlir_name} failed") from None
+            with ir.captured_stderr() as cpp:
+                try:
+                    pm.run(module)
+                    err = None
+                except ir.MLIRError as e:
+                    err = ir.error_from_mlir(e, what=f"{self.mlir_name} failed")
+            if err:
+                raise err
+            if "error:" in cpp.text:  # e.g. a bad nested pipeline option, reported only on C++'s stderr
+                raise HloError(" ".join(cpp.text.split()))
+            if cpp.text:
+                print(cpp.text, file=sys.stderr)
 
 
 # --------------------------------------------------------------------------------------------- registry
@@ -208,12 +216,15 @@ def register_mlir_pass(name: str, summary: str) -> None:
     def make(values: dict[str, str]) -> Pass:
         opts = " ".join(f"{k}={v}" for k, v in values.items())
         p = MlirPass(mlir_name=name, options=opts)
-        with ir.make_context():  # let MLIR check the options now, not halfway through a pipeline
+        with ir.make_context(), ir.captured_stderr() as cpp:  # let MLIR check the options now
             try:
                 ir.passmanager.PassManager.parse(f"builtin.module({p})")
+                failed = ""
             except ValueError as e:
-                msg = str(e).replace("<Pass-Options-Parser>: ", "").strip().splitlines()[0]
-                raise HloError(f"pass '{name}': {msg}") from None
+                failed = str(e).replace("<Pass-Options-Parser>: ", "").strip().splitlines()[0]
+        said = " ".join(cpp.text.split()).lstrip(": ")
+        if failed or said:  # some option errors are only printed by C++, the parse still "succeeds"
+            raise HloError(f"pass '{name}': bad options '{opts}': {said or failed}")
         return p
 
     _PASSES[name] = PassInfo(name, summary, summary, (), make, "mlir")
