@@ -27,6 +27,7 @@ import numpy as np
 from jaxlib.mlir import ir as mlir
 from jaxlib.mlir import passmanager
 from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+from jaxlib.mlir._mlir_libs._mlir import rewrite as _rewrite  # private: MLIR's greedy driver for Python
 from jaxlib.mlir.dialects import arith, chlo, func, stablehlo
 
 from .diagnostics import HloError, SourceLoc
@@ -34,7 +35,8 @@ from .diagnostics import HloError, SourceLoc
 __all__ = [
     "mlir", "stablehlo", "chlo", "func", "arith", "passmanager", "MLIRError",
     "make_context", "load", "parse", "save", "clone", "as_operation", "to_numpy", "from_numpy",
-    "np_dtype", "element_type", "inline_resources", "error_from_mlir", "module_ops",
+    "np_dtype", "element_type", "inline_resources", "error_from_mlir", "module_ops", "downcast",
+    "apply_greedily", "NotConverged",
 ]
 
 MLIRError = mlir.MLIRError
@@ -384,7 +386,7 @@ def _parse_dense_text(attr, dtype: np.dtype, shape) -> np.ndarray:
     return _shaped(flat, shape)
 
 
-def _downcast(attr):
+def downcast(attr):
     """The most specific attribute class. `maybe_downcast` does not know resource attributes, nor dense
     attributes of element types the bindings have no class for (complex), so try those by hand."""
     try:
@@ -406,7 +408,7 @@ def to_numpy(attr) -> np.ndarray:
     Resource data is copied out of MLIR (the bindings give no view of it); dense data of the common types
     comes through the buffer protocol.
     """
-    attr = _downcast(attr)
+    attr = downcast(attr)
     stype = mlir.ShapedType(attr.type)
     shape, dtype = tuple(stype.shape), np_dtype(stype.element_type)
     if isinstance(attr, mlir.DenseResourceElementsAttr):
@@ -443,6 +445,22 @@ def from_numpy(array, *, type=None, resource: str | None = None) -> mlir.Attribu
     return mlir.DenseElementsAttr.get(bits, type=ttype.element_type, shape=list(array.shape))
 
 
+def splat(value, type) -> mlir.Attribute:
+    """A splat elements attribute of tensor `type` holding the scalar `value`, nothing materialized."""
+    ttype = mlir.RankedTensorType(type)
+    et = ttype.element_type
+    dtype = np_dtype(et)
+    if dtype == np.bool_:
+        element = mlir.BoolAttr.get(bool(value))
+    elif dtype.kind in "iu" or dtype in (np.dtype(ml_dtypes.int4), np.dtype(ml_dtypes.uint4)):
+        element = mlir.IntegerAttr.get(et, int(value))
+    elif dtype.kind == "c":
+        return from_numpy(np.full(ttype.shape, value, dtype), type=ttype)
+    else:
+        element = mlir.FloatAttr.get(et, float(value))
+    return mlir.DenseElementsAttr.get_splat(ttype, element)
+
+
 def inline_resources(module) -> int:
     """Replace every `dense_resource` attribute of the module's ops by a `dense` one (XLA accepts only
     those). Mutates `module`; returns how many were replaced."""
@@ -453,7 +471,7 @@ def inline_resources(module) -> int:
         attrs = op.attributes
         for name in list(attrs):  # iterating an attribute map yields the names
             attr = attrs[name]
-            if isinstance(_downcast(attr), mlir.DenseResourceElementsAttr):
+            if isinstance(downcast(attr), mlir.DenseResourceElementsAttr):
                 with op.context:
                     attrs[name] = from_numpy(to_numpy(attr), type=attr.type)
                 count += 1
@@ -461,3 +479,44 @@ def inline_resources(module) -> int:
 
     as_operation(module).walk(visit)
     return count
+
+
+# ------------------------------------------------------------------------------------- rewrite driver
+
+class NotConverged(Exception):
+    """MLIR's greedy driver gave up: rewrites were still happening after `max_iterations` sweeps."""
+
+
+def apply_greedily(module, rules, *, max_iterations: int = 10, fold: bool = True, top_down: bool = True) -> None:
+    """Apply `rules` (root op name, fn, benefit) to a fixpoint with MLIR's greedy driver.
+
+    `fn(op)` runs with the insertion point before `op` and `op`'s location active, and returns the values
+    that replace `op`'s results, or None when it does not apply. The driver owns the worklist, erases
+    ops that become dead, folds ops with registered folders (`fold`) and dedups constants. It lives in
+    jaxlib's private `_mlir.rewrite`; this function is the one place that knows that.
+    """
+    def wrap(fn):
+        def callback(op, rewriter):
+            with rewriter.ip, op.location:
+                out = fn(op)
+            if out is None:
+                return True  # "failure": the pattern did not apply
+            rewriter.replace_op(op, list(out))
+            return False
+        return callback
+
+    op = as_operation(module)
+    with op.context:
+        patterns = _rewrite.RewritePatternSet()
+        for root, fn, benefit in rules:
+            patterns.add(root, wrap(fn), benefit)
+        config = _rewrite.GreedyRewriteConfig()
+        config.max_iterations = max_iterations
+        config.enable_folding = fold
+        config.use_top_down_traversal = top_down
+        try:
+            _rewrite.apply_patterns_and_fold_greedily(op, patterns.freeze(), config)
+        except RuntimeError as e:
+            if "converge" in str(e):
+                raise NotConverged(str(e)) from None
+            raise

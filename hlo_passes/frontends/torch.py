@@ -1,0 +1,157 @@
+"""The PyTorch front end: `torch.export` -> torch-mlir -> StableHLO text that `hlo_passes.ir.parse` reads.
+
+Why torch-mlir (`torch_mlir.fx.export_and_import`): it is the one PyTorch -> StableHLO path that works
+with torch 2.13 here (torchax does not import). Its module lives in torch-mlir's own MLIR context, so
+we hand it over as text: jaxlib's context parses it, `dense_resource` weight blobs included.
+
+The `tiny_*` builders make small Hugging Face causal LMs with random weights (never `from_pretrained`:
+there is no network), so tests and benchmarks can push real transformer graphs through our passes and
+compare logits with torch's.
+
+torch, torch-mlir and transformers are imported inside the functions: importing this module never
+needs them, and calling it without them ends in one `HloError` that says what to install.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+from ..diagnostics import HloError
+
+__all__ = ["export_torch", "persistent_buffers", "tiny_llama", "tiny_qwen2", "tiny_gpt2", "export_causal_lm"]
+
+_INSTALL_HINT = "pip install -e '.[torch]'"
+
+
+def _require(name: str):
+    """Import a front-end dependency, or fail with an `HloError` that says how to get it."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError as e:
+        extra = " and transformers" if name == "transformers" else ""
+        raise HloError(f"the PyTorch front end needs {name} ({e}); install it with {_INSTALL_HINT}{extra}") from None
+
+
+@contextlib.contextmanager
+def persistent_buffers(model):
+    """Make every non-persistent buffer of `model` persistent for the duration of the block, IN PLACE,
+    and restore the sets afterwards (even on error).
+
+    torch.export leaves non-persistent buffers out of the state dict, and torch-mlir's frozen-program
+    importer then fails with "Could not find state mapping for buffer" (Hugging Face rotary `inv_freq`).
+    Doing it in place and undoing it avoids copying the weights (a deepcopy doubles memory on a real
+    model) while leaving the caller's `state_dict()` as it was once the export is over.
+    """
+    saved = []
+    for module in model.modules():
+        names = getattr(module, "_non_persistent_buffers_set", None)
+        if names:
+            saved.append((module, set(names)))
+            names.clear()
+    try:
+        yield model
+    finally:
+        for module, names in saved:
+            module._non_persistent_buffers_set.update(names)
+
+
+def export_torch(model, *example_args, output_type: str = "stablehlo") -> str:
+    """Export `model(*example_args)` with torch-mlir and return the module as MLIR text.
+
+    The text keeps the weights (torch-mlir writes them as `dense_resource` blobs in the trailing
+    `dialect_resources` section) and no locations. The model is exported as it is (call `.eval()`
+    first for inference graphs); its non-persistent buffers are made persistent only during the export
+    (see `persistent_buffers`).
+    """
+    _require("torch")
+    fx = _require("torch_mlir.fx")
+    try:
+        with persistent_buffers(model):
+            module = fx.export_and_import(model, *example_args, output_type=output_type)
+    except HloError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- torch.export and torch-mlir raise many kinds
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise HloError(f"torch-mlir cannot export {type(model).__name__}: {type(e).__name__}: {first}") from e
+    return module.operation.get_asm(enable_debug_info=False)
+
+
+# ------------------------------------------------------------------------------- tiny Hugging Face models
+
+# One small shape shared by the families: 2 layers, hidden 64, 4 heads (2 KV heads where the family
+# has grouped-query attention), vocab 128, 64 positions. Small enough to export in seconds, big enough
+# to hold every op a real checkpoint of the family produces.
+_LLAMA_LIKE = dict(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+_GPT2 = dict(vocab_size=128, n_embd=64, n_layer=2, n_head=4, n_positions=64,
+             bos_token_id=127, eos_token_id=127)  # GPT-2's own 50256 is outside a 128-token vocab
+
+
+def _tiny(config_name: str, model_name: str, defaults: dict, seed: int, attn_implementation: str,
+          overrides: dict):
+    """Build `model_name(config_name(**defaults, **overrides))` with seeded random weights, float32, eval.
+
+    `use_cache=False` in the config keeps the KV cache out of the graph (logits only). The seed goes to a
+    forked RNG so that building a model does not disturb the caller's torch random state.
+    """
+    torch = _require("torch")
+    transformers = _require("transformers")
+    config = getattr(transformers, config_name)(
+        **{**defaults, "use_cache": False, "attn_implementation": attn_implementation, **overrides})
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = getattr(transformers, model_name)(config)
+    return model.to(torch.float32).eval()
+
+
+def tiny_llama(seed: int = 0, attn_implementation: str = "sdpa", **config_overrides):
+    """A random-weight `LlamaForCausalLM` (RMSNorm, rotary embeddings, GQA, SwiGLU)."""
+    return _tiny("LlamaConfig", "LlamaForCausalLM", _LLAMA_LIKE, seed, attn_implementation, config_overrides)
+
+
+def tiny_qwen2(seed: int = 0, attn_implementation: str = "sdpa", **config_overrides):
+    """A random-weight `Qwen2ForCausalLM` (Llama-like, plus biases on q/k/v projections)."""
+    return _tiny("Qwen2Config", "Qwen2ForCausalLM", _LLAMA_LIKE, seed, attn_implementation, config_overrides)
+
+
+def tiny_gpt2(seed: int = 0, attn_implementation: str = "sdpa", **config_overrides):
+    """A random-weight `GPT2LMHeadModel` (LayerNorm, learned positions, GELU, no GQA)."""
+    return _tiny("GPT2Config", "GPT2LMHeadModel", _GPT2, seed, attn_implementation, config_overrides)
+
+
+@functools.lru_cache(maxsize=None)
+def _logits_only_class():
+    """The wrapper class, made on first use because it subclasses `torch.nn.Module`."""
+    torch = _require("torch")
+
+    class LogitsOnly(torch.nn.Module):
+        """forward(input_ids) -> logits: no cache, no hidden states, no output dataclass in the graph."""
+
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, input_ids):
+            return self.model(input_ids=input_ids, use_cache=False).logits
+
+    return LogitsOnly
+
+
+def export_causal_lm(model, seq_len: int = 8, batch: int = 1, seed: int = 0):
+    """Export a causal LM as `main(input_ids: i64[batch, seq_len]) -> logits` and run it in torch too.
+
+    Returns `(text, input_ids, logits)`: the MLIR text, the seeded random token ids (numpy int64) it
+    was traced with, and torch's logits for them (numpy) -- the reference our passes must keep.
+    """
+    torch = _require("torch")
+    wrapper = _logits_only_class()(model)
+    wrapper.training = model.training  # mirror the model's mode; never flip the caller's model
+    generator = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(0, model.config.vocab_size, (batch, seq_len), generator=generator, dtype=torch.int64)
+    with torch.no_grad():
+        logits = wrapper(input_ids)
+    text = export_torch(wrapper, input_ids)
+    return text, input_ids.numpy(), logits.detach().numpy()

@@ -1,0 +1,146 @@
+"""Patterns as values, pattern sets that compose, and the driver that applies them to a fixpoint.
+
+    ADD_ZERO = Pattern("add-zero", Op(stablehlo.AddOp, V("x"), Const(value=0)), lambda m: m["x"])
+    CLEANUP = PatternSet([ADD_ZERO, MUL_ONE]) + OTHER_SET
+    CLEANUP.apply(module, ctx)
+
+A rewrite runs only once its match is certain (the template matched and `where` said yes); it builds
+new ops with the bindings (the insertion point is before the root, the root's location is active) and
+returns the value(s) that replace the root's results, or an existing value. The driver is MLIR's greedy
+driver (worklist, dead-op removal, folding, constant dedup), reached through `ir.apply_greedily`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from .. import ir
+from ..diagnostics import HloError
+from . import values as vals
+from .template import Match, Op, match_root
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """`name`: for statistics and --debug-patterns. `root`: an `Op` template. `rewrite(m)` returns the
+    replacement value(s). `where(m)` may veto a match: False, or a string saying why."""
+
+    name: str
+    root: Op
+    rewrite: Callable[[Match], Any]
+    benefit: int = 1
+    where: Callable[[Match], Any] | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.root, Op):
+            raise TypeError(f"pattern {self.name}: the root must be an Op template, not {self.root!r}")
+
+    def match(self, op) -> tuple[Match | None, str]:
+        """Match at `op` without changing anything: (match, "") or (None, why not)."""
+        return match_root(self.root, op, self.where)
+
+
+@dataclass(frozen=True)
+class PatternSet:
+    patterns: tuple = ()
+    name: str = ""
+
+    def __init__(self, patterns: Iterable[Pattern] = (), name: str = ""):
+        object.__setattr__(self, "patterns", tuple(patterns))
+        object.__setattr__(self, "name", name)
+        seen = Counter(p.name for p in self.patterns)
+        dup = [n for n, k in seen.items() if k > 1]
+        if dup:
+            raise ValueError(f"pattern names must be unique in a set: {', '.join(dup)}")
+
+    def __add__(self, other: PatternSet) -> PatternSet:
+        return PatternSet(self.patterns + other.patterns, name=self.name or other.name)
+
+    def __iter__(self):
+        return iter(self.patterns)
+
+    def __len__(self):
+        return len(self.patterns)
+
+    def apply(self, module, ctx=None, *, max_iterations: int = 10, fold: bool = True) -> Counter:
+        """Rewrite `module` in place to a fixpoint; returns hits per pattern (also added to ctx)."""
+        return apply_patterns(module, self, ctx, max_iterations=max_iterations, fold=fold)
+
+
+@dataclass
+class _Run:
+    hits: Counter = field(default_factory=Counter)
+    debug: Callable[[str], bool] = lambda name: False
+    out: Any = None
+
+
+def _check_types(pattern: Pattern, op, values) -> None:
+    if len(values) != len(op.results):
+        raise HloError(f"pattern '{pattern.name}' returned {len(values)} values for {op.name} with "
+                       f"{len(op.results)} results")
+    for new, old in zip(values, op.results):
+        if new.type != old.type:
+            raise HloError(f"pattern '{pattern.name}' would replace a {old.type} by a {new.type} at "
+                           f"{vals.loc(op)}")
+
+
+def _callback(pattern: Pattern, run: _Run):
+    explain = run.debug(pattern.name)
+
+    def fn(op):
+        m, why = pattern.match(op)
+        if m is None:
+            if explain:
+                print(f"[{pattern.name}] {op.name} at {vals.loc(op)}: no match: {why}", file=run.out)
+            return None
+        out = pattern.rewrite(m)
+        if out is None:
+            if explain:
+                print(f"[{pattern.name}] {op.name} at {vals.loc(op)}: rewrite declined", file=run.out)
+            return None
+        values = [out] if not isinstance(out, (list, tuple)) else list(out)
+        values = [v.result if hasattr(v, "result") and not hasattr(v, "owner") else v for v in values]
+        _check_types(pattern, op, values)
+        run.hits[pattern.name] += 1
+        if explain:
+            print(f"[{pattern.name}] {op.name} at {vals.loc(op)}: rewritten", file=run.out)
+        return values
+
+    return fn
+
+
+def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *, max_iterations: int = 10,
+                   fold: bool = True) -> Counter:
+    """Apply patterns greedily until nothing changes. Hits are counted into `ctx` (`pattern NAME: k`)."""
+    patterns = list(patterns)
+    run = _Run(debug=(lambda name: ctx.debugging(name)) if ctx is not None else (lambda name: False),
+               out=ctx.out if ctx is not None else sys.stderr)
+    rules = [(name, _callback(p, run), p.benefit) for p in patterns for name in p.root.root_names()]
+    try:
+        ir.apply_greedily(module, rules, max_iterations=max_iterations, fold=fold)
+    except ir.NotConverged:
+        busiest = ", ".join(f"{n} ({k} rewrites)" for n, k in run.hits.most_common(4)) or "none"
+        raise HloError(f"rewriting did not converge after {max_iterations} sweeps; patterns still firing: "
+                       f"{busiest}") from None
+    if ctx is not None:
+        for name, k in run.hits.items():
+            ctx.count(f"pattern {name}", k)
+    return run.hits
+
+
+def explain(pattern: Pattern, module) -> list[str]:
+    """For every candidate root in `module`: `loc: matched` or `loc: why not` (for tests and notebooks)."""
+    lines = []
+    names = set(pattern.root.root_names())
+
+    def visit(op):
+        if op.name in names:
+            m, why = pattern.match(op)
+            lines.append(f"{vals.loc(op)}: {'matched' if m else why}")
+        return ir.mlir.WalkResult.ADVANCE
+
+    ir.as_operation(module).walk(visit)
+    return lines

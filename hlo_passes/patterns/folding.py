@@ -1,0 +1,364 @@
+"""Constant folding: evaluate StableHLO ops whose operands are all constants, with numpy.
+
+One evaluator per op, `EVALUATORS[op name](op, operand arrays) -> array`, written to give what XLA gives:
+- IEEE-exact ops (add, multiply, divide, sqrt, ...) are computed in the op's own dtype, so they are
+  bit-exact; bf16/f16 go through f32 like XLA's CPU backend.
+- transcendental ops are computed in f64 and rounded once, which is what XLA's compile-time evaluator
+  (glibc's correctly rounded float functions) gives in all but rare cases;
+- float reductions accumulate sequentially, in XLA's order, not numpy's pairwise order;
+- where XLA's result is implementation-defined (integer division by zero, float->int conversion of
+  NaN/inf/out-of-range values), the evaluator declines (`Decline`) and the op stays.
+"""
+
+from __future__ import annotations
+
+import ml_dtypes
+import numpy as np
+
+from ..ir import stablehlo
+from . import values as vals
+
+
+class Decline(Exception):
+    """This instance is not folded (its result would be implementation-defined, or too costly)."""
+
+
+def _float_kind(dtype) -> bool:
+    return np.dtype(dtype).kind == "f" or np.dtype(dtype) in (ml_dtypes.bfloat16,) or "float8" in str(dtype)
+
+
+def _exact(fn):
+    """An IEEE-exact op: compute in the dtype (sub-f32 floats via f32, then one rounding)."""
+
+    def run(op, *xs):
+        dtype = xs[0].dtype
+        if _float_kind(dtype) and dtype.itemsize < 4:
+            return fn(*(x.astype(np.float32) for x in xs)).astype(dtype)
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(*xs)).astype(dtype, copy=False)
+
+    return run
+
+
+def _transcendental(fn):
+    def run(op, x, *rest):
+        if not _float_kind(x.dtype):
+            raise Decline("not a float")
+        with np.errstate(all="ignore"):
+            return np.asarray(fn(x.astype(np.float64), *(r.astype(np.float64) for r in rest))).astype(x.dtype)
+
+    return run
+
+
+def _int_divide(op, a, b):
+    if _float_kind(a.dtype):
+        return _exact(np.divide)(op, a, b)
+    if (b == 0).any() or (a.dtype.kind == "i" and ((a == np.iinfo(a.dtype).min) & (b == -1)).any()):
+        raise Decline("integer division by zero or overflow: XLA's result is its own")
+    q = np.abs(a.astype(np.int64)) // np.abs(b.astype(np.int64)) if a.dtype.kind == "i" else a // b
+    return (q * np.sign(a.astype(np.int64)) * np.sign(b.astype(np.int64))).astype(a.dtype) \
+        if a.dtype.kind == "i" else q.astype(a.dtype)
+
+
+def _remainder(op, a, b):
+    if _float_kind(a.dtype):
+        return _exact(np.fmod)(op, a, b)
+    if (b == 0).any() or (a.dtype.kind == "i" and ((a == np.iinfo(a.dtype).min) & (b == -1)).any()):
+        raise Decline("integer remainder by zero or overflow")
+    return np.fmod(a, b).astype(a.dtype)  # C semantics: the sign of the dividend
+
+
+def _power(op, a, b):
+    if _float_kind(a.dtype):
+        return _transcendental(np.power)(op, a, b)
+    if (b < 0).any():
+        raise Decline("negative integer exponent")
+    with np.errstate(all="ignore"):
+        return np.power(a, b).astype(a.dtype)
+
+
+def _shift(kind):
+    def run(op, a, b):
+        bits = a.dtype.itemsize * 8
+        if ((b < 0) | (b >= bits)).any():
+            raise Decline("shift amount out of range")
+        if kind == "left":
+            return np.left_shift(a, b).astype(a.dtype)
+        if kind == "arith":
+            return np.right_shift(a, b).astype(a.dtype)
+        unsigned = a.view(np.dtype(f"u{a.dtype.itemsize}"))
+        return np.right_shift(unsigned, b.astype(unsigned.dtype)).view(a.dtype)
+
+    return run
+
+
+def _round_afz(x):
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+def _logical(fn):
+    def run(op, *xs):
+        return fn(*xs).astype(xs[0].dtype)
+    return run
+
+
+UNARY = {
+    "stablehlo.negate": _exact(np.negative), "stablehlo.abs": _exact(np.abs), "stablehlo.sqrt": _exact(np.sqrt),
+    "stablehlo.floor": _exact(np.floor), "stablehlo.ceil": _exact(np.ceil), "stablehlo.sign": _exact(np.sign),
+    "stablehlo.round_nearest_even": _exact(np.rint), "stablehlo.round_nearest_afz": _exact(_round_afz),
+    "stablehlo.not": _logical(lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.invert(x)),
+    "stablehlo.rsqrt": _transcendental(lambda x: 1.0 / np.sqrt(x)),
+    "stablehlo.exponential": _transcendental(np.exp), "stablehlo.exponential_minus_one": _transcendental(np.expm1),
+    "stablehlo.log": _transcendental(np.log), "stablehlo.log_plus_one": _transcendental(np.log1p),
+    "stablehlo.tanh": _transcendental(np.tanh), "stablehlo.sine": _transcendental(np.sin),
+    "stablehlo.cosine": _transcendental(np.cos), "stablehlo.tan": _transcendental(np.tan),
+    "stablehlo.cbrt": _transcendental(np.cbrt),
+    "stablehlo.logistic": _transcendental(lambda x: 1.0 / (1.0 + np.exp(-x))),
+}
+BINARY = {
+    "stablehlo.add": _exact(np.add), "stablehlo.subtract": _exact(np.subtract),
+    "stablehlo.multiply": _exact(np.multiply), "stablehlo.divide": _int_divide,
+    "stablehlo.remainder": _remainder, "stablehlo.maximum": _exact(np.maximum),
+    "stablehlo.minimum": _exact(np.minimum), "stablehlo.power": _power,
+    "stablehlo.atan2": _transcendental(np.arctan2),
+    "stablehlo.and": _logical(lambda a, b: a & b), "stablehlo.or": _logical(lambda a, b: a | b),
+    "stablehlo.xor": _logical(lambda a, b: a ^ b),
+    "stablehlo.shift_left": _shift("left"), "stablehlo.shift_right_arithmetic": _shift("arith"),
+    "stablehlo.shift_right_logical": _shift("logical"),
+}
+
+
+def _total_order_key(x: np.ndarray) -> np.ndarray:
+    """Integers that order floats the way TOTALORDER compare does (-NaN < -inf < ... < -0 < +0 < NaN)."""
+    bits = x.view(np.dtype(f"i{x.dtype.itemsize}")).astype(np.int64)
+    return np.where(bits < 0, np.iinfo(np.int64).min - bits, bits)
+
+
+_COMPARE = {"EQ": np.equal, "NE": np.not_equal, "LT": np.less, "LE": np.less_equal, "GT": np.greater,
+            "GE": np.greater_equal}
+
+
+def _compare(op, a, b):
+    direction = vals.attr_value(op.attributes["comparison_direction"])
+    kind = vals.attr_value(op.attributes["compare_type"]) if "compare_type" in op.attributes else None
+    if kind == "TOTALORDER":
+        a, b = _total_order_key(a), _total_order_key(b)
+    elif kind == "UNSIGNED" and a.dtype.kind == "i":
+        a, b = a.view(np.dtype(f"u{a.dtype.itemsize}")), b.view(np.dtype(f"u{b.dtype.itemsize}"))
+    elif _float_kind(a.dtype) and a.dtype.itemsize < 4:
+        a, b = a.astype(np.float32), b.astype(np.float32)
+    return _COMPARE[direction](a, b)
+
+
+def _select(op, pred, a, b):
+    return np.where(pred, a, b)
+
+
+def _clamp(op, lo, x, hi):
+    return _exact(lambda lo_, x_, hi_: np.minimum(np.maximum(x_, lo_), hi_))(op, lo, x, hi)
+
+
+def _convert(op, x):
+    to = vals.dtype(op.results[0])
+    if _float_kind(x.dtype) and not _float_kind(to) and to != np.bool_:
+        info = np.iinfo(to)
+        xf = x.astype(np.float64)
+        if not np.isfinite(xf).all() or (np.trunc(xf) < info.min).any() or (np.trunc(xf) > info.max).any():
+            raise Decline("float->int conversion of NaN/inf/out-of-range values is implementation-defined")
+        return np.trunc(xf).astype(to)
+    if to == np.bool_:
+        return x != 0
+    if _float_kind(x.dtype) and _float_kind(to) and x.dtype.itemsize < to.itemsize:
+        return x.astype(np.float64).astype(to)
+    with np.errstate(all="ignore"):
+        return x.astype(to)
+
+
+def _result_shape(op):
+    return vals.shape(op.results[0])
+
+
+def _attr(op, name):
+    return vals.attr_value(op.attributes[name])
+
+
+def _broadcast_in_dim(op, x):
+    out_shape = _result_shape(op)
+    dims = _attr(op, "broadcast_dimensions")
+    shape = [1] * len(out_shape)
+    for i, d in enumerate(dims):
+        shape[d] = x.shape[i]
+    return np.broadcast_to(x.reshape(shape), out_shape)
+
+
+def _iota(op):
+    shape, dim = _result_shape(op), _attr(op, "iota_dimension")
+    idx = np.arange(shape[dim]).reshape([-1 if i == dim else 1 for i in range(len(shape))])
+    return np.broadcast_to(idx, shape).astype(vals.dtype(op.results[0]))
+
+
+def _dynamic_iota(op, shape_operand):
+    if list(shape_operand) != list(_result_shape(op)):
+        raise Decline("result type does not match the constant shape")
+    return _iota(op)
+
+
+def _slice(op, x):
+    starts, limits, strides = _attr(op, "start_indices"), _attr(op, "limit_indices"), _attr(op, "strides")
+    return x[tuple(slice(s, e, k) for s, e, k in zip(starts, limits, strides))]
+
+
+def _dynamic_slice(op, x, *starts):
+    sizes = _attr(op, "slice_sizes")
+    clamped = [int(np.clip(int(s), 0, n - k)) for s, n, k in zip(starts, x.shape, sizes)]
+    return x[tuple(slice(s, s + k) for s, k in zip(clamped, sizes))]
+
+
+def _concatenate(op, *xs):
+    return np.concatenate(xs, axis=_attr(op, "dimension"))
+
+
+def _pad(op, x, value):
+    low, high, interior = _attr(op, "edge_padding_low"), _attr(op, "edge_padding_high"), _attr(op, "interior_padding")
+    shape = [n + max(n - 1, 0) * k for n, k in zip(x.shape, interior)]
+    grown = np.full(shape, value, x.dtype)
+    grown[tuple(slice(None, None, k + 1) for k in interior)] = x
+    pads = [(max(lo, 0), max(hi, 0)) for lo, hi in zip(low, high)]
+    padded = np.pad(grown, pads, constant_values=value) if any(p != (0, 0) for p in pads) else grown
+    crop = tuple(slice(-lo if lo < 0 else 0, (padded.shape[i] + hi) if hi < 0 else None)
+                 for i, (lo, hi) in enumerate(zip(low, high)))
+    return padded[crop]
+
+
+_REDUCERS = {"stablehlo.add": np.add, "stablehlo.multiply": np.multiply, "stablehlo.maximum": np.maximum,
+             "stablehlo.minimum": np.minimum, "stablehlo.and": np.logical_and, "stablehlo.or": np.logical_or}
+
+
+def reducer_kind(op) -> str | None:
+    """The op name of a reduce body that is one binary op on its two arguments, else None."""
+    block = op.regions[0].blocks[0]
+    body = list(block.operations)
+    if len(body) != 2 or body[1].name != "stablehlo.return" or body[0].name not in _REDUCERS:
+        return None
+    if len(list(block.arguments)) != 2 or any(vals.defining_op(v) is not None for v in body[0].operands):
+        return None
+    return body[0].name
+
+
+def _reduce(op, x, init):
+    if len(op.results) != 1:
+        raise Decline("variadic reduce")
+    kind = reducer_kind(op)
+    if kind is None:
+        raise Decline("reduce body is not a single add/multiply/maximum/minimum/and/or")
+    dims = _attr(op, "dimensions")
+    keep = [d for d in range(x.ndim) if d not in dims]
+    moved = np.transpose(x, keep + list(dims)).reshape([x.shape[d] for d in keep] + [-1])
+    fn = _REDUCERS[kind]
+    if x.dtype == np.bool_:
+        fn = {np.add: np.logical_or, np.multiply: np.logical_and}.get(fn, fn)
+    if kind in ("stablehlo.add", "stablehlo.multiply") and _float_kind(x.dtype):
+        acc = np.broadcast_to(init, moved.shape[:-1]).astype(np.float32 if x.dtype.itemsize < 4 else x.dtype)
+        for i in range(moved.shape[-1]):  # sequential, as XLA accumulates (numpy's sum is pairwise)
+            acc = fn(acc, moved[..., i].astype(acc.dtype))
+            if x.dtype.itemsize < 4:
+                acc = acc.astype(x.dtype).astype(np.float32)  # XLA rounds each step to the element type
+        return acc.astype(x.dtype)
+    with np.errstate(all="ignore"):
+        return fn(fn.reduce(moved, axis=-1) if moved.shape[-1] else np.broadcast_to(init, moved.shape[:-1]),
+                  init).astype(x.dtype)
+
+
+def _dot_general(op, a, b):
+    lb, rb, lc, rc = vals.dot_dims(op)
+    letters = iter("abcdefghijklmnopqrstuvwxyz")
+    la, ra = [None] * a.ndim, [None] * b.ndim
+    for i, j in zip(lb, rb):
+        la[i] = ra[j] = next(letters)
+    for i, j in zip(lc, rc):
+        la[i] = ra[j] = next(letters)
+    for i in range(a.ndim):
+        la[i] = la[i] or next(letters)
+    for j in range(b.ndim):
+        ra[j] = ra[j] or next(letters)
+    out = [la[i] for i in lb] + [la[i] for i in range(a.ndim) if i not in lb and i not in lc] + \
+          [ra[j] for j in range(b.ndim) if j not in rb and j not in rc]
+    to = vals.dtype(op.results[0])
+    wide = np.float64 if _float_kind(to) else np.int64
+    spec = f"{''.join(la)},{''.join(ra)}->{''.join(out)}"
+    with np.errstate(all="ignore"):
+        return np.einsum(spec, a.astype(wide), b.astype(wide)).astype(to)
+
+
+def _gather(op, operand, indices):
+    """StableHLO gather, straight from the spec's index arithmetic (constants are small)."""
+    d = stablehlo.GatherDimensionNumbers(op.attributes["dimension_numbers"])
+    offset_dims, collapsed = list(d.offset_dims), list(d.collapsed_slice_dims)
+    start_map, ivd = list(d.start_index_map), d.index_vector_dim
+    obatch, ibatch = list(d.operand_batching_dims), list(d.start_indices_batching_dims)
+    sizes = _attr(op, "slice_sizes")
+    out_shape = _result_shape(op)
+    if ivd == indices.ndim:
+        indices = indices[..., None]
+        ivd = indices.ndim - 1
+    batch_dims = [i for i in range(len(out_shape)) if i not in offset_dims]
+    offset_operand_dims = [i for i in range(operand.ndim) if i not in collapsed and i not in obatch]
+    result = np.empty(out_shape, operand.dtype)
+    for out_idx in np.ndindex(*out_shape):
+        batch = [out_idx[i] for i in batch_dims]
+        idx_pos = list(batch)
+        idx_pos.insert(ivd, slice(None))
+        start_vec = indices[tuple(idx_pos)]
+        full_start = [0] * operand.ndim
+        for k, od in enumerate(start_map):
+            full_start[od] = int(start_vec[k])
+        batch_no_ivd = [b for b in batch]
+        for od, idim in zip(obatch, ibatch):
+            full_start[od] = batch_no_ivd[idim if idim < ivd else idim - 1]
+        for od in range(operand.ndim):
+            full_start[od] = int(np.clip(full_start[od], 0, operand.shape[od] - sizes[od]))
+        offsets = [out_idx[i] for i in offset_dims]
+        pos = list(full_start)
+        for od, off in zip(offset_operand_dims, offsets):
+            pos[od] += off
+        result[out_idx] = operand[tuple(pos)]
+    return result
+
+
+EVALUATORS = {
+    **UNARY, **BINARY,
+    "stablehlo.compare": _compare, "stablehlo.select": _select, "stablehlo.clamp": _clamp,
+    "stablehlo.convert": _convert,
+    "stablehlo.reshape": lambda op, x: x.reshape(_result_shape(op)),
+    "stablehlo.broadcast_in_dim": _broadcast_in_dim,
+    "stablehlo.transpose": lambda op, x: np.transpose(x, _attr(op, "permutation")),
+    "stablehlo.reverse": lambda op, x: np.flip(x, axis=tuple(_attr(op, "dimensions"))),
+    "stablehlo.iota": _iota, "stablehlo.dynamic_iota": _dynamic_iota,
+    "stablehlo.slice": _slice, "stablehlo.dynamic_slice": _dynamic_slice,
+    "stablehlo.concatenate": _concatenate, "stablehlo.pad": _pad, "stablehlo.reduce": _reduce,
+    "stablehlo.dot_general": _dot_general, "stablehlo.gather": _gather,
+}
+
+# Ops whose result is a splat when every operand is: evaluated on one element, materialized never.
+SPLAT_PRESERVING = set(UNARY) | set(BINARY) | {
+    "stablehlo.compare", "stablehlo.select", "stablehlo.clamp", "stablehlo.convert", "stablehlo.reshape",
+    "stablehlo.broadcast_in_dim", "stablehlo.transpose", "stablehlo.reverse"}
+ELEMENTWISE = set(UNARY) | set(BINARY) | {"stablehlo.compare", "stablehlo.select", "stablehlo.clamp",
+                                          "stablehlo.convert"}
+
+
+def evaluate(op, arrays: list[np.ndarray]) -> np.ndarray:
+    """Result of `op` on constant operands; raises Decline when it must not be folded."""
+    fn = EVALUATORS.get(op.name)
+    if fn is None:
+        raise Decline(f"no evaluator for {op.name}")
+    result = np.asarray(fn(op, *arrays))
+    want = vals.dtype(op.results[0])
+    if result.dtype != want:
+        result = result.astype(want)
+    if tuple(result.shape) != _result_shape(op):
+        raise Decline(f"evaluated shape {result.shape} != {_result_shape(op)}")
+    return result
+
+
+__all__ = ["EVALUATORS", "SPLAT_PRESERVING", "ELEMENTWISE", "Decline", "evaluate", "reducer_kind"]

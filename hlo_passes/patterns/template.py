@@ -1,0 +1,277 @@
+"""Op-tree templates and the matcher behind every pattern.
+
+A template describes the values feeding a root op, by op class rather than by string:
+
+    Op(stablehlo.AddOp, V("x"), Const(value=0))          # x + 0, either operand order (add commutes)
+    Op(stablehlo.DivOp, V("x"), Alt(Const("d"), Op(stablehlo.SqrtOp, V("v"))))
+    Opt(stablehlo.ConvertOp, V("x"))                      # x, or convert(x)
+
+Matching never mutates anything. It is a backtracking search (commutative operands and alternatives try
+each way), and when it fails it says why: the deepest point it reached, with the op's location, which is
+what `--debug-patterns` prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from . import values as vals
+
+Bindings = dict  # capture name -> mlir.Value
+
+
+class Trace:
+    """The deepest failure seen while matching: the explanation of a near-miss."""
+
+    __slots__ = ("depth", "reason")
+
+    def __init__(self):
+        self.depth, self.reason = -1, "no candidate"
+
+    def fail(self, depth: int, reason: str) -> None:
+        if depth >= self.depth:
+            self.depth, self.reason = depth, reason
+
+
+class Template:
+    """Base: `match(value, binds, trace, depth)` yields extended bindings, once per way of matching."""
+
+    def match(self, value, binds: Bindings, trace: Trace, depth: int) -> Iterator[Bindings]:
+        raise NotImplementedError
+
+    def root_names(self) -> tuple[str, ...]:
+        raise TypeError(f"{self!r} cannot be the root of a pattern: use Op(...)")
+
+
+def _bind(name: str | None, value, binds: Bindings, trace: Trace, depth: int, what: str) -> Bindings | None:
+    if name is None:
+        return binds
+    if name in binds:
+        if binds[name] == value:
+            return binds
+        trace.fail(depth, f"{what}: '{name}' must be the same value at every place it appears")
+        return None
+    out = dict(binds)
+    out[name] = value
+    return out
+
+
+@dataclass(frozen=True)
+class V(Template):
+    """Any value, captured as `name`; a name used twice must be the same SSA value."""
+
+    name: str | None = None
+    where: Callable[[Any], bool] | None = None  # value -> bool
+
+    def match(self, value, binds, trace, depth):
+        if self.where is not None and not self.where(value):
+            trace.fail(depth, f"value {self.name or ''} does not satisfy {_fn_name(self.where)}")
+            return
+        out = _bind(self.name, value, binds, trace, depth, "value")
+        if out is not None:
+            yield out
+
+
+@dataclass(frozen=True)
+class Const(Template):
+    """A value defined by a constant op (stablehlo.constant or arith.constant).
+
+    `value=` requires every element to equal that scalar (checked without materializing splats and only
+    for small non-splat constants); `where=` takes the numpy array.
+    """
+
+    name: str | None = None
+    value: float | int | bool | None = None
+    where: Callable[[np.ndarray], bool] | None = None
+
+    def match(self, value, binds, trace, depth):
+        op = vals.defining_op(value)
+        attr = vals.constant_attr(op) if op is not None else None
+        if attr is None:
+            trace.fail(depth, f"expected a constant, got {_describe(value)}")
+            return
+        if self.value is not None and not vals.all_equal(attr, self.value):
+            trace.fail(depth, f"constant at {vals.loc(op)} is not all {self.value}")
+            return
+        if self.where is not None and not self.where(vals.constant_array(attr)):
+            trace.fail(depth, f"constant at {vals.loc(op)} does not satisfy {_fn_name(self.where)}")
+            return
+        out = _bind(self.name, value, binds, trace, depth, "constant")
+        if out is not None:
+            yield out
+
+
+COMMUTATIVE = {"stablehlo.add", "stablehlo.multiply", "stablehlo.maximum", "stablehlo.minimum",
+               "stablehlo.and", "stablehlo.or", "stablehlo.xor"}
+
+
+def _op_name(cls) -> str:
+    return cls if isinstance(cls, str) else cls.OPERATION_NAME
+
+
+@dataclass(frozen=True)
+class Op(Template):
+    """A value produced by an op of class `cls` (or one of a tuple of classes), with operand templates.
+
+    With no operand templates the operands are not looked at. `where` gets the op; `attrs` maps an
+    attribute name to a python value (compared with `values.attr_value`) or a predicate on it.
+    `commutative` defaults to True for add/multiply/maximum/minimum/and/or/xor with two operands.
+    """
+
+    cls: Any
+    operands: tuple = ()
+    name: str | None = None
+    where: Callable[[Any], bool] | None = None
+    attrs: dict = field(default_factory=dict)
+    commutative: bool | None = None
+    one_use: bool = False  # the value must have no other user (so replacing its consumer frees it)
+
+    def __init__(self, cls, *operands, name=None, where=None, attrs=None, commutative=None, one_use=False):
+        object.__setattr__(self, "cls", cls)
+        object.__setattr__(self, "operands", tuple(operands))
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "where", where)
+        object.__setattr__(self, "attrs", dict(attrs or {}))
+        object.__setattr__(self, "commutative", commutative)
+        object.__setattr__(self, "one_use", one_use)
+
+    def __hash__(self):
+        return id(self)
+
+    def root_names(self):
+        classes = self.cls if isinstance(self.cls, tuple) else (self.cls,)
+        return tuple(_op_name(c) for c in classes)
+
+    def match(self, value, binds, trace, depth):
+        op = vals.defining_op(value)
+        names = self.root_names()
+        if op is None or op.name not in names:
+            trace.fail(depth, f"expected {' or '.join(names)}, got {_describe(value)}")
+            return
+        if self.one_use and not vals.has_one_use(value):
+            trace.fail(depth, f"{op.name} at {vals.loc(op)} has other users")
+            return
+        yield from self.match_op(op, binds, trace, depth, value)
+
+    def match_op(self, op, binds, trace, depth, value=None):
+        for key, want in self.attrs.items():
+            if key not in op.attributes:
+                trace.fail(depth, f"{op.name} at {vals.loc(op)} has no attribute {key}")
+                return
+            got = vals.attr_value(op.attributes[key])
+            ok = want(got) if callable(want) else got == want
+            if not ok:
+                trace.fail(depth, f"{op.name} at {vals.loc(op)}: {key} is {got}, expected "
+                                  f"{_fn_name(want) if callable(want) else want}")
+                return
+        if self.where is not None and not self.where(op):
+            trace.fail(depth, f"{op.name} at {vals.loc(op)} does not satisfy {_fn_name(self.where)}")
+            return
+        if value is not None:
+            binds = _bind(self.name, value, binds, trace, depth, op.name)
+            if binds is None:
+                return
+        elif self.name is not None:
+            binds = _bind(self.name, op.results[0], binds, trace, depth, op.name)
+        if not self.operands:
+            yield binds
+            return
+        operands = list(op.operands)
+        if len(operands) != len(self.operands):
+            trace.fail(depth, f"{op.name} at {vals.loc(op)} has {len(operands)} operands, template has "
+                              f"{len(self.operands)}")
+            return
+        orders = [operands]
+        commutes = self.commutative if self.commutative is not None else op.name in COMMUTATIVE
+        if commutes and len(operands) == 2:
+            orders.append(operands[::-1])
+        for order in orders:
+            yield from _match_all(self.operands, order, binds, trace, depth + 1, op)
+
+
+def _match_all(templates, operands, binds, trace, depth, op) -> Iterator[Bindings]:
+    if not templates:
+        yield binds
+        return
+    for b in templates[0].match(operands[0], binds, trace, depth):
+        yield from _match_all(templates[1:], operands[1:], b, trace, depth + 1, op)
+
+
+@dataclass(frozen=True)
+class Alt(Template):
+    """The first of several templates that matches (each is tried, with backtracking)."""
+
+    options: tuple
+
+    def __init__(self, *options):
+        object.__setattr__(self, "options", tuple(options))
+
+    def match(self, value, binds, trace, depth):
+        for option in self.options:
+            yield from option.match(value, binds, trace, depth)
+
+    def root_names(self):
+        return tuple(n for o in self.options for n in o.root_names())
+
+
+def Opt(cls, inner: Template, **kw) -> Template:  # noqa: N802 -- reads as a template constructor
+    """`inner`, optionally wrapped in an op of class `cls`: `Opt(ConvertOp, V("x"))`."""
+    return Alt(Op(cls, inner, **kw), inner)
+
+
+def _fn_name(fn) -> str:
+    return getattr(fn, "__name__", repr(fn))
+
+
+def _describe(value) -> str:
+    op = vals.defining_op(value)
+    if op is None:
+        return f"block argument of type {value.type}"
+    return f"{op.name} at {vals.loc(op)}"
+
+
+@dataclass
+class Match:
+    """What a rewrite receives: captures by name (`m["x"]`), the root op, and helpers."""
+
+    root: Any
+    binds: Bindings
+
+    def __getitem__(self, name: str):
+        return self.binds[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.binds
+
+    def op(self, name: str):
+        """The op that defines capture `name`."""
+        return vals.defining_op(self.binds[name])
+
+    def const(self, name: str) -> np.ndarray:
+        """The numpy value of a captured constant."""
+        return vals.constant_array(vals.constant_attr(vals.defining_op(self.binds[name])))
+
+    def scalar(self, name: str):
+        """The single value of a splat constant capture, as a python number."""
+        return vals.splat_scalar(vals.constant_attr(vals.defining_op(self.binds[name])))
+
+    def type(self, name: str | None = None):
+        return (self.binds[name] if name else self.root.results[0]).type
+
+
+def match_root(template: Op, op, where: Callable[[Match], Any] | None = None) -> tuple[Match | None, str]:
+    """Match `template` at `op`. Returns (match, "") or (None, reason)."""
+    trace = Trace()
+    for binds in template.match_op(op, {}, trace, 0):
+        m = Match(op, binds)
+        if where is None:
+            return m, ""
+        verdict = where(m)
+        if verdict is True or (verdict and not isinstance(verdict, str)):
+            return m, ""
+        trace.fail(10**6, verdict if isinstance(verdict, str) else f"condition {_fn_name(where)} is false")
+    return None, trace.reason
+

@@ -1,0 +1,141 @@
+"""Small questions about values, ops and attributes that every pattern asks.
+
+Kept in one place so that the binding quirks (result owners are OpViews, block-argument owners are
+Blocks, resource attributes need `ir.to_numpy`, enum attributes only print) are handled once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import ir
+from ..diagnostics import SourceLoc
+from ..ir import mlir, stablehlo
+
+CONSTANT_OPS = ("stablehlo.constant", "arith.constant")
+SMALL = 4096  # constants up to this many elements may be materialized just to check a pattern
+
+
+def defining_op(value):
+    """The Operation producing `value`, or None for a block argument."""
+    owner = value.owner
+    if isinstance(owner, mlir.Block):
+        return None
+    return getattr(owner, "operation", owner)
+
+
+def loc(op) -> str:
+    """`file:line:col` of an op when it has one, else MLIR's printed location."""
+    text = str(op.location)
+    where = SourceLoc.parse(text)
+    return str(where) if where else text
+
+
+def constant_attr(op):
+    """The elements attribute of a constant op, or None if `op` is not a constant of a tensor."""
+    if op is None or op.name not in CONSTANT_OPS:
+        return None
+    return op.attributes["value"]
+
+
+_ARRAYS: dict = {}
+
+
+def constant_array(attr) -> np.ndarray:
+    """numpy value of an elements attribute, cached (attributes are immutable and uniqued)."""
+    key = (str(attr.type), hash(attr))
+    hit = _ARRAYS.get(key)
+    if hit is not None and hit[0] == attr:
+        return hit[1]
+    array = ir.to_numpy(attr)
+    array.flags.writeable = False
+    if len(_ARRAYS) > 4096:
+        _ARRAYS.clear()
+    _ARRAYS[key] = (attr, array)
+    return array
+
+
+def is_splat(attr) -> bool:
+    a = ir.downcast(attr)
+    return isinstance(a, mlir.DenseElementsAttr) and a.is_splat
+
+
+def num_elements(value_or_type) -> int:
+    t = getattr(value_or_type, "type", value_or_type)
+    shaped = mlir.ShapedType(t)
+    return int(np.prod(shaped.shape)) if shaped.has_static_shape else -1
+
+
+def splat_scalar(attr):
+    """The one value of a splat attribute (or of an all-equal small one) as a numpy scalar, else None."""
+    a = ir.downcast(attr)
+    if isinstance(a, mlir.DenseElementsAttr) and a.is_splat:
+        shaped = mlir.ShapedType(a.type)
+        if shaped.has_static_shape and np.prod(shaped.shape) == 0:
+            return None
+        return constant_array(a).reshape(-1)[0]
+    if num_elements(a.type) <= SMALL:
+        flat = constant_array(a).reshape(-1)
+        if flat.size and (flat == flat[0]).all():
+            return flat[0]
+    return None
+
+
+def all_equal(attr, scalar) -> bool:
+    """Every element equals `scalar` (bools and numbers compared as numbers)."""
+    s = splat_scalar(attr)
+    if s is None:
+        return False
+    try:
+        return bool(np.asarray(s).astype(np.float64) == float(scalar))
+    except (TypeError, ValueError):
+        return False
+
+
+def attr_value(attr):
+    """An attribute as plain python: ints, floats, bools, strings, lists, enum names (`LT`)."""
+    a = ir.downcast(attr)
+    if isinstance(a, (mlir.DenseI64ArrayAttr, mlir.DenseI32ArrayAttr, mlir.DenseBoolArrayAttr)):
+        return list(a)
+    if isinstance(a, mlir.BoolAttr):
+        return bool(a.value)
+    if isinstance(a, mlir.IntegerAttr):
+        return int(a.value)
+    if isinstance(a, mlir.FloatAttr):
+        return float(a.value)
+    if isinstance(a, mlir.StringAttr):
+        return a.value
+    if isinstance(a, mlir.ArrayAttr):
+        return [attr_value(x) for x in a]
+    text = str(a)
+    if text.startswith("#stablehlo<") and " " in text:  # enum: #stablehlo<comparison_direction LT>
+        return text[:-1].split(" ", 1)[1]
+    return text
+
+
+def has_one_use(value) -> bool:
+    uses = iter(value.uses)
+    return next(uses, None) is not None and next(uses, None) is None
+
+
+def users(value) -> list:
+    return [use.owner for use in value.uses]
+
+
+def shape(value) -> tuple[int, ...]:
+    return tuple(mlir.ShapedType(value.type).shape)
+
+
+def element_type(value):
+    return mlir.ShapedType(value.type).element_type
+
+
+def dtype(value) -> np.dtype:
+    return ir.np_dtype(element_type(value))
+
+
+def dot_dims(op) -> tuple[list, list, list, list]:
+    """(lhs batch, rhs batch, lhs contracting, rhs contracting) of a dot_general."""
+    d = stablehlo.DotDimensionNumbers(op.attributes["dot_dimension_numbers"])
+    return (list(d.lhs_batching_dimensions), list(d.rhs_batching_dimensions),
+            list(d.lhs_contracting_dimensions), list(d.rhs_contracting_dimensions))
