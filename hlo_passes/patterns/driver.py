@@ -115,8 +115,10 @@ def _callback(pattern: Pattern, run: _Run):
 def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *, max_iterations: int = 10,
                    fold: bool = True) -> Counter:
     """Apply patterns greedily until nothing changes. Hits are counted into `ctx` (`pattern NAME: k`)."""
+    set_name = getattr(patterns, "name", "")
     patterns = list(patterns)
-    run = _Run(debug=(lambda name: ctx.debugging(name)) if ctx is not None else (lambda name: False),
+    whole_set = ctx is not None and bool(set_name) and ctx.debugging(set_name)
+    run = _Run(debug=(lambda name: whole_set or ctx.debugging(name)) if ctx is not None else (lambda name: False),
                out=ctx.out if ctx is not None else sys.stderr)
     rules = [(name, _callback(p, run), p.benefit) for p in patterns for name in p.root.root_names()]
     try:

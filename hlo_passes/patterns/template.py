@@ -116,7 +116,7 @@ def _op_name(cls) -> str:
 class Op(Template):
     """A value produced by an op of class `cls` (or one of a tuple of classes), with operand templates.
 
-    With no operand templates the operands are not looked at. `where` gets the op; `attrs` maps an
+    With no operand templates the operands are not looked at; a trailing `...` matches a prefix. `where` gets the op; `attrs` maps an
     attribute name to a python value (compared with `values.attr_value`) or a predicate on it.
     `commutative` defaults to True for add/multiply/maximum/minimum/and/or/xor with two operands.
     """
@@ -180,7 +180,11 @@ class Op(Template):
             yield binds
             return
         operands = list(op.operands)
-        if len(operands) != len(self.operands):
+        templates = self.operands
+        if templates[-1] is Ellipsis:  # `Op(cls, a, b, ...)`: a prefix; the rest are not looked at
+            templates = templates[:-1]
+            operands = operands[:len(templates)]
+        if len(operands) != len(templates):
             trace.fail(depth, f"{op.name} at {vals.loc(op)} has {len(operands)} operands, template has "
                               f"{len(self.operands)}")
             return
@@ -189,7 +193,7 @@ class Op(Template):
         if commutes and len(operands) == 2:
             orders.append(operands[::-1])
         for order in orders:
-            yield from _match_all(self.operands, order, binds, trace, depth + 1, op)
+            yield from _match_all(templates, order, binds, trace, depth + 1, op)
 
 
 def _match_all(templates, operands, binds, trace, depth, op) -> Iterator[Bindings]:

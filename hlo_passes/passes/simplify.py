@@ -1,0 +1,21 @@
+"""`simplify`: algebraic and structural clean-up (x+0, x*1, neg(neg x), reshape/transpose/broadcast
+chains, converts that lose nothing, full slices, constant selects...). The rules, one per line with their
+`lhs -> rhs`, are in patterns/algebra.py; dead ops and duplicate constants go as the driver runs."""
+
+from dataclasses import dataclass
+
+from ..pass_manager import Pass, option, register_pass
+from ..patterns.algebra import simplify_patterns
+
+
+@register_pass
+@dataclass(frozen=True)
+class Simplify(Pass):
+    """Applies the algebraic simplification rules of patterns/algebra.py to a fixpoint."""
+
+    name = "simplify"
+    summary = "algebraic and structural clean-up (x+0, x*1, transpose of transpose, ...)"
+    max_iterations: int = option(10, "sweeps of the greedy driver before giving up (an error)")
+
+    def run(self, module, ctx):
+        simplify_patterns().apply(module, ctx, max_iterations=self.max_iterations)
