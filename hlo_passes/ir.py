@@ -236,10 +236,14 @@ def serialize(module, format: str = "text", *, target_version: str = "current",
         return to_bytecode(module)
     if format == "portable":
         version = _check_target_version(target_version)
-        try:  # the _str variant parses a copy; the Module variant would rewrite ours into VHLO in place
-            return stablehlo.serialize_portable_artifact_str(to_bytecode(module), version)
-        except (MLIRError, ValueError, RuntimeError) as e:
-            raise HloError(f"cannot write a portable artifact (only StableHLO/func/chlo ops can be): {e}") from None
+        with captured_stderr() as cpp:  # the serializer reports why only on C++'s stderr
+            try:  # the _str variant parses a copy; the Module variant would rewrite ours into VHLO in place
+                return stablehlo.serialize_portable_artifact_str(to_bytecode(module), version)
+            except (MLIRError, ValueError, RuntimeError) as e:
+                failure = str(e)
+        why = " ".join(cpp.text.replace('loc("-":0:0): ', "").split()) or failure
+        raise HloError(f"cannot write a portable artifact (only stablehlo, chlo and func ops have VHLO forms;"
+                       f" run fold-constants to turn arith.constant into stablehlo.constant): {why}")
     raise HloError(f"unknown output format '{format}' (expected one of {', '.join(FORMATS)})")
 
 

@@ -11,9 +11,6 @@ import sys
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("torch_mlir")
-pytest.importorskip("transformers")
 
 from hlo_passes import ir, numerics  # noqa: E402
 from hlo_passes.diagnostics import HloError  # noqa: E402

@@ -111,6 +111,44 @@ def _compare_same(m):
     return hlo.ConstantOp(ir.splat(direction in ("EQ", "LE", "GE"), m.root.results[0].type)).result
 
 
+def _unit_insertion(src: tuple, dst: tuple) -> list[int] | None:
+    """Positions in `dst` of `src`'s dims when `dst` is `src` with size-1 dims inserted, else None."""
+    where, j = [], 0
+    for i, n in enumerate(dst):
+        if j < len(src) and src[j] == n:
+            where.append(i)
+            j += 1
+        elif n != 1:
+            return None
+    return where if j == len(src) else None
+
+
+def _reshape_into_broadcast(m):
+    placed = _unit_insertion(vals.shape(m["x"]), vals.shape(m["r"]))
+    if placed is None:
+        return None
+    dims = vals.attr_value(m.root.attributes["broadcast_dimensions"])
+    return hlo.BroadcastInDimOp(m.root.results[0].type, m["x"], [dims[p] for p in placed]).result
+
+
+def _unflatten_dot(m):
+    """reshape(dot(reshape(x: [a..., k] -> [M, k]), w: [k, n]) -> [a..., n]) -> dot(x, w): [a..., n]."""
+    dot = m.op("d")
+    lb, rb, lc, rc = vals.dot_dims(dot)
+    x, w = m["x"], m["w"]
+    xs, ws, out = vals.shape(x), vals.shape(w), vals.shape(m.root.results[0])
+    if lb or rb or lc != [1] or len(ws) != 2 or len(vals.shape(m["flat"])) != 2 or not xs:
+        return None
+    if xs[-1] != ws[rc[0]] or out != (*xs[:-1], ws[1 - rc[0]]):
+        return None
+    dims = hlo.DotDimensionNumbers.get(lhs_batching_dimensions=[], rhs_batching_dimensions=[],
+                                       lhs_contracting_dimensions=[len(xs) - 1], rhs_contracting_dimensions=rc)
+    new = hlo.DotGeneralOp(m.root.results[0].type, x, w, dims,
+                           precision_config=dot.attributes["precision_config"]
+                           if "precision_config" in dot.attributes else None)
+    return new.result
+
+
 RULES = [
     Pattern("add-zero", Op(hlo.AddOp, V("x"), Const(value=0)), lambda m: m["x"],                # x + 0 -> x
             where=lambda m: _same_type(m, "x")),
@@ -145,6 +183,15 @@ RULES = [
     Pattern("select-const-pred", Op(hlo.SelectOp, Const("p"), V("a"), V("b")),                 # select(c, a, b)
             _select_constant_pred, where=lambda m: _same_type(m, "a")),                         #   -> a or b
     Pattern("compare-same", Op(hlo.CompareOp, V("x"), V("x")), _compare_same),                  # x cmp x -> const
+    Pattern("and-true", Op(hlo.AndOp, V("x"), Const(value=1)), lambda m: m["x"],                # x & true -> x
+            where=lambda m: _same_type(m, "x") and vals.dtype(m["x"]) == np.bool_),
+    Pattern("or-false", Op(hlo.OrOp, V("x"), Const(value=0)), lambda m: m["x"],                 # x | false -> x
+            where=lambda m: _same_type(m, "x")),
+    Pattern("reshape-broadcast", Op(hlo.BroadcastInDimOp, Op(hlo.ReshapeOp, V("x"), name="r")),  # bc(rs(x)) -> bc(x)
+            _reshape_into_broadcast),                                                           # (rs adds 1-dims)
+    Pattern("dot-unflatten", Op(hlo.ReshapeOp, Op(hlo.DotGeneralOp, Op(hlo.ReshapeOp, V("x"), name="flat"),
+                                                  V("w"), name="d", one_use=True)),             # rs(dot(rs(x), w))
+            _unflatten_dot),                                                                    #   -> dot(x, w)
     Pattern("dus-full", Op(hlo.DynamicUpdateSliceOp, V("x"), V("u"), ...), lambda m: m["u"],    # dus(x, u:T(x)) -> u
             where=lambda m: _same_type(m, "u")),
 ]

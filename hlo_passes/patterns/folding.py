@@ -5,7 +5,8 @@ One evaluator per op, `EVALUATORS[op name](op, operand arrays) -> array`, writte
   bit-exact; bf16/f16 go through f32 like XLA's CPU backend.
 - transcendental ops are computed in f64 and rounded once, which is what XLA's compile-time evaluator
   (glibc's correctly rounded float functions) gives in all but rare cases;
-- float reductions accumulate sequentially, in XLA's order, not numpy's pairwise order;
+- float reductions accumulate sequentially, in XLA's order, not numpy's pairwise order (reduce_window
+  walks each window in row-major order);
 - where XLA's result is implementation-defined (integer division by zero, float->int conversion of
   NaN/inf/out-of-range values), the evaluator declines (`Decline`) and the op stays.
 """
@@ -269,6 +270,48 @@ def _reduce(op, x, init):
                   init).astype(x.dtype)
 
 
+def _reduce_window(op, x, init):
+    """reduce_window with padding, strides and dilations, accumulating each window in row-major order."""
+    if len(op.results) != 1:
+        raise Decline("variadic reduce_window")
+    kind = reducer_kind(op)
+    if kind is None:
+        raise Decline("reduce_window body is not a single add/multiply/maximum/minimum/and/or")
+    rank = x.ndim
+    get = lambda key, default: _attr(op, key) if key in op.attributes else default  # noqa: E731
+    window = get("window_dimensions", None)
+    strides = get("window_strides", [1] * rank)
+    base_dil = get("base_dilations", [1] * rank)
+    win_dil = get("window_dilations", [1] * rank)
+    padding = np.array(ir_padding(op.attributes["padding"]) if "padding" in op.attributes else [[0, 0]] * rank)
+    dilated_shape = [(n - 1) * d + 1 if n else 0 for n, d in zip(x.shape, base_dil)]
+    base = np.full(dilated_shape, init, x.dtype)
+    base[tuple(slice(None, None, d) for d in base_dil)] = x
+    lo, hi = padding[:, 0], padding[:, 1]
+    padded = np.pad(base, [(max(a, 0), max(b, 0)) for a, b in zip(lo, hi)], constant_values=init)
+    padded = padded[tuple(slice(-a if a < 0 else 0, (padded.shape[i] + b) if b < 0 else None)
+                          for i, (a, b) in enumerate(zip(lo, hi)))]
+    fn = _REDUCERS[kind]
+    out_shape = _result_shape(op)
+    result = np.empty(out_shape, x.dtype)
+    offsets = list(np.ndindex(*window))
+    with np.errstate(all="ignore"):
+        for idx in np.ndindex(*out_shape):
+            acc = np.asarray(init, x.dtype)
+            for off in offsets:
+                pos = tuple(i * s + o * d for i, s, o, d in zip(idx, strides, off, win_dil))
+                acc = fn(acc, padded[pos]).astype(x.dtype)
+            result[idx] = acc
+    return result
+
+
+def ir_padding(attr) -> list:
+    """The [rank, 2] padding of reduce_window (a dense i64 attribute)."""
+    from .. import ir
+
+    return ir.to_numpy(attr).reshape(-1, 2).tolist()
+
+
 def _dot_general(op, a, b):
     lb, rb, lc, rc = vals.dot_dims(op)
     letters = iter("abcdefghijklmnopqrstuvwxyz")
@@ -336,6 +379,7 @@ EVALUATORS = {
     "stablehlo.iota": _iota, "stablehlo.dynamic_iota": _dynamic_iota,
     "stablehlo.slice": _slice, "stablehlo.dynamic_slice": _dynamic_slice,
     "stablehlo.concatenate": _concatenate, "stablehlo.pad": _pad, "stablehlo.reduce": _reduce,
+    "stablehlo.reduce_window": _reduce_window,
     "stablehlo.dot_general": _dot_general, "stablehlo.gather": _gather,
 }
 

@@ -1,0 +1,131 @@
+// RUN: %hlo-opt %s --split-input-file --pass fold-constants | %FileCheck %s
+// RUN: %hlo-opt %s --split-input-file --pass 'fold-constants{max-elements=4}' | %FileCheck %s --check-prefix=SMALL
+
+// Elementwise chains fold to one constant; ops on arguments stay.
+// CHECK-LABEL: func.func @elementwise
+// CHECK-DAG: %[[C:.*]] = stablehlo.constant dense<[1.000000e+00, 4.000000e+00, 9.000000e+00]> : tensor<3xf32>
+// CHECK: %[[S:.*]] = stablehlo.add %arg0, %[[C]]
+// CHECK-NEXT: return %[[S]]
+func.func @elementwise(%x: tensor<3xf32>) -> tensor<3xf32> {
+  %a = stablehlo.constant dense<[1.0, -2.0, 3.0]> : tensor<3xf32>
+  %0 = stablehlo.multiply %a, %a : tensor<3xf32>
+  %1 = stablehlo.abs %0 : tensor<3xf32>
+  %2 = stablehlo.add %x, %1 : tensor<3xf32>
+  return %2 : tensor<3xf32>
+}
+
+// -----
+
+// A broadcast of a scalar stays a splat however big: nothing is materialized.
+// CHECK-LABEL: func.func @splat_broadcast
+// CHECK: %[[C:.*]] = stablehlo.constant dense<5.000000e-01> : tensor<1024x1024x64xf32>
+// CHECK-NEXT: return %[[C]]
+// SMALL-LABEL: func.func @splat_broadcast
+// SMALL: stablehlo.constant dense<5.000000e-01> : tensor<1024x1024x64xf32>
+func.func @splat_broadcast() -> tensor<1024x1024x64xf32> {
+  %c = stablehlo.constant dense<2.0> : tensor<f32>
+  %r = stablehlo.divide %c, %c : tensor<f32>
+  %h = stablehlo.constant dense<0.5> : tensor<f32>
+  %m = stablehlo.multiply %r, %h : tensor<f32>
+  %b = stablehlo.broadcast_in_dim %m, dims = [] : (tensor<f32>) -> tensor<1024x1024x64xf32>
+  return %b : tensor<1024x1024x64xf32>
+}
+
+// -----
+
+// A causal mask built from iota/compare/select folds to a constant; with max-elements=4 it does not.
+// CHECK-LABEL: func.func @causal_mask
+// CHECK: %[[M:.*]] = stablehlo.constant dense<{{\[\[}}0.000000e+00, 0xFF800000, 0xFF800000], [0.000000e+00, 0.000000e+00, 0xFF800000], [0.000000e+00, 0.000000e+00, 0.000000e+00]]> : tensor<3x3xf32>
+// CHECK-NEXT: return %[[M]]
+// SMALL-LABEL: func.func @causal_mask
+// SMALL: stablehlo.compare
+// SMALL: stablehlo.select
+func.func @causal_mask() -> tensor<3x3xf32> {
+  %i = stablehlo.iota dim = 0 : tensor<3x3xi64>
+  %j = stablehlo.iota dim = 1 : tensor<3x3xi64>
+  %p = stablehlo.compare GE, %i, %j, SIGNED : (tensor<3x3xi64>, tensor<3x3xi64>) -> tensor<3x3xi1>
+  %z = stablehlo.constant dense<0.0> : tensor<3x3xf32>
+  %n = stablehlo.constant dense<0xFF800000> : tensor<3x3xf32>
+  %m = stablehlo.select %p, %z, %n : tensor<3x3xi1>, tensor<3x3xf32>
+  return %m : tensor<3x3xf32>
+}
+
+// -----
+
+// dynamic_iota with a constant shape, convert, reshape, transpose, slice, concatenate, pad, reverse.
+// CHECK-LABEL: func.func @structural
+// CHECK-DAG: stablehlo.constant dense<{{\[\[}}0.000000e+00, 2.000000e+00], [1.000000e+00, 3.000000e+00]]> : tensor<2x2xf32>
+// CHECK-DAG: stablehlo.constant dense<[9, 1, 2, 9, 9]> : tensor<5xi32>
+// CHECK-DAG: stablehlo.constant dense<[3, 2, 1, 0]> : tensor<4xi64>
+// CHECK-NOT: stablehlo.dynamic_iota
+// CHECK-NOT: stablehlo.transpose
+func.func @structural() -> (tensor<2x2xf32>, tensor<5xi32>, tensor<4xi64>) {
+  %s = stablehlo.constant dense<[4]> : tensor<1xi64>
+  %i = stablehlo.dynamic_iota %s, dim = 0 : (tensor<1xi64>) -> tensor<4xi64>
+  %f = stablehlo.convert %i : (tensor<4xi64>) -> tensor<4xf32>
+  %r = stablehlo.reshape %f : (tensor<4xf32>) -> tensor<2x2xf32>
+  %t = stablehlo.transpose %r, dims = [1, 0] : (tensor<2x2xf32>) -> tensor<2x2xf32>
+  %c = stablehlo.constant dense<[0, 1, 2, 3]> : tensor<4xi32>
+  %sl = stablehlo.slice %c [1:3] : (tensor<4xi32>) -> tensor<2xi32>
+  %nine = stablehlo.constant dense<9> : tensor<i32>
+  %p = stablehlo.pad %sl, %nine, low = [1], high = [2], interior = [0] : (tensor<2xi32>, tensor<i32>) -> tensor<5xi32>
+  %rev = stablehlo.reverse %i, dims = [0] : tensor<4xi64>
+  return %t, %p, %rev : tensor<2x2xf32>, tensor<5xi32>, tensor<4xi64>
+}
+
+// -----
+
+// reduce (sum, max), dot_general, dynamic_slice with constant indices, gather of a constant table.
+// CHECK-LABEL: func.func @compute
+// CHECK-DAG: stablehlo.constant dense<[6.000000e+00, 1.500000e+01]> : tensor<2xf32>
+// CHECK-DAG: stablehlo.constant dense<[4.000000e+00, 5.000000e+00, 6.000000e+00]> : tensor<3xf32>
+// CHECK-DAG: stablehlo.constant dense<{{\[\[}}1.400000e+01, 3.200000e+01], [3.200000e+01, 7.700000e+01]]> : tensor<2x2xf32>
+// CHECK-DAG: stablehlo.constant dense<{{\[\[}}5.000000e+00, 6.000000e+00]]> : tensor<1x2xf32>
+// CHECK-DAG: stablehlo.constant dense<{{\[\[}}4.000000e+00, 5.000000e+00, 6.000000e+00], [1.000000e+00, 2.000000e+00, 3.000000e+00]]> : tensor<2x3xf32>
+// CHECK-NOT: stablehlo.reduce
+// CHECK-NOT: stablehlo.gather
+func.func @compute() -> (tensor<2xf32>, tensor<3xf32>, tensor<2x2xf32>, tensor<1x2xf32>, tensor<2x3xf32>) {
+  %a = stablehlo.constant dense<[[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]> : tensor<2x3xf32>
+  %z = stablehlo.constant dense<0.0> : tensor<f32>
+  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %sum = stablehlo.reduce(%a init: %z) applies stablehlo.add across dimensions = [1] : (tensor<2x3xf32>, tensor<f32>) -> tensor<2xf32>
+  %max = stablehlo.reduce(%a init: %ninf) applies stablehlo.maximum across dimensions = [0] : (tensor<2x3xf32>, tensor<f32>) -> tensor<3xf32>
+  %d = stablehlo.dot_general %a, %a, contracting_dims = [1] x [1] : (tensor<2x3xf32>, tensor<2x3xf32>) -> tensor<2x2xf32>
+  %one = stablehlo.constant dense<1> : tensor<i32>
+  %ds = stablehlo.dynamic_slice %a, %one, %one, sizes = [1, 2] : (tensor<2x3xf32>, tensor<i32>, tensor<i32>) -> tensor<1x2xf32>
+  %idx = stablehlo.constant dense<[1, 0]> : tensor<2xi32>
+  %g = "stablehlo.gather"(%a, %idx) {dimension_numbers = #stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, slice_sizes = array<i64: 1, 3>} : (tensor<2x3xf32>, tensor<2xi32>) -> tensor<2x3xf32>
+  return %sum, %max, %d, %ds, %g : tensor<2xf32>, tensor<3xf32>, tensor<2x2xf32>, tensor<1x2xf32>, tensor<2x3xf32>
+}
+
+// -----
+
+// arith.constant becomes stablehlo.constant.
+// CHECK-LABEL: func.func @arith
+// CHECK: %[[C:.*]] = stablehlo.constant dense<[1, 2]> : tensor<2xi64>
+// CHECK: stablehlo.add %arg0, %[[C]]
+// CHECK-NOT: arith.constant
+func.func @arith(%x: tensor<2xi64>) -> tensor<2xi64> {
+  %c = arith.constant dense<[1, 2]> : tensor<2xi64>
+  %0 = stablehlo.add %x, %c : tensor<2xi64>
+  return %0 : tensor<2xi64>
+}
+
+// -----
+
+// Negative cases: XLA's own answers for integer division by zero and float->int conversion of NaN
+// are implementation-defined, so those stay; so do results over max-elements (SMALL).
+// CHECK-LABEL: func.func @not_folded
+// CHECK: stablehlo.divide
+// CHECK: stablehlo.convert
+// SMALL-LABEL: func.func @not_folded
+// SMALL: stablehlo.iota
+func.func @not_folded() -> (tensor<2xi32>, tensor<2xi32>, tensor<8xi32>) {
+  %a = stablehlo.constant dense<[7, 8]> : tensor<2xi32>
+  %z = stablehlo.constant dense<[1, 0]> : tensor<2xi32>
+  %d = stablehlo.divide %a, %z : tensor<2xi32>
+  %n = stablehlo.constant dense<[0x7FC00000, 1.0]> : tensor<2xf32>
+  %c = stablehlo.convert %n : (tensor<2xf32>) -> tensor<2xi32>
+  %i = stablehlo.iota dim = 0 : tensor<8xi32>
+  return %d, %c, %i : tensor<2xi32>, tensor<2xi32>, tensor<8xi32>
+}

@@ -1,0 +1,129 @@
+// RUN: %hlo-opt %s --split-input-file --pass simplify | %FileCheck %s
+
+// CHECK-LABEL: func.func @identities
+// CHECK-SAME: (%[[X:.*]]: tensor<4xf32>)
+// CHECK-NEXT: return %[[X]], %[[X]], %[[X]], %[[X]], %[[X]]
+func.func @identities(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) {
+  %z = stablehlo.constant dense<0.0> : tensor<4xf32>
+  %o = stablehlo.constant dense<1.0> : tensor<4xf32>
+  %0 = stablehlo.add %z, %x : tensor<4xf32>
+  %1 = stablehlo.subtract %x, %z : tensor<4xf32>
+  %2 = stablehlo.multiply %o, %x : tensor<4xf32>
+  %3 = stablehlo.divide %x, %o : tensor<4xf32>
+  %n = stablehlo.negate %x : tensor<4xf32>
+  %4 = stablehlo.negate %n : tensor<4xf32>
+  return %0, %1, %2, %3, %4 : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// x*0 is 0 for integers; for floats it is not (inf*0 = nan), and 0-x and x/0 are not identities.
+// CHECK-LABEL: func.func @zeros
+// CHECK-DAG: %[[Z:.*]] = stablehlo.constant dense<0> : tensor<4xi32>
+// CHECK-DAG: %[[F:.*]] = stablehlo.multiply %arg1, %{{.*}} : tensor<4xf32>
+// CHECK-DAG: %[[S:.*]] = stablehlo.subtract %{{.*}}, %arg1
+// CHECK: return %[[Z]], %[[F]], %[[S]]
+func.func @zeros(%i: tensor<4xi32>, %x: tensor<4xf32>) -> (tensor<4xi32>, tensor<4xf32>, tensor<4xf32>) {
+  %zi = stablehlo.constant dense<0> : tensor<4xi32>
+  %zf = stablehlo.constant dense<0.0> : tensor<4xf32>
+  %0 = stablehlo.multiply %i, %zi : tensor<4xi32>
+  %1 = stablehlo.multiply %x, %zf : tensor<4xf32>
+  %2 = stablehlo.subtract %zf, %x : tensor<4xf32>
+  return %0, %1, %2 : tensor<4xi32>, tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Converts: to the same type goes; a chain through a wider type collapses; a lossy chain stays.
+// CHECK-LABEL: func.func @converts
+// CHECK-DAG: %[[W:.*]] = stablehlo.convert %arg0 : (tensor<4xf16>) -> tensor<4xf64>
+// CHECK-DAG: %[[L1:.*]] = stablehlo.convert %arg1 : (tensor<4xf32>) -> tensor<4xf16>
+// CHECK-DAG: %[[L2:.*]] = stablehlo.convert %[[L1]] : (tensor<4xf16>) -> tensor<4xf32>
+// CHECK: return %[[W]], %arg0, %[[L2]], %arg1
+func.func @converts(%h: tensor<4xf16>, %f: tensor<4xf32>) -> (tensor<4xf64>, tensor<4xf16>, tensor<4xf32>, tensor<4xf32>) {
+  %0 = stablehlo.convert %h : (tensor<4xf16>) -> tensor<4xf32>
+  %1 = stablehlo.convert %0 : (tensor<4xf32>) -> tensor<4xf64>
+  %2 = stablehlo.convert %0 : (tensor<4xf32>) -> tensor<4xf16>
+  %3 = stablehlo.convert %f : (tensor<4xf32>) -> tensor<4xf16>
+  %4 = stablehlo.convert %3 : (tensor<4xf16>) -> tensor<4xf32>
+  %5 = stablehlo.convert %f : (tensor<4xf32>) -> tensor<4xf32>
+  return %1, %2, %4, %5 : tensor<4xf64>, tensor<4xf16>, tensor<4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Reshape of reshape, reshape to the same shape, transpose of transpose (composed, or gone when the
+// composition is the identity), identity transpose.
+// CHECK-LABEL: func.func @shapes
+// CHECK-DAG: %[[R:.*]] = stablehlo.reshape %arg0 : (tensor<2x3x4xf32>) -> tensor<4x6xf32>
+// CHECK-DAG: %[[T:.*]] = stablehlo.transpose %arg0, dims = [2, 0, 1]
+// CHECK: return %[[R]], %arg0, %[[T]], %arg0
+func.func @shapes(%x: tensor<2x3x4xf32>) -> (tensor<4x6xf32>, tensor<2x3x4xf32>, tensor<4x2x3xf32>, tensor<2x3x4xf32>) {
+  %r1 = stablehlo.reshape %x : (tensor<2x3x4xf32>) -> tensor<24xf32>
+  %r2 = stablehlo.reshape %r1 : (tensor<24xf32>) -> tensor<4x6xf32>
+  %r3 = stablehlo.reshape %x : (tensor<2x3x4xf32>) -> tensor<2x3x4xf32>
+  %t1 = stablehlo.transpose %x, dims = [1, 0, 2] : (tensor<2x3x4xf32>) -> tensor<3x2x4xf32>
+  %t2 = stablehlo.transpose %t1, dims = [2, 1, 0] : (tensor<3x2x4xf32>) -> tensor<4x2x3xf32>
+  %t3 = stablehlo.transpose %t1, dims = [1, 0, 2] : (tensor<3x2x4xf32>) -> tensor<2x3x4xf32>
+  return %r2, %r3, %t2, %t3 : tensor<4x6xf32>, tensor<2x3x4xf32>, tensor<4x2x3xf32>, tensor<2x3x4xf32>
+}
+
+// -----
+
+// Broadcast of broadcast composes; a broadcast to the same shape goes; a real broadcast stays.
+// CHECK-LABEL: func.func @broadcasts
+// CHECK-DAG: %[[B:.*]] = stablehlo.broadcast_in_dim %arg0, dims = [2] : (tensor<4xf32>) -> tensor<2x3x4xf32>
+// CHECK: return %[[B]], %arg0
+func.func @broadcasts(%x: tensor<4xf32>) -> (tensor<2x3x4xf32>, tensor<4xf32>) {
+  %b1 = stablehlo.broadcast_in_dim %x, dims = [1] : (tensor<4xf32>) -> tensor<3x4xf32>
+  %b2 = stablehlo.broadcast_in_dim %b1, dims = [1, 2] : (tensor<3x4xf32>) -> tensor<2x3x4xf32>
+  %b3 = stablehlo.broadcast_in_dim %x, dims = [0] : (tensor<4xf32>) -> tensor<4xf32>
+  return %b2, %b3 : tensor<2x3x4xf32>, tensor<4xf32>
+}
+
+// -----
+
+// Full slices, one-operand concatenates, constant selects, a dynamic_update_slice over everything.
+// CHECK-LABEL: func.func @structural
+// CHECK-DAG: %[[S:.*]] = stablehlo.slice %arg0 [0:2, 1:3]
+// CHECK: return %arg0, %arg0, %arg1, %[[S]], %arg1
+func.func @structural(%x: tensor<2x3xf32>, %y: tensor<2x3xf32>) -> (tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x2xf32>, tensor<2x3xf32>) {
+  %s = stablehlo.slice %x [0:2, 0:3] : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  %c = stablehlo.concatenate %x, dim = 0 : (tensor<2x3xf32>) -> tensor<2x3xf32>
+  %f = stablehlo.constant dense<false> : tensor<2x3xi1>
+  %sel = stablehlo.select %f, %x, %y : tensor<2x3xi1>, tensor<2x3xf32>
+  %part = stablehlo.slice %x [0:2, 1:3] : (tensor<2x3xf32>) -> tensor<2x2xf32>
+  %k = stablehlo.constant dense<0> : tensor<i32>
+  %u = stablehlo.dynamic_update_slice %x, %y, %k, %k : (tensor<2x3xf32>, tensor<2x3xf32>, tensor<i32>, tensor<i32>) -> tensor<2x3xf32>
+  return %s, %c, %sel, %part, %u : tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x3xf32>, tensor<2x2xf32>, tensor<2x3xf32>
+}
+
+// -----
+
+// compare(x, x): known for integers; for floats NaN != NaN, so it stays.
+// CHECK-LABEL: func.func @compares
+// CHECK-DAG: %[[T:.*]] = stablehlo.constant dense<true> : tensor<4xi1>
+// CHECK-DAG: %[[F:.*]] = stablehlo.constant dense<false> : tensor<4xi1>
+// CHECK-DAG: %[[K:.*]] = stablehlo.compare  EQ, %arg1, %arg1
+// CHECK: return %[[T]], %[[F]], %[[K]]
+func.func @compares(%i: tensor<4xi32>, %x: tensor<4xf32>) -> (tensor<4xi1>, tensor<4xi1>, tensor<4xi1>) {
+  %0 = stablehlo.compare LE, %i, %i, SIGNED : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi1>
+  %1 = stablehlo.compare LT, %i, %i, SIGNED : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi1>
+  %2 = stablehlo.compare EQ, %x, %x, FLOAT : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xi1>
+  return %0, %1, %2 : tensor<4xi1>, tensor<4xi1>, tensor<4xi1>
+}
+
+// -----
+
+// Dead ops go; duplicate constants become one.
+// CHECK-LABEL: func.func @dead_and_duplicates
+// CHECK-COUNT-1: stablehlo.constant
+// CHECK-NOT: stablehlo.exponential
+func.func @dead_and_duplicates(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %a = stablehlo.constant dense<3.0> : tensor<4xf32>
+  %b = stablehlo.constant dense<3.0> : tensor<4xf32>
+  %dead = stablehlo.exponential %x : tensor<4xf32>
+  %0 = stablehlo.multiply %x, %a : tensor<4xf32>
+  %1 = stablehlo.multiply %0, %b : tensor<4xf32>
+  return %1 : tensor<4xf32>
+}
