@@ -491,13 +491,18 @@ class NotConverged(Exception):
     """MLIR's greedy driver gave up: rewrites were still happening after `max_iterations` sweeps."""
 
 
-def apply_greedily(module, rules, *, max_iterations: int = 10, fold: bool = True, top_down: bool = True) -> None:
+def apply_greedily(module, rules, *, max_iterations: int = 10, fold: bool = True, top_down: bool = True,
+                   max_rewrites: int | None = None) -> None:
     """Apply `rules` (root op name, fn, benefit) to a fixpoint with MLIR's greedy driver.
 
     `fn(op)` runs with the insertion point before `op` and `op`'s location active, and returns the values
     that replace `op`'s results, or None when it does not apply. The driver owns the worklist, erases
     ops that become dead, folds ops with registered folders (`fold`) and dedups constants. It lives in
     jaxlib's private `_mlir.rewrite`; this function is the one place that knows that.
+
+    Ops built from Python go straight back on the driver's worklist, so a pair of patterns that undo each
+    other would loop forever inside one sweep: `max_rewrites` (default 16 per op, at least 10k) bounds
+    the rewrites of one call, and both bounds end in `NotConverged`.
     """
     def wrap(fn):
         def callback(op, rewriter):
@@ -510,6 +515,15 @@ def apply_greedily(module, rules, *, max_iterations: int = 10, fold: bool = True
         return callback
 
     op = as_operation(module)
+    if max_rewrites is None:
+        count = [0]
+
+        def visit(_):
+            count[0] += 1
+            return mlir.WalkResult.ADVANCE
+
+        op.walk(visit)
+        max_rewrites = max(10_000, 16 * count[0])
     with op.context:
         patterns = _rewrite.RewritePatternSet()
         for root, fn, benefit in rules:
@@ -518,6 +532,7 @@ def apply_greedily(module, rules, *, max_iterations: int = 10, fold: bool = True
         config.max_iterations = max_iterations
         config.enable_folding = fold
         config.use_top_down_traversal = top_down
+        config.max_num_rewrites = max_rewrites
         try:
             _rewrite.apply_patterns_and_fold_greedily(op, patterns.freeze(), config)
         except RuntimeError as e:

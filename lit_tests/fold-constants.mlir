@@ -129,3 +129,20 @@ func.func @not_folded() -> (tensor<2xi32>, tensor<2xi32>, tensor<8xi32>) {
   %i = stablehlo.iota dim = 0 : tensor<8xi32>
   return %d, %c, %i : tensor<2xi32>, tensor<2xi32>, tensor<8xi32>
 }
+
+// -----
+
+// A cumulative sum written as reduce_window (how torch exports cumsum) folds on constants.
+// CHECK-LABEL: func.func @cumsum
+// CHECK: stablehlo.constant dense<{{\[\[}}1, 3, 6, 10]]> : tensor<1x4xi64>
+// CHECK-NOT: reduce_window
+func.func @cumsum() -> tensor<1x4xi64> {
+  %x = stablehlo.constant dense<[[1, 2, 3, 4]]> : tensor<1x4xi64>
+  %z = stablehlo.constant dense<0> : tensor<i64>
+  %0 = "stablehlo.reduce_window"(%x, %z) <{padding = dense<[[0, 0], [3, 0]]> : tensor<2x2xi64>, window_dimensions = array<i64: 1, 4>, window_strides = array<i64: 1, 1>}> ({
+  ^bb0(%a: tensor<i64>, %b: tensor<i64>):
+    %s = stablehlo.add %a, %b : tensor<i64>
+    stablehlo.return %s : tensor<i64>
+  }) : (tensor<1x4xi64>, tensor<i64>) -> tensor<1x4xi64>
+  return %0 : tensor<1x4xi64>
+}

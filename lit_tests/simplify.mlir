@@ -127,3 +127,38 @@ func.func @dead_and_duplicates(%x: tensor<4xf32>) -> tensor<4xf32> {
   %1 = stablehlo.multiply %0, %b : tensor<4xf32>
   return %1 : tensor<4xf32>
 }
+
+// -----
+
+// Boolean identities; a reshape that only adds unit dims folds into the broadcast after it.
+// CHECK-LABEL: func.func @masks_and_broadcasts
+// CHECK-DAG: %[[B:.*]] = stablehlo.broadcast_in_dim %arg1, dims = [0, 1] : (tensor<2x8xf32>) -> tensor<2x8x16xf32>
+// CHECK: return %arg0, %arg0, %[[B]]
+func.func @masks_and_broadcasts(%p: tensor<4xi1>, %r: tensor<2x8xf32>) -> (tensor<4xi1>, tensor<4xi1>, tensor<2x8x16xf32>) {
+  %t = stablehlo.constant dense<true> : tensor<4xi1>
+  %f = stablehlo.constant dense<false> : tensor<4xi1>
+  %0 = stablehlo.and %t, %p : tensor<4xi1>
+  %1 = stablehlo.or %p, %f : tensor<4xi1>
+  %2 = stablehlo.reshape %r : (tensor<2x8xf32>) -> tensor<2x8x1xf32>
+  %3 = stablehlo.broadcast_in_dim %2, dims = [0, 1, 2] : (tensor<2x8x1xf32>) -> tensor<2x8x16xf32>
+  return %0, %1, %3 : tensor<4xi1>, tensor<4xi1>, tensor<2x8x16xf32>
+}
+
+// -----
+
+// A linear layer as exporters write it (flatten, 2-D dot, unflatten) becomes one dot on the 3-D input;
+// not when the flattened product has another user, or the unflatten is not the inverse.
+// CHECK-LABEL: func.func @linear
+// CHECK-DAG: %[[D:.*]] = stablehlo.dot_general %arg0, %arg1, contracting_dims = [2] x [0] : (tensor<2x8x64xf32>, tensor<64x32xf32>) -> tensor<2x8x32xf32>
+// CHECK-DAG: %[[F:.*]] = stablehlo.reshape %arg0 : (tensor<2x8x64xf32>) -> tensor<16x64xf32>
+// CHECK-DAG: %[[E:.*]] = stablehlo.dot_general %[[F]], %arg1, contracting_dims = [1] x [0] {keep}
+// CHECK-DAG: %[[R:.*]] = stablehlo.reshape %[[E]] : (tensor<16x32xf32>) -> tensor<2x8x32xf32>
+// CHECK: return %[[D]], %[[R]], %[[E]]
+func.func @linear(%x: tensor<2x8x64xf32>, %w: tensor<64x32xf32>) -> (tensor<2x8x32xf32>, tensor<2x8x32xf32>, tensor<16x32xf32>) {
+  %0 = stablehlo.reshape %x : (tensor<2x8x64xf32>) -> tensor<16x64xf32>
+  %1 = stablehlo.dot_general %0, %w, contracting_dims = [1] x [0] : (tensor<16x64xf32>, tensor<64x32xf32>) -> tensor<16x32xf32>
+  %2 = stablehlo.reshape %1 : (tensor<16x32xf32>) -> tensor<2x8x32xf32>
+  %3 = stablehlo.dot_general %0, %w, contracting_dims = [1] x [0] {keep} : (tensor<16x64xf32>, tensor<64x32xf32>) -> tensor<16x32xf32>
+  %4 = stablehlo.reshape %3 : (tensor<16x32xf32>) -> tensor<2x8x32xf32>
+  return %2, %4, %3 : tensor<2x8x32xf32>, tensor<2x8x32xf32>, tensor<16x32xf32>
+}

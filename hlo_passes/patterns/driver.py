@@ -125,8 +125,8 @@ def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *
         ir.apply_greedily(module, rules, max_iterations=max_iterations, fold=fold)
     except ir.NotConverged:
         busiest = ", ".join(f"{n} ({k} rewrites)" for n, k in run.hits.most_common(4)) or "none"
-        raise HloError(f"rewriting did not converge after {max_iterations} sweeps; patterns still firing: "
-                       f"{busiest}") from None
+        raise HloError(f"rewriting did not converge after {max_iterations} sweeps (or too many rewrites in one);"
+                       f" patterns still firing: {busiest}") from None
     if ctx is not None:
         for name, k in run.hits.items():
             ctx.count(f"pattern {name}", k)
