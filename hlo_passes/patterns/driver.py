@@ -75,6 +75,12 @@ class _Run:
     hits: Counter = field(default_factory=Counter)
     debug: Callable[[str], bool] = lambda name: False
     out: Any = None
+    said: set = field(default_factory=set)  # the driver sweeps more than once: explain each thing once
+
+    def say(self, line: str) -> None:
+        if line not in self.said:
+            self.said.add(line)
+            print(line, file=self.out)
 
 
 def _check_types(pattern: Pattern, op, values) -> None:
@@ -94,19 +100,19 @@ def _callback(pattern: Pattern, run: _Run):
         m, why = pattern.match(op)
         if m is None:
             if explain:
-                print(f"[{pattern.name}] {op.name} at {vals.loc(op)}: no match: {why}", file=run.out)
+                run.say(f"[{pattern.name}] {op.name} at {vals.loc(op)}: no match: {why}")
             return None
         out = pattern.rewrite(m)
         if out is None:
             if explain:
-                print(f"[{pattern.name}] {op.name} at {vals.loc(op)}: rewrite declined", file=run.out)
+                run.say(f"[{pattern.name}] {op.name} at {vals.loc(op)}: rewrite declined")
             return None
         values = [out] if not isinstance(out, (list, tuple)) else list(out)
         values = [v.result if hasattr(v, "result") and not hasattr(v, "owner") else v for v in values]
         _check_types(pattern, op, values)
         run.hits[pattern.name] += 1
         if explain:
-            print(f"[{pattern.name}] {op.name} at {vals.loc(op)}: rewritten", file=run.out)
+            run.say(f"[{pattern.name}] {op.name} at {vals.loc(op)}: rewritten")
         return values
 
     return fn

@@ -24,16 +24,18 @@ Bindings = dict  # capture name -> mlir.Value
 
 
 class Trace:
-    """The deepest failure seen while matching: the explanation of a near-miss."""
+    """The deepest failure seen while matching: the explanation of a near-miss. At equal depth a failed
+    constraint on the right kind of op ("constant is not all 0") explains more than a wrong kind."""
 
-    __slots__ = ("depth", "reason")
+    __slots__ = ("rank", "reason")
 
     def __init__(self):
-        self.depth, self.reason = -1, "no candidate"
+        self.rank, self.reason = -1, "no candidate"
 
-    def fail(self, depth: int, reason: str) -> None:
-        if depth >= self.depth:
-            self.depth, self.reason = depth, reason
+    def fail(self, depth: int, reason: str, constraint: bool = False) -> None:
+        rank = 2 * depth + constraint
+        if rank > self.rank:
+            self.rank, self.reason = rank, reason
 
 
 class Template:
@@ -68,7 +70,7 @@ class V(Template):
 
     def match(self, value, binds, trace, depth):
         if self.where is not None and not self.where(value):
-            trace.fail(depth, f"value {self.name or ''} does not satisfy {_fn_name(self.where)}")
+            trace.fail(depth, f"value {self.name or ''} does not satisfy {_fn_name(self.where)}", True)
             return
         out = _bind(self.name, value, binds, trace, depth, "value")
         if out is not None:
@@ -94,10 +96,10 @@ class Const(Template):
             trace.fail(depth, f"expected a constant, got {_describe(value)}")
             return
         if self.value is not None and not vals.all_equal(attr, self.value):
-            trace.fail(depth, f"constant at {vals.loc(op)} is not all {self.value}")
+            trace.fail(depth, f"constant at {vals.loc(op)} is not all {self.value}", True)
             return
         if self.where is not None and not self.where(vals.constant_array(attr)):
-            trace.fail(depth, f"constant at {vals.loc(op)} does not satisfy {_fn_name(self.where)}")
+            trace.fail(depth, f"constant at {vals.loc(op)} does not satisfy {_fn_name(self.where)}", True)
             return
         out = _bind(self.name, value, binds, trace, depth, "constant")
         if out is not None:
@@ -152,7 +154,7 @@ class Op(Template):
             trace.fail(depth, f"expected {' or '.join(names)}, got {_describe(value)}")
             return
         if self.one_use and not vals.has_one_use(value):
-            trace.fail(depth, f"{op.name} at {vals.loc(op)} has other users")
+            trace.fail(depth, f"{op.name} at {vals.loc(op)} has other users", True)
             return
         yield from self.match_op(op, binds, trace, depth, value)
 
@@ -165,10 +167,10 @@ class Op(Template):
             ok = want(got) if callable(want) else got == want
             if not ok:
                 trace.fail(depth, f"{op.name} at {vals.loc(op)}: {key} is {got}, expected "
-                                  f"{_fn_name(want) if callable(want) else want}")
+                                  f"{_fn_name(want) if callable(want) else want}", True)
                 return
         if self.where is not None and not self.where(op):
-            trace.fail(depth, f"{op.name} at {vals.loc(op)} does not satisfy {_fn_name(self.where)}")
+            trace.fail(depth, f"{op.name} at {vals.loc(op)} does not satisfy {_fn_name(self.where)}", True)
             return
         if value is not None:
             binds = _bind(self.name, value, binds, trace, depth, op.name)
