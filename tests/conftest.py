@@ -1,5 +1,6 @@
 """Shared helpers: small modules written as text, and the project's paths."""
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -20,3 +21,15 @@ def func(body: str, args: str, result: str, name: str = "main") -> str:
 @pytest.fixture
 def attention_path():
     return EXAMPLES / "attention.mlir"
+
+
+@functools.lru_cache(maxsize=None)
+def exported_lm(family: str, attn: str = "sdpa", seq_len: int = 8):
+    """(model, MLIR text, input ids, torch logits) of a tiny Hugging Face causal LM exported with
+    torch-mlir, once per session (an export takes a second or two)."""
+    from hlo_passes.frontends import torch as ft
+
+    builders = {"llama": ft.tiny_llama, "qwen2": ft.tiny_qwen2, "gpt2": ft.tiny_gpt2}
+    model = builders[family](attn_implementation=attn)
+    text, ids, logits = ft.export_causal_lm(model, seq_len=seq_len)
+    return model, text, ids, logits

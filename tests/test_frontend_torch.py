@@ -1,8 +1,7 @@
 """The PyTorch front end: tiny Hugging Face causal LMs exported by torch-mlir must parse in our context and
-give torch's logits when XLA CPU runs them. Skipped unless the `torch` extra (and transformers) is installed.
+give torch's logits when XLA CPU runs them. (The `torch` extra, which the test command installs.)
 
-Each (family, attention) pair is exported once per session (`_exported` is cached): an export takes
-a second or two.
+Each (family, attention) pair is exported once per session (`conftest.exported_lm` is cached).
 """
 
 import functools
@@ -11,6 +10,8 @@ import sys
 import numpy as np
 import pytest
 
+
+from conftest import exported_lm  # noqa: E402
 
 from hlo_passes import ir, numerics  # noqa: E402
 from hlo_passes.diagnostics import HloError  # noqa: E402
@@ -26,11 +27,8 @@ ATOL = 1e-5
 pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec:FutureWarning")  # torch.export's own noise
 
 
-@functools.lru_cache(maxsize=None)
 def _exported(family, attn):
-    model = BUILDERS[family](attn_implementation=attn)
-    text, ids, logits = ft.export_causal_lm(model, seq_len=8)
-    return model, text, ids, logits
+    return exported_lm(family, attn)
 
 
 @pytest.mark.parametrize("family,attn", CASES)
