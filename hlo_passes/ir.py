@@ -495,10 +495,11 @@ def apply_greedily(module, rules, *, max_iterations: int = 10, fold: bool = True
                    max_rewrites: int | None = None) -> None:
     """Apply `rules` (root op name, fn, benefit) to a fixpoint with MLIR's greedy driver.
 
-    `fn(op)` runs with the insertion point before `op` and `op`'s location active, and returns the values
-    that replace `op`'s results, or None when it does not apply. The driver owns the worklist, erases
-    ops that become dead, folds ops with registered folders (`fold`) and dedups constants. It lives in
-    jaxlib's private `_mlir.rewrite`; this function is the one place that knows that.
+    `fn(op)` only matches: it returns None when nothing applies, else a `rewrite()` thunk that runs with
+    the insertion point before `op` and `op`'s location active and returns the values that replace
+    `op`'s results. The driver owns the worklist, erases ops that become dead, folds ops with registered
+    folders (`fold`) and dedups constants. It lives in jaxlib's private `_mlir.rewrite`; this function is
+    the one place that knows that.
 
     Ops built from Python go straight back on the driver's worklist, so a pair of patterns that undo each
     other would loop forever inside one sweep: `max_rewrites` (default 16 per op, at least 10k) bounds
@@ -506,10 +507,11 @@ def apply_greedily(module, rules, *, max_iterations: int = 10, fold: bool = True
     """
     def wrap(fn):
         def callback(op, rewriter):
-            with rewriter.ip, op.location:
-                out = fn(op)
-            if out is None:
+            rewrite = fn(op)
+            if rewrite is None:
                 return True  # "failure": the pattern did not apply
+            with rewriter.ip, op.location:
+                out = rewrite()
             rewriter.replace_op(op, list(out))
             return False
         return callback

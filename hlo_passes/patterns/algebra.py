@@ -86,27 +86,31 @@ def _lossless(src: np.dtype, dst: np.dtype) -> bool:
     return dst.kind == "i" and dst.itemsize >= src.itemsize
 
 
+def _inner_lossless(m) -> bool | str:
+    return _lossless(vals.dtype(m["x"]), vals.dtype(m["mid"])) or "the inner convert loses information"
+
+
 def _convert_chain(m):
-    a, b, c = vals.dtype(m["x"]), vals.dtype(m["mid"]), vals.dtype(m.root.results[0])
-    if not _lossless(a, b):
-        return None
     if m["x"].type == m.root.results[0].type:
         return m["x"]
     return hlo.ConvertOp(m.root.results[0].type, m["x"]).result
 
 
+def _uniform_pred(m) -> bool | str:
+    return _same_type(m, "a") and (m.scalar("p") is not None or "the predicate is not all-true/all-false")
+
+
 def _select_constant_pred(m):
-    pred = m.scalar("p")
-    if pred is None:
-        return None
-    return m["a"] if bool(pred) else m["b"]
+    return m["a"] if bool(m.scalar("p")) else m["b"]
+
+
+def _self_comparable(m) -> bool | str:
+    attrs = m.root.attributes
+    total = "compare_type" in attrs and vals.attr_value(attrs["compare_type"]) == "TOTALORDER"
+    return _int(m["x"]) or total or "floats: NaN != NaN, so x cmp x is not known"
 
 
 def _compare_same(m):
-    attrs = m.root.attributes
-    total = "compare_type" in attrs and vals.attr_value(attrs["compare_type"]) == "TOTALORDER"
-    if not _int(m["x"]) and not total:
-        return None  # NaN != NaN: only integers (or a total order) compare equal to themselves
     direction = vals.attr_value(m.root.attributes["comparison_direction"])
     return hlo.ConstantOp(ir.splat(direction in ("EQ", "LE", "GE"), m.root.results[0].type)).result
 
@@ -123,30 +127,40 @@ def _unit_insertion(src: tuple, dst: tuple) -> list[int] | None:
     return where if j == len(src) else None
 
 
-def _reshape_into_broadcast(m):
+def _only_adds_unit_dims(m) -> bool | str:
     placed = _unit_insertion(vals.shape(m["x"]), vals.shape(m["r"]))
     if placed is None:
-        return None
+        return "the reshape does more than insert size-1 dims"
+    m.memo["placed"] = placed
+    return True
+
+
+def _reshape_into_broadcast(m):
     dims = vals.attr_value(m.root.attributes["broadcast_dimensions"])
-    return hlo.BroadcastInDimOp(m.root.results[0].type, m["x"], [dims[p] for p in placed]).result
+    return hlo.BroadcastInDimOp(m.root.results[0].type, m["x"], [dims[p] for p in m.memo["placed"]]).result
+
+
+def _flattened_linear(m) -> bool | str:
+    """reshape(dot(reshape(x: [a..., k] -> [M, k]), w: [k, n]) -> [a..., n]): a 2-D dot of a flattened
+    input whose result is unflattened back."""
+    lb, rb, lc, rc = vals.dot_dims(m.op("d"))
+    xs, ws, out = vals.shape(m["x"]), vals.shape(m["w"]), vals.shape(m.root.results[0])
+    if lb or rb or lc != [1] or len(ws) != 2 or len(vals.shape(m["flat"])) != 2 or not xs:
+        return "not a 2-D dot contracting the flattened input's last dim"
+    if xs[-1] != ws[rc[0]] or out != (*xs[:-1], ws[1 - rc[0]]):
+        return "the reshapes around the dot are not a flatten/unflatten pair"
+    return True
 
 
 def _unflatten_dot(m):
-    """reshape(dot(reshape(x: [a..., k] -> [M, k]), w: [k, n]) -> [a..., n]) -> dot(x, w): [a..., n]."""
+    """-> dot(x, w): [a..., n], contracting x's last dim."""
     dot = m.op("d")
-    lb, rb, lc, rc = vals.dot_dims(dot)
-    x, w = m["x"], m["w"]
-    xs, ws, out = vals.shape(x), vals.shape(w), vals.shape(m.root.results[0])
-    if lb or rb or lc != [1] or len(ws) != 2 or len(vals.shape(m["flat"])) != 2 or not xs:
-        return None
-    if xs[-1] != ws[rc[0]] or out != (*xs[:-1], ws[1 - rc[0]]):
-        return None
+    rc = vals.dot_dims(dot)[3]
     dims = hlo.DotDimensionNumbers.get(lhs_batching_dimensions=[], rhs_batching_dimensions=[],
-                                       lhs_contracting_dimensions=[len(xs) - 1], rhs_contracting_dimensions=rc)
-    new = hlo.DotGeneralOp(m.root.results[0].type, x, w, dims,
-                           precision_config=dot.attributes["precision_config"]
-                           if "precision_config" in dot.attributes else None)
-    return new.result
+                                       lhs_contracting_dimensions=[len(vals.shape(m["x"])) - 1],
+                                       rhs_contracting_dimensions=rc)
+    precision = dot.attributes["precision_config"] if "precision_config" in dot.attributes else None
+    return hlo.DotGeneralOp(m.root.results[0].type, m["x"], m["w"], dims, precision_config=precision).result
 
 
 RULES = [
@@ -165,7 +179,7 @@ RULES = [
     Pattern("convert-same", Op(hlo.ConvertOp, V("x")), lambda m: m["x"],                        # convert(x:T):T -> x
             where=lambda m: _same_type(m, "x")),
     Pattern("convert-chain", Op(hlo.ConvertOp, Op(hlo.ConvertOp, V("x"), name="mid")),         # cvt(cvt(x)) -> cvt(x)
-            _convert_chain),                                                                    # (inner lossless)
+            _convert_chain, where=_inner_lossless),                                             # (inner lossless)
     Pattern("reshape-reshape", Op(hlo.ReshapeOp, Op(hlo.ReshapeOp, V("x"))), _reshape),         # rs(rs(x)) -> rs(x)
     Pattern("reshape-same", Op(hlo.ReshapeOp, V("x")), lambda m: m["x"],                        # rs(x):T(x) -> x
             where=lambda m: _same_type(m, "x")),
@@ -181,17 +195,18 @@ RULES = [
     Pattern("concat-one", Op(hlo.ConcatenateOp, V("x")), lambda m: m["x"],                      # concat(x) -> x
             where=lambda m: _same_type(m, "x")),
     Pattern("select-const-pred", Op(hlo.SelectOp, Const("p"), V("a"), V("b")),                 # select(c, a, b)
-            _select_constant_pred, where=lambda m: _same_type(m, "a")),                         #   -> a or b
-    Pattern("compare-same", Op(hlo.CompareOp, V("x"), V("x")), _compare_same),                  # x cmp x -> const
+            _select_constant_pred, where=_uniform_pred),                                        #   -> a or b
+    Pattern("compare-same", Op(hlo.CompareOp, V("x"), V("x")), _compare_same,                   # x cmp x -> const
+            where=_self_comparable),
     Pattern("and-true", Op(hlo.AndOp, V("x"), Const(value=1)), lambda m: m["x"],                # x & true -> x
             where=lambda m: _same_type(m, "x") and vals.dtype(m["x"]) == np.bool_),
     Pattern("or-false", Op(hlo.OrOp, V("x"), Const(value=0)), lambda m: m["x"],                 # x | false -> x
             where=lambda m: _same_type(m, "x")),
     Pattern("reshape-broadcast", Op(hlo.BroadcastInDimOp, Op(hlo.ReshapeOp, V("x"), name="r")),  # bc(rs(x)) -> bc(x)
-            _reshape_into_broadcast),                                                           # (rs adds 1-dims)
+            _reshape_into_broadcast, where=_only_adds_unit_dims),                               # (rs adds 1-dims)
     Pattern("dot-unflatten", Op(hlo.ReshapeOp, Op(hlo.DotGeneralOp, Op(hlo.ReshapeOp, V("x"), name="flat"),
                                                   V("w"), name="d", one_use=True)),             # rs(dot(rs(x), w))
-            _unflatten_dot),                                                                    #   -> dot(x, w)
+            _unflatten_dot, where=_flattened_linear),                                           #   -> dot(x, w)
     Pattern("dus-full", Op(hlo.DynamicUpdateSliceOp, V("x"), V("u"), ...), lambda m: m["u"],    # dus(x, u:T(x)) -> u
             where=lambda m: _same_type(m, "u")),
 ]

@@ -38,9 +38,9 @@ class Pattern:
         if not isinstance(self.root, Op):
             raise TypeError(f"pattern {self.name}: the root must be an Op template, not {self.root!r}")
 
-    def match(self, op) -> tuple[Match | None, str]:
+    def match(self, op, explain: bool = True) -> tuple[Match | None, str]:
         """Match at `op` without changing anything: (match, "") or (None, why not)."""
-        return match_root(self.root, op, self.where)
+        return match_root(self.root, op, self.where, explain)
 
 
 @dataclass(frozen=True)
@@ -93,29 +93,36 @@ def _check_types(pattern: Pattern, op, values) -> None:
                            f"{vals.loc(op)}")
 
 
-def _callback(pattern: Pattern, run: _Run):
-    explain = run.debug(pattern.name)
+def _callback(patterns: list[Pattern], run: _Run):
+    """One callback per root op name: tries its patterns in benefit order, matching without building
+    anything; the winner's rewrite runs later, under the driver's insertion point."""
+    explaining = [run.debug(p.name) for p in patterns]
 
     def fn(op):
-        m, why = pattern.match(op)
-        if m is None:
-            if explain:
-                run.say(f"[{pattern.name}] {op.name} at {vals.loc(op)}: no match: {why}")
-            return None
-        out = pattern.rewrite(m)
-        if out is None:
-            if explain:
-                run.say(f"[{pattern.name}] {op.name} at {vals.loc(op)}: rewrite declined")
-            return None
-        values = [out] if not isinstance(out, (list, tuple)) else list(out)
-        values = [v.result if hasattr(v, "result") and not hasattr(v, "owner") else v for v in values]
-        _check_types(pattern, op, values)
-        run.hits[pattern.name] += 1
-        if explain:
-            run.say(f"[{pattern.name}] {op.name} at {vals.loc(op)}: rewritten")
-        return values
+        for pattern, explain in zip(patterns, explaining):
+            m, why = pattern.match(op, explain)
+            if m is None:
+                if explain:
+                    run.say(f"[{pattern.name}] {op.name} at {vals.loc(op)}: no match: {why}")
+                continue
+            return lambda pattern=pattern, m=m, explain=explain: _rewrite(pattern, m, op, run, explain)
+        return None
 
     return fn
+
+
+def _rewrite(pattern: Pattern, m: Match, op, run: _Run, explain: bool):
+    out = pattern.rewrite(m)
+    if out is None:
+        raise HloError(f"pattern '{pattern.name}' matched at {vals.loc(op)} but its rewrite returned None: "
+                       "a rewrite must return the replacement (put conditions in `where`)")
+    values = [out] if not isinstance(out, (list, tuple)) else list(out)
+    values = [v.result if hasattr(v, "result") and not hasattr(v, "owner") else v for v in values]
+    _check_types(pattern, op, values)
+    run.hits[pattern.name] += 1
+    if explain:
+        run.say(f"[{pattern.name}] {op.name} at {vals.loc(op)}: rewritten")
+    return values
 
 
 def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *, max_iterations: int = 10,
@@ -126,7 +133,11 @@ def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *
     whole_set = ctx is not None and bool(set_name) and ctx.debugging(set_name)
     run = _Run(debug=(lambda name: whole_set or ctx.debugging(name)) if ctx is not None else (lambda name: False),
                out=ctx.out if ctx is not None else sys.stderr)
-    rules = [(name, _callback(p, run), p.benefit) for p in patterns for name in p.root.root_names()]
+    by_root: dict[str, list[Pattern]] = {}
+    for p in sorted(patterns, key=lambda p: -p.benefit):  # stable: equal benefits keep their order
+        for name in p.root.root_names():
+            by_root.setdefault(name, []).append(p)
+    rules = [(name, _callback(group, run), group[0].benefit) for name, group in by_root.items()]
     try:
         ir.apply_greedily(module, rules, max_iterations=max_iterations, fold=fold)
     except ir.NotConverged:

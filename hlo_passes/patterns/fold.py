@@ -41,8 +41,14 @@ def _constant(result: np.ndarray, type, as_resource: bool):
     return stablehlo.ConstantOp(attr).result
 
 
-def _fold(max_elements: int):
-    def rewrite(m):
+def _evaluate(max_elements: int):
+    """The `where` of every fold: all operands constant, and the evaluator agrees to compute the result
+    (it declines what XLA leaves implementation-defined). The value goes to `m.memo` for the rewrite."""
+
+    def where(m) -> bool | str:
+        ok = _all_constant(m)
+        if ok is not True:
+            return ok
         op = m.root
         attrs = [vals.constant_attr(vals.defining_op(v)) for v in op.operands]
         rtype = op.results[0].type
@@ -54,17 +60,24 @@ def _fold(max_elements: int):
                     value = np.asarray(one).astype(vals.dtype(op.results[0])).reshape(-1)[0]
                 else:  # reshape/broadcast/transpose/reverse of a splat: the same element
                     value = scalars[0]
-                return stablehlo.ConstantOp(ir.splat(value, rtype)).result
+                m.memo["splat"] = value
+                return True
             if vals.num_elements(rtype) > max_elements:
-                return None
-            arrays = [vals.constant_array(a) for a in attrs]
-            result = evaluate(op, arrays)
-        except Decline:
-            return None
-        from_resource = any(isinstance(ir.downcast(a), ir.mlir.DenseResourceElementsAttr) for a in attrs)
-        return _constant(result, rtype, from_resource)
+                return f"result has more than max-elements={max_elements} elements"
+            m.memo["array"] = evaluate(op, [vals.constant_array(a) for a in attrs])
+        except Decline as why:
+            return f"not folded: {why}"
+        m.memo["from_resource"] = any(isinstance(ir.downcast(a), ir.mlir.DenseResourceElementsAttr) for a in attrs)
+        return True
 
-    return rewrite
+    return where
+
+
+def _materialize(m):
+    rtype = m.root.results[0].type
+    if "splat" in m.memo:
+        return stablehlo.ConstantOp(ir.splat(m.memo["splat"], rtype)).result
+    return _constant(m.memo["array"], rtype, m.memo["from_resource"])
 
 
 def _ranked(value) -> bool:
@@ -85,13 +98,12 @@ def _all_constant(m) -> bool | str:
 
 def _arith_to_stablehlo(m):
     attr = m.root.attributes["value"]
-    if not _ranked(m.root.results[0]):
-        return None
     return stablehlo.ConstantOp(attr).result
 
 
 def fold_patterns(max_elements: int = 1 << 20) -> PatternSet:
-    folds = [Pattern(f"fold {name.split('.', 1)[1]}", Op(name), _fold(max_elements), where=_all_constant)
-             for name in EVALUATORS]
-    folds.append(Pattern("arith.constant to stablehlo.constant", Op("arith.constant"), _arith_to_stablehlo))
+    evaluate_ = _evaluate(max_elements)
+    folds = [Pattern(f"fold {name.split('.', 1)[1]}", Op(name), _materialize, where=evaluate_) for name in EVALUATORS]
+    folds.append(Pattern("arith.constant to stablehlo.constant", Op("arith.constant"), _arith_to_stablehlo,
+                         where=lambda m: _ranked(m.root.results[0]) or "not a ranked tensor"))
     return PatternSet(folds, name="fold-constants")

@@ -27,15 +27,18 @@ class Trace:
     """The deepest failure seen while matching: the explanation of a near-miss. At equal depth a failed
     constraint on the right kind of op ("constant is not all 0") explains more than a wrong kind."""
 
-    __slots__ = ("rank", "reason")
+    __slots__ = ("rank", "reason", "explain")
 
-    def __init__(self):
-        self.rank, self.reason = -1, "no candidate"
+    def __init__(self, explain: bool = True):
+        self.rank, self.reason, self.explain = -1, "no candidate", explain
 
-    def fail(self, depth: int, reason: str, constraint: bool = False) -> None:
+    def fail(self, depth: int, reason: Callable[[], str], constraint: bool = False) -> None:
+        """`reason` is a thunk: formatting locations costs more than matching, so only when explaining."""
+        if not self.explain:
+            return
         rank = 2 * depth + constraint
         if rank > self.rank:
-            self.rank, self.reason = rank, reason
+            self.rank, self.reason = rank, reason()
 
 
 class Template:
@@ -54,7 +57,7 @@ def _bind(name: str | None, value, binds: Bindings, trace: Trace, depth: int, wh
     if name in binds:
         if binds[name] == value:
             return binds
-        trace.fail(depth, f"{what}: '{name}' must be the same value at every place it appears")
+        trace.fail(depth, lambda: f"{what}: '{name}' must be the same value at every place it appears")
         return None
     out = dict(binds)
     out[name] = value
@@ -70,7 +73,7 @@ class V(Template):
 
     def match(self, value, binds, trace, depth):
         if self.where is not None and not self.where(value):
-            trace.fail(depth, f"value {self.name or ''} does not satisfy {_fn_name(self.where)}", True)
+            trace.fail(depth, lambda: f"value {self.name or ''} does not satisfy {_fn_name(self.where)}", True)
             return
         out = _bind(self.name, value, binds, trace, depth, "value")
         if out is not None:
@@ -93,13 +96,13 @@ class Const(Template):
         op = vals.defining_op(value)
         attr = vals.constant_attr(op) if op is not None else None
         if attr is None:
-            trace.fail(depth, f"expected a constant, got {_describe(value)}")
+            trace.fail(depth, lambda: f"expected a constant, got {_describe(value)}")
             return
         if self.value is not None and not vals.all_equal(attr, self.value):
-            trace.fail(depth, f"constant at {vals.loc(op)} is not all {self.value}", True)
+            trace.fail(depth, lambda: f"constant at {vals.loc(op)} is not all {self.value}", True)
             return
         if self.where is not None and not self.where(vals.constant_array(attr)):
-            trace.fail(depth, f"constant at {vals.loc(op)} does not satisfy {_fn_name(self.where)}", True)
+            trace.fail(depth, lambda: f"constant at {vals.loc(op)} does not satisfy {_fn_name(self.where)}", True)
             return
         out = _bind(self.name, value, binds, trace, depth, "constant")
         if out is not None:
@@ -151,26 +154,26 @@ class Op(Template):
         op = vals.defining_op(value)
         names = self.root_names()
         if op is None or op.name not in names:
-            trace.fail(depth, f"expected {' or '.join(names)}, got {_describe(value)}")
+            trace.fail(depth, lambda: f"expected {' or '.join(names)}, got {_describe(value)}")
             return
         if self.one_use and not vals.has_one_use(value):
-            trace.fail(depth, f"{op.name} at {vals.loc(op)} has other users", True)
+            trace.fail(depth, lambda: f"{op.name} at {vals.loc(op)} has other users", True)
             return
         yield from self.match_op(op, binds, trace, depth, value)
 
     def match_op(self, op, binds, trace, depth, value=None):
         for key, want in self.attrs.items():
             if key not in op.attributes:
-                trace.fail(depth, f"{op.name} at {vals.loc(op)} has no attribute {key}")
+                trace.fail(depth, lambda: f"{op.name} at {vals.loc(op)} has no attribute {key}")
                 return
             got = vals.attr_value(op.attributes[key])
             ok = want(got) if callable(want) else got == want
             if not ok:
-                trace.fail(depth, f"{op.name} at {vals.loc(op)}: {key} is {got}, expected "
+                trace.fail(depth, lambda: f"{op.name} at {vals.loc(op)}: {key} is {got}, expected "
                                   f"{_fn_name(want) if callable(want) else want}", True)
                 return
         if self.where is not None and not self.where(op):
-            trace.fail(depth, f"{op.name} at {vals.loc(op)} does not satisfy {_fn_name(self.where)}", True)
+            trace.fail(depth, lambda: f"{op.name} at {vals.loc(op)} does not satisfy {_fn_name(self.where)}", True)
             return
         if value is not None:
             binds = _bind(self.name, value, binds, trace, depth, op.name)
@@ -187,7 +190,7 @@ class Op(Template):
             templates = templates[:-1]
             operands = operands[:len(templates)]
         if len(operands) != len(templates):
-            trace.fail(depth, f"{op.name} at {vals.loc(op)} has {len(operands)} operands, template has "
+            trace.fail(depth, lambda: f"{op.name} at {vals.loc(op)} has {len(operands)} operands, template has "
                               f"{len(self.operands)}")
             return
         orders = [operands]
@@ -245,6 +248,7 @@ class Match:
 
     root: Any
     binds: Bindings
+    memo: dict = field(default_factory=dict)  # what `where` worked out, for the rewrite to reuse
 
     def __getitem__(self, name: str):
         return self.binds[name]
@@ -268,9 +272,11 @@ class Match:
         return (self.binds[name] if name else self.root.results[0]).type
 
 
-def match_root(template: Op, op, where: Callable[[Match], Any] | None = None) -> tuple[Match | None, str]:
-    """Match `template` at `op`. Returns (match, "") or (None, reason)."""
-    trace = Trace()
+def match_root(template: Op, op, where: Callable[[Match], Any] | None = None,
+               explain: bool = True) -> tuple[Match | None, str]:
+    """Match `template` at `op`. Returns (match, "") or (None, reason); without `explain` the reason is
+    not worked out (the driver's fast path)."""
+    trace = Trace(explain)
     for binds in template.match_op(op, {}, trace, 0):
         m = Match(op, binds)
         if where is None:
@@ -278,6 +284,6 @@ def match_root(template: Op, op, where: Callable[[Match], Any] | None = None) ->
         verdict = where(m)
         if verdict is True or (verdict and not isinstance(verdict, str)):
             return m, ""
-        trace.fail(10**6, verdict if isinstance(verdict, str) else f"condition {_fn_name(where)} is false")
+        trace.fail(10**6, lambda: verdict if isinstance(verdict, str) else f"condition {_fn_name(where)} is false")
     return None, trace.reason
 
