@@ -163,3 +163,56 @@ def explain(pattern: Pattern, module) -> list[str]:
 
     ir.as_operation(module).walk(visit)
     return lines
+
+
+def apply_once(module, patterns: PatternSet | Iterable[Pattern], ctx=None) -> Counter:
+    """One walk over every function (composite decompositions excluded), last op first, trying the
+    patterns at each op; a rewrite's replaced ops are erased at once. For fusions: a match swallows a whole
+    subgraph, and matching again inside what was just outlined would nest composites forever."""
+    from .outline import decomposition_names
+
+    set_name = getattr(patterns, "name", "")
+    patterns = sorted(patterns, key=lambda p: -p.benefit)
+    whole_set = ctx is not None and bool(set_name) and ctx.debugging(set_name)
+    run = _Run(debug=(lambda name: whole_set or ctx.debugging(name)) if ctx is not None else (lambda name: False),
+               out=ctx.out if ctx is not None else sys.stderr)
+    by_root: dict[str, list[Pattern]] = {}
+    for p in patterns:
+        for name in p.root.root_names():
+            by_root.setdefault(name, []).append(p)
+    skip = decomposition_names(module)
+    for fn in ir.module_ops(module):
+        if fn.operation.name != "func.func" or ir.mlir.StringAttr(fn.attributes["sym_name"]).value in skip:
+            continue
+        ops = [op.operation for op in fn.regions[0].blocks[0].operations]
+        gone: set = set()  # ids: an erased op's hash changes, and touching it crashes the process
+        for op in reversed(ops):
+            if id(op) in gone or op.name not in by_root:
+                continue
+            rewrite = _callback(by_root[op.name], run)(op)
+            if rewrite is None:
+                continue
+            with ir.mlir.InsertionPoint(op), op.location:
+                values = rewrite()
+            for old, new in zip(op.results, values):
+                old.replace_all_uses_with(new)
+            gone |= _erase_dead_from(op)
+    if ctx is not None:
+        for name, k in run.hits.items():
+            ctx.count(f"pattern {name}", k)
+    return run.hits
+
+
+def _erase_dead_from(root) -> set:
+    """Erase `root` and then every op that became unused because of it; returns their ids. (The caller
+    holds the op objects, so ids stay unique; the bindings hand back the same object for the same op.)"""
+    gone, todo = set(), [root]
+    while todo:
+        op = todo.pop()
+        if id(op) in gone or op.name == "func.return" or any(list(r.uses) for r in op.results):
+            continue
+        defs = [vals.defining_op(v) for v in op.operands]
+        gone.add(id(op))
+        op.erase()
+        todo.extend(d for d in defs if d is not None and id(d) not in gone)
+    return gone

@@ -118,8 +118,14 @@ def has_one_use(value) -> bool:
     return next(uses, None) is not None and next(uses, None) is None
 
 
+def user(use):
+    """The Operation that a use belongs to."""
+    owner = use.owner
+    return getattr(owner, "operation", owner)
+
+
 def users(value) -> list:
-    return [use.owner for use in value.uses]
+    return [user(use) for use in value.uses]
 
 
 def shape(value) -> tuple[int, ...]:

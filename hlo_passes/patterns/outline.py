@@ -1,0 +1,180 @@
+"""Outlining a matched subgraph into a `stablehlo.composite` whose decomposition is exactly that subgraph.
+
+    ops, why = region(inputs, outputs)                 # what would move, or why it cannot
+    results = outline_composite("odml.rms_norm", inputs, outputs, {"epsilon": 1e-6}, ops)
+
+The decomposition is a private function holding clones of the matched ops, so inlining the composite
+gives back the original computation bit for bit. Operands and results can be adapted on the way in and
+out (an `Adapter` is a pair of functions: how the composite's operand is built from the original value
+outside, and how the decomposition turns its argument back into the original value inside); this is how
+attention's operands are put in the [B, T, N, H] layout LiteRT expects without changing what is computed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Callable
+
+from .. import ir
+from ..ir import func, mlir
+from . import values as vals
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """`outside(v)` builds the composite's operand (or the replacement of an output) from `v`;
+    `inside(v)` undoes it in the decomposition. Both run with an insertion point set."""
+
+    outside: Callable
+    inside: Callable
+
+
+def transposed(perm: list[int]) -> Adapter:
+    """Operand passed as transpose(v, perm); the decomposition transposes it back."""
+    inverse = [perm.index(i) for i in range(len(perm))]
+    return Adapter(lambda v: ir.stablehlo.TransposeOp(v, perm).result,
+                   lambda v: ir.stablehlo.TransposeOp(v, inverse).result)
+
+
+def _users_outside(value, members: set) -> bool:
+    return any(vals.user(use) not in members for use in value.uses)
+
+
+def region(inputs: list, outputs: list) -> tuple[list | None, str]:
+    """The ops computing `outputs` from `inputs` (and constants), in program order, or (None, why)."""
+    stop = set(inputs)
+    seen, ops, block = set(), [], None
+    todo = [v for v in outputs]
+    while todo:
+        v = todo.pop()
+        if v in stop:
+            continue
+        op = vals.defining_op(v)
+        if op is None:
+            return None, f"depends on a function argument ({v.type}) that is not one of the inputs"
+        if op in seen:
+            continue
+        if block is None:
+            block = op.block
+        elif op.block != block:
+            return None, "spans more than one block"
+        seen.add(op)
+        ops.append(op)
+        todo.extend(op.operands)
+    for op in ops:
+        if vals.constant_attr(op) is not None:
+            continue  # constants are cloned, so other users keep theirs
+        for r in op.results:
+            if r not in outputs and _users_outside(r, seen):
+                return None, f"{op.name} at {vals.loc(op)} has users outside the match (they would be duplicated)"
+    order = {op.operation: i for i, op in enumerate(block.operations)} if block is not None else {}
+    return sorted(ops, key=lambda op: order[op]), ""
+
+
+_ids = itertools.count()
+
+
+def _unique_name(module_op, base: str) -> str:
+    taken = {mlir.StringAttr(op.attributes["sym_name"]).value for op in ir.module_ops(module_op)
+             if "sym_name" in op.attributes}
+    name = f"{base}.impl"
+    while name in taken:
+        name = f"{base}.impl_{next(_ids)}"
+    return name
+
+
+def _module_of(op):
+    while op.name != "builtin.module":
+        op = op.parent
+    return op
+
+
+def outline_composite(name: str, inputs: list, outputs: list, attributes: dict, ops: list, *,
+                      in_adapters: dict | None = None, out_adapters: dict | None = None) -> list:
+    """Replace `outputs` (computed by `ops` from `inputs`) by a composite; returns its (adapted) results.
+
+    The ops are left in place, now unused, for the caller (or the driver) to erase.
+    """
+    in_adapters, out_adapters = in_adapters or {}, out_adapters or {}
+    root = ops[-1]
+    module = _module_of(root)
+    loc = root.location
+    with loc, mlir.InsertionPoint(root):
+        operands = [in_adapters[i].outside(v) if i in in_adapters else v for i, v in enumerate(inputs)]
+    fname = _unique_name(module, name)
+    out_types = []
+    with loc:
+        body = module.regions[0].blocks[0]
+        with mlir.InsertionPoint(body):
+            probe_types = [o.type for o in outputs]
+            fn = func.FuncOp(fname, ([v.type for v in operands], probe_types), visibility="private")
+        entry = fn.add_entry_block()
+        with mlir.InsertionPoint(entry):
+            mapping = {}
+            for i, (arg, original) in enumerate(zip(entry.arguments, inputs)):
+                mapping[original] = in_adapters[i].inside(arg) if i in in_adapters else arg
+            for op in ops:
+                clone = op.clone()
+                for k, operand in enumerate(clone.operands):
+                    if operand in mapping:
+                        clone.operands[k] = mapping[operand]
+                for old, new in zip(op.results, clone.results):
+                    mapping[old] = new
+            results = []
+            for i, o in enumerate(outputs):
+                results.append(out_adapters[i].inside(mapping[o]) if i in out_adapters else mapping[o])
+            out_types = [r.type for r in results]
+            func.ReturnOp(results)
+        fn.attributes["function_type"] = mlir.TypeAttr.get(
+            mlir.FunctionType.get([v.type for v in operands], out_types))
+    with loc, mlir.InsertionPoint(root):
+        attrs = {k: _attr(v) for k, v in attributes.items()}
+        composite = mlir.Operation.create(
+            "stablehlo.composite", results=out_types, operands=operands,
+            attributes={"name": mlir.StringAttr.get(name), "composite_attributes": mlir.DictAttr.get(attrs),
+                        "decomposition": mlir.FlatSymbolRefAttr.get(fname),
+                        "version": mlir.IntegerAttr.get(mlir.IntegerType.get_signless(32), 0)})
+        replaced = []
+        for i, r in enumerate(composite.results):
+            replaced.append(out_adapters[i].outside(r) if i in out_adapters else r)
+    for old, new in zip(outputs, replaced):
+        old.replace_all_uses_with(new)
+    return replaced
+
+
+def _attr(value):
+    if isinstance(value, mlir.Attribute):
+        return value
+    if isinstance(value, bool):
+        return mlir.BoolAttr.get(value)
+    if isinstance(value, int):
+        return mlir.IntegerAttr.get(mlir.IntegerType.get_signless(64), value)
+    if isinstance(value, float):
+        return mlir.FloatAttr.get(mlir.F32Type.get(), value)
+    if isinstance(value, str):
+        return mlir.StringAttr.get(value)
+    raise TypeError(f"composite attribute of unsupported type: {value!r}")
+
+
+def erase_dead(ops: list) -> int:
+    """Erase the ops of a replaced match, users first; ops still in use (shared constants) stay."""
+    erased = 0
+    for op in reversed(ops):
+        if all(not list(r.uses) for r in op.results):
+            op.erase()
+            erased += 1
+    return erased
+
+
+def decomposition_names(module) -> set[str]:
+    """Functions that are some composite's decomposition: fusion must not look inside them."""
+    names = set()
+
+    def visit(op):
+        if op.name == "stablehlo.composite":
+            names.add(mlir.FlatSymbolRefAttr(op.attributes["decomposition"]).value)
+        return mlir.WalkResult.ADVANCE
+
+    ir.as_operation(module).walk(visit)
+    return names
