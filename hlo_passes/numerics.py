@@ -50,7 +50,8 @@ def entry_function(module) -> ir.mlir.Operation:
     for f in funcs:
         if ir.mlir.StringAttr(f.attributes["sym_name"]).value == "main":
             return f
-    public = [f for f in funcs if "sym_visibility" not in f.attributes]
+    public = [f for f in funcs if "sym_visibility" not in f.attributes
+              or ir.mlir.StringAttr(f.attributes["sym_visibility"]).value != "private"]
     if len(public) == 1:
         return public[0]
     raise HloError("module has no function 'main' to run")
