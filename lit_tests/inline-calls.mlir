@@ -11,7 +11,7 @@
 // CHECK-NOT: func.func private @twice
 // CHECK-NOT: func.func private @square
 // CHECK: func.func public @public_helper
-// CHECK: calls inlined: 2
+// CHECK: calls inlined: 3
 // CHECK: functions erased: 2
 func.func @main(%x: tensor<4xf32>) -> tensor<4xf32> {
   %0 = call @square(%x) : (tensor<4xf32>) -> tensor<4xf32>
