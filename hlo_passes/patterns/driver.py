@@ -185,9 +185,12 @@ def apply_once(module, patterns: PatternSet | Iterable[Pattern], ctx=None) -> Co
         if fn.operation.name != "func.func" or ir.mlir.StringAttr(fn.attributes["sym_name"]).value in skip:
             continue
         ops = [op.operation for op in fn.regions[0].blocks[0].operations]
-        gone: set = set()  # ids: an erased op's hash changes, and touching it crashes the process
-        for op in reversed(ops):
-            if id(op) in gone or op.name not in by_root:
+        # Erased ops must never be touched again (that crashes the process), and an op's hash is only
+        # meaningful while it lives: take every key now, compare keys later.
+        keys = [hash(op) for op in ops]
+        gone: set = set()
+        for op, key in zip(reversed(ops), reversed(keys)):
+            if key in gone or op.name not in by_root:
                 continue
             rewrite = _callback(by_root[op.name], run)(op)
             if rewrite is None:
@@ -204,15 +207,15 @@ def apply_once(module, patterns: PatternSet | Iterable[Pattern], ctx=None) -> Co
 
 
 def _erase_dead_from(root) -> set:
-    """Erase `root` and then every op that became unused because of it; returns their ids. (The caller
-    holds the op objects, so ids stay unique; the bindings hand back the same object for the same op.)"""
-    gone, todo = set(), [root]
+    """Erase `root` and then every op that became unused because of it; returns their hashes (taken
+    while each op lived: see `apply_once`)."""
+    gone, todo = set(), [(root, hash(root))]
     while todo:
-        op = todo.pop()
-        if id(op) in gone or op.name == "func.return" or any(list(r.uses) for r in op.results):
+        op, key = todo.pop()
+        if key in gone or op.name == "func.return" or any(list(r.uses) for r in op.results):
             continue
-        defs = [vals.defining_op(v) for v in op.operands]
-        gone.add(id(op))
+        defs = [(d, hash(d)) for d in (vals.defining_op(v) for v in op.operands) if d is not None]
+        gone.add(key)
         op.erase()
-        todo.extend(d for d in defs if d is not None and id(d) not in gone)
+        todo.extend(item for item in defs if item[1] not in gone)
     return gone
