@@ -28,7 +28,7 @@ from ..ir import stablehlo as hlo
 from . import layout as lay
 from . import values as vals
 from .driver import Pattern, PatternSet
-from .outline import Adapter, outline_composite, region, transposed
+from .outline import Adapter, outline_composite, region
 from .template import Op
 
 NAME = "odml.scaled_dot_product_attention"
@@ -94,7 +94,7 @@ def _peel(start, tag: str, allow_broadcast: bool, allow_scale: bool) -> list[Ope
         v = nxt
     found = []
     for i in range(len(values) - 1, -1, -1):
-        if len(vals.shape(values[i])) != 4:
+        if len(vals.shape(values[i])) not in (3, 4):  # [B, N, T, H] in some order, or [N, T, H]
             continue
         layout = lay.forward(lay.initial(tag, vals.shape(values[i])), list(reversed(ops[:i])))
         if layout is not None:
@@ -245,9 +245,10 @@ def _reducer(op):
     return reducer_kind(op)
 
 
-def _roles(head, seq, batch: dict) -> list[int]:
-    """Permutation of a 4-D input to [B, T, N, H]: `batch` maps atoms to "B"/"N"; size-1 axes, which carry
-    no atom, take the roles left over in axis order."""
+def _roles(head, seq, batch: dict, rank: int) -> list[str]:
+    """The role (B, T, N or H; T stands for S on keys and values) of each axis of an input. `batch` maps
+    atoms to "B"/"N"; size-1 axes, which carry no atom, take the roles left over in axis order, and a
+    3-D input ([N, T, H], no batch) has no B at all."""
     dims = {}
     if head is not None:
         dims["H"] = head.dim
@@ -255,13 +256,29 @@ def _roles(head, seq, batch: dict) -> list[int]:
         dims["T"] = seq.dim
     for atom, role in batch.items():
         dims[role] = atom.dim
-    free = [d for d in range(4) if d not in dims.values()]
-    for role in ("B", "N", "T", "H"):
+    free = [d for d in range(rank) if d not in dims.values()]
+    for role in ("B", "N", "T", "H")[4 - rank:] if rank < 4 and "B" not in dims else ("B", "N", "T", "H"):
         if role not in dims:
             if not free:
                 raise NoMatch("could not tell the axes of an input apart")
             dims[role] = free.pop(0)
-    return [dims["B"], dims["T"], dims["N"], dims["H"]]
+    if free or len(dims) != rank:
+        raise NoMatch("could not tell the axes of an input apart")
+    order = [None] * rank
+    for role, d in dims.items():
+        order[d] = role
+    return order
+
+
+def _to_btnh(shape, order: list[str]) -> Adapter:
+    """Input of axis roles `order` <-> [B, T, N, H]: missing roles become size-1 axes in front."""
+    missing = [r for r in ("B", "T", "N", "H") if r not in order]
+    expanded = missing + list(order)
+    perm = [expanded.index(r) for r in ("B", "T", "N", "H")]
+    inverse = [perm.index(i) for i in range(4)]
+    wide = [1] * len(missing) + list(shape)
+    return Adapter(lambda v: _transpose(_reshape(v, wide), perm),
+                   lambda v: _reshape(_transpose(v, inverse), shape))
 
 
 def _batch_roles(atoms) -> dict:
@@ -299,7 +316,7 @@ class Attention:
     k: Operand
     v: Operand
     scores: Scores
-    perms: dict  # "q"/"k"/"v": permutation of the 4-D input to [B, T|S, N, H]
+    roles: dict  # "q"/"k"/"v": the role of each axis of the input (B, T, N, H; T is S for k and v)
     out_shape: tuple  # the P.V result expanded to one axis per role, in its own order
     out_perm: list  # that expansion to [B, T, N, H]
     sizes: dict  # role -> size: B, T, N (query heads), S, H
@@ -324,7 +341,7 @@ def analyze(pv, allow_gqa: bool = True, min_seq_len: int = 1) -> Attention:
                 return _complete(pv, v0, p_ops, s_value, axis, sc, q, k, allow_gqa, min_seq_len)
             except NoMatch as e:
                 reasons.append(str(e))
-    raise NoMatch(reasons[0] if reasons else "no 4-D query/key tensors found behind the Q.K dot")
+    raise NoMatch(reasons[0] if reasons else "no 3-D or 4-D query/key tensors found behind the Q.K dot")
 
 
 def _complete(pv, v0, p_ops, s_value, axis, sc, q, k, allow_gqa, min_seq_len) -> Attention:
@@ -361,10 +378,14 @@ def _assemble(q, k, v, sc, pairs, vpairs, hq, hk, hv, t, s, sv, out_atoms, min_s
     kroles = {rights[0]: qroles[a] for a, rights in pairs}
     vroles = {rights[0]: qroles[a] for a, rights in vpairs}
     gqa = any(len(r) == 2 for _, r in pairs) or any(len(r) == 2 for _, r in vpairs)
-    perms = {"q": _roles(hq, t, qroles), "k": _roles(hk, s, kroles), "v": _roles(hv, sv, vroles)}
-    qshape, kshape = vals.shape(q.value), vals.shape(k.value)
-    sizes = {"B": qshape[perms["q"][0]], "T": qshape[perms["q"][1]], "N": qshape[perms["q"][2]],
-             "H": vals.shape(v.value)[perms["v"][3]], "S": kshape[perms["k"][1]]}
+    roles = {name: _roles(h, seq, batch, len(vals.shape(x.value)))
+             for name, h, seq, batch, x in (("q", hq, t, qroles, q), ("k", hk, s, kroles, k), ("v", hv, sv, vroles, v))}
+
+    def size(name, x, role):
+        return vals.shape(x.value)[roles[name].index(role)] if role in roles[name] else 1
+
+    sizes = {"B": size("q", q, "B"), "T": size("q", q, "T"), "N": size("q", q, "N"), "H": size("v", v, "H"),
+             "S": size("k", k, "T")}
     if sizes["T"] < min_seq_len:
         raise NoMatch(f"query length {sizes['T']} is below min-seq-len={min_seq_len}")
     role_of = {**{a: r for a, r in qroles.items()}, **({t: "T"} if t else {}), hv: "H"}
@@ -373,7 +394,7 @@ def _assemble(q, k, v, sc, pairs, vpairs, hq, hk, hv, t, s, sv, out_atoms, min_s
     out_shape = tuple(sizes[r] for r in order)
     out_perm = [order.index(r) for r in ("B", "T", "N", "H")]
     mask_roles = _mask_roles(sc, dot_layout, qroles, t, s) if sc.mask is not None else []
-    return Attention(q, k, v, sc, perms, out_shape, out_perm, sizes, mask_roles, gqa)
+    return Attention(q, k, v, sc, roles, out_shape, out_perm, sizes, mask_roles, gqa)
 
 
 def _mask_roles(sc: Scores, dot_layout, qroles: dict, t, s) -> list:
@@ -507,7 +528,8 @@ def _where(allow_gqa: bool, min_seq_len: int):
 def _fuse(m):
     att, ops = m.memo["att"], m.memo["ops"]
     out = m.root.results[0]
-    adapters = {0: transposed(att.perms["q"]), 1: transposed(att.perms["k"]), 2: transposed(att.perms["v"])}
+    adapters = {i: _to_btnh(vals.shape(x.value), att.roles[name])
+                for i, (name, x) in enumerate((("q", att.q), ("k", att.k), ("v", att.v)))}
     if att.scores.mask is not None:
         mask, adapters[3] = att.scores.mask, _mask_adapter(att)
     else:  # no mask: the composite still takes one (zeros), the decomposition ignores it
