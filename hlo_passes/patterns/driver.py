@@ -169,8 +169,9 @@ def apply_once(module, patterns: PatternSet | Iterable[Pattern], ctx=None) -> Co
     """One walk over every function (composite decompositions excluded), last op first, trying the
     patterns at each op; a rewrite's replaced ops are erased at once. For fusions: a match swallows a whole
     subgraph, and matching again inside what was just outlined would nest composites forever."""
-    from .outline import decomposition_names
+    from .outline import decomposition_names, reset_names
 
+    reset_names()
     set_name = getattr(patterns, "name", "")
     patterns = sorted(patterns, key=lambda p: -p.benefit)
     whole_set = ctx is not None and bool(set_name) and ctx.debugging(set_name)
@@ -212,7 +213,7 @@ def _erase_dead_from(root) -> set:
     gone, todo = set(), [(root, hash(root))]
     while todo:
         op, key = todo.pop()
-        if key in gone or op.name == "func.return" or any(list(r.uses) for r in op.results):
+        if key in gone or op.name == "func.return" or any(vals.has_uses(r) for r in op.results):
             continue
         defs = [(d, hash(d)) for d in (vals.defining_op(v) for v in op.operands) if d is not None]
         gone.add(key)

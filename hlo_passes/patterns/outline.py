@@ -12,6 +12,7 @@ attention's operands are put in the [B, T, N, H] layout LiteRT expects without c
 
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from typing import Callable
@@ -68,19 +69,31 @@ def region(inputs: list, outputs: list) -> tuple[list | None, str]:
         for r in op.results:
             if r not in outputs and _users_outside(r, seen):
                 return None, f"{op.name} at {vals.loc(op)} has users outside the match (they would be duplicated)"
-    order = {op.operation: i for i, op in enumerate(block.operations)} if block is not None else {}
-    return sorted(ops, key=lambda op: order[op]), ""
+    # program order by pairwise comparison: MLIR caches op order per block, and numbering the whole block
+    # for each match would make fusing a model quadratic in its size
+    before = functools.cmp_to_key(lambda a, b: -1 if a.is_before_in_block(b) else (1 if a != b else 0))
+    return sorted(ops, key=before), ""
 
 
 _ids = itertools.count()
+_names: dict = {}  # hash(module op) -> symbol names in use, kept for the length of one fusion walk
+
+
+def reset_names() -> None:
+    """Forget the cached symbol names (the fusion driver calls this before each walk)."""
+    _names.clear()
 
 
 def _unique_name(module_op, base: str) -> str:
-    taken = {mlir.StringAttr(op.attributes["sym_name"]).value for op in ir.module_ops(module_op)
-             if "sym_name" in op.attributes}
+    key = hash(module_op)
+    if key not in _names:  # one scan per walk: scanning per composite made fusion quadratic
+        _names[key] = {mlir.StringAttr(op.attributes["sym_name"]).value for op in ir.module_ops(module_op)
+                       if "sym_name" in op.attributes}
+    taken = _names[key]
     name = f"{base}.impl"
     while name in taken:
         name = f"{base}.impl_{next(_ids)}"
+    taken.add(name)
     return name
 
 

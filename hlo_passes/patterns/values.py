@@ -113,6 +113,10 @@ def attr_value(attr):
     return text
 
 
+def has_uses(value) -> bool:
+    return next(iter(value.uses), None) is not None
+
+
 def has_one_use(value) -> bool:
     uses = iter(value.uses)
     return next(uses, None) is not None and next(uses, None) is None
