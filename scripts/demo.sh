@@ -4,5 +4,5 @@
 source "$(dirname "$0")/_venv.sh"
 mkdir -p out
 set -x
-hlo-opt examples/attention.mlir --pass-pipeline="${PIPELINE:-canonicalize,cse,symbol-dce}" \
+hlo-opt examples/attention.mlir --pass-pipeline="${PIPELINE:-optimize}" \
   --op-histogram --statistics --timing --check-numerics -o out/attention.opt.mlir
