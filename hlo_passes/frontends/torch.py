@@ -154,4 +154,4 @@ def export_causal_lm(model, seq_len: int = 8, batch: int = 1, seed: int = 0):
     with torch.no_grad():
         logits = wrapper(input_ids)
     text = export_torch(wrapper, input_ids)
-    return text, input_ids.numpy(), logits.detach().numpy()
+    return text, input_ids.numpy(), logits.detach().float().numpy()  # bf16 has no numpy form

@@ -13,7 +13,6 @@ attention's operands are put in the [B, T, N, H] layout LiteRT expects without c
 from __future__ import annotations
 
 import functools
-import itertools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -75,7 +74,6 @@ def region(inputs: list, outputs: list) -> tuple[list | None, str]:
     return sorted(ops, key=before), ""
 
 
-_ids = itertools.count()
 _names: dict = {}  # hash(module op) -> symbol names in use, kept for the length of one fusion walk
 
 
@@ -90,9 +88,10 @@ def _unique_name(module_op, base: str) -> str:
         _names[key] = {mlir.StringAttr(op.attributes["sym_name"]).value for op in ir.module_ops(module_op)
                        if "sym_name" in op.attributes}
     taken = _names[key]
-    name = f"{base}.impl"
-    while name in taken:
-        name = f"{base}.impl_{next(_ids)}"
+    name, k = f"{base}.impl", 0
+    while name in taken:  # the smallest free suffix: the same input always gives the same names
+        k += 1
+        name = f"{base}.impl_{k}"
     taken.add(name)
     return name
 
