@@ -185,12 +185,13 @@ def apply_once(module, patterns: PatternSet | Iterable[Pattern], ctx=None) -> Co
     for fn in ir.module_ops(module):
         if fn.operation.name != "func.func" or ir.mlir.StringAttr(fn.attributes["sym_name"]).value in skip:
             continue
-        ops = [op.operation for op in fn.regions[0].blocks[0].operations]
-        # Erased ops must never be touched again (that crashes the process), and an op's hash is only
-        # meaningful while it lives: take every key now, compare keys later.
+        # Every block, loop and branch bodies included (decode loops write their KV cache inside a while),
+        # each walked last op first. Erased ops must never be touched again (that crashes the process),
+        # and an op's hash only means something while it lives: take every key now, compare keys later.
+        ops = [op for block in _blocks(fn.operation) for op in reversed(block)]
         keys = [hash(op) for op in ops]
         gone: set = set()
-        for op, key in zip(reversed(ops), reversed(keys)):
+        for op, key in zip(ops, keys):
             if key in gone or op.name not in by_root:
                 continue
             rewrite = _callback(by_root[op.name], run)(op)
@@ -207,6 +208,34 @@ def apply_once(module, patterns: PatternSet | Iterable[Pattern], ctx=None) -> Co
     return run.hits
 
 
+_CONTROL_FLOW = ("stablehlo.while", "stablehlo.if", "stablehlo.case")
+
+
+def _blocks(op) -> list[list]:
+    """The ops of the function's blocks and of the loop and branch bodies in them, outer blocks first,
+    each in program order. (Reducer and scatter bodies hold nothing worth fusing.)"""
+    found = []
+    for region in op.regions:
+        for block in region.blocks:
+            ops = [o.operation for o in block.operations]
+            found.append(ops)
+            for o in ops:
+                if o.name in _CONTROL_FLOW:
+                    found.extend(_blocks(o))
+    return found
+
+
+def _nested_keys(op) -> set:
+    keys = set()
+
+    def visit(inner):
+        keys.add(hash(inner))
+        return ir.mlir.WalkResult.ADVANCE
+
+    op.walk(visit)
+    return keys
+
+
 def _erase_dead_from(root) -> set:
     """Erase `root` and then every op that became unused because of it; returns their hashes (taken
     while each op lived: see `apply_once`)."""
@@ -217,6 +246,8 @@ def _erase_dead_from(root) -> set:
             continue
         defs = [(d, hash(d)) for d in (vals.defining_op(v) for v in op.operands) if d is not None]
         gone.add(key)
+        if len(op.regions):  # its nested ops go with it
+            gone |= _nested_keys(op)
         op.erase()
         todo.extend(item for item in defs if item[1] not in gone)
     return gone
