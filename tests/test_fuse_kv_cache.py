@@ -294,3 +294,20 @@ def test_scatter_equals_dynamic_update_slice_everywhere_in_range():
         args = [rng.standard_normal((B, S, N, H)).astype(np.float32),
                 rng.standard_normal((B, T, N, H)).astype(np.float32), np.array(start, np.int64)]
         assert numerics.compare(numerics.execute(fused, args), numerics.execute(module, args), rtol=0, atol=0)
+
+
+def test_writes_inside_a_decode_loop_fuse():
+    """optimize inlines JAX's loop body into a stablehlo.while; the fusion walk looks inside loops."""
+    import jax
+
+    def decode(cache, rows):
+        def body(i, c):
+            return jax.lax.dynamic_update_slice(c, rows[i][None, None], (0, i, 0, 0))
+        return jax.lax.fori_loop(0, 4, body, cache)
+
+    text = jax.jit(decode).lower(np.zeros((1, 8, 2, 4), np.float32), np.ones((4, 2, 4), np.float32)).as_text()
+    module = ir.parse(text)
+    out = hp.run(module, "optimize")
+    assert ir.to_text(out).count('stablehlo.composite "odml.update_kv_cache"') == 1
+    assert "stablehlo.while" in ir.to_text(out)
+    assert numerics.check_same(module, out, rtol=0, atol=0)
