@@ -149,6 +149,15 @@ def parse(data: str | bytes, *, filename: str = "-", context: mlir.Context | Non
         raise HloError(f"cannot read portable artifact: {e}", SourceLoc(filename, 1, 1)) from None
 
 
+def file_error(path, error: OSError) -> HloError:
+    """One message for a file that cannot be read."""
+    if isinstance(error, FileNotFoundError):
+        return HloError(f"no such file: {path}")
+    if isinstance(error, IsADirectoryError):
+        return HloError(f"is a directory, not a module: {path}")
+    return HloError(f"cannot read {path}: {error.strerror}")
+
+
 def load(source: str | os.PathLike | bytes, *, context: mlir.Context | None = None) -> mlir.Module:
     """Load a module from a path (or from bytes already read): text, bytecode or portable artifact."""
     if isinstance(source, (bytes, bytearray, memoryview)):
@@ -157,12 +166,8 @@ def load(source: str | os.PathLike | bytes, *, context: mlir.Context | None = No
     try:
         with open(path, "rb") as f:
             head = f.read(16)
-    except FileNotFoundError:
-        raise HloError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise HloError(f"is a directory, not a module: {path}") from None
     except OSError as e:
-        raise HloError(f"cannot read {path}: {e.strerror}") from None
+        raise file_error(path, e) from None
     if _portable_producer(head) or b"\0" in head or not head.isascii():  # not text: artifact or wrapper
         return parse(path.read_bytes(), filename=str(path), context=context)
     ctx = context or make_context()

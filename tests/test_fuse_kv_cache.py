@@ -19,6 +19,7 @@ from hlo_passes.pass_manager import PassContext
 from hlo_passes.passes.fuse_kv_cache_update import FuseKvCacheUpdate
 from hlo_passes.patterns import explain
 from hlo_passes.patterns.kv_cache import NAME, kv_cache_patterns
+from hlo_passes.patterns.outline import inline_block
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec:FutureWarning")
 B, S, N, H, T = 1, 16, 2, 4, 3
@@ -52,17 +53,8 @@ def inline_composites(module):
     funcs = {mlir.StringAttr(f.attributes["sym_name"]).value: f for f in ir.module_ops(out)}
     for comp in ops_named(out, "stablehlo.composite"):
         body = funcs[mlir.FlatSymbolRefAttr(comp.attributes["decomposition"]).value].regions[0].blocks[0]
-        mapping = dict(zip(body.arguments, comp.operands))
         with mlir.InsertionPoint(comp):
-            for op in body.operations:
-                if op.operation.name == "func.return":
-                    results = [mapping.get(v, v) for v in op.operands]
-                    continue
-                clone = op.operation.clone()
-                for k, v in enumerate(clone.operands):
-                    if v in mapping:
-                        clone.operands[k] = mapping[v]
-                mapping.update(zip(op.results, clone.results))
+            results = inline_block(body, list(comp.operands))
         for old, new in zip(comp.results, results):
             old.replace_all_uses_with(new)
         comp.erase()

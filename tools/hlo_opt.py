@@ -113,12 +113,8 @@ def _read_input(path: str) -> bytes:
         return sys.stdin.buffer.read()
     try:
         return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise HloError(f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise HloError(f"is a directory, not a module: {path}") from None
     except OSError as e:
-        raise HloError(f"cannot read {path}: {e.strerror}") from None
+        raise ir.file_error(path, e) from None
 
 
 def _chunks(data: bytes, split: bool) -> list[tuple[int, bytes]]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..ir import mlir
 from ..pass_manager import Pass, option, register_pass
-from ..patterns.outline import decomposition_names
+from ..patterns.outline import decomposition_names, inline_block
 
 
 def _functions(module) -> dict:
@@ -55,19 +55,8 @@ class InlineCalls(Pass):
                 break
             for call in calls:
                 callee = funcs[mlir.FlatSymbolRefAttr(call.attributes["callee"]).value]
-                block = callee.regions[0].blocks[0]
-                mapping = dict(zip(block.arguments, call.operands))
                 with mlir.InsertionPoint(call):
-                    for op in block.operations:
-                        if op.operation.name == "func.return":
-                            results = [mapping.get(v, v) for v in op.operands]
-                            continue
-                        clone = op.operation.clone()
-                        for k, v in enumerate(clone.operands):
-                            if v in mapping:
-                                clone.operands[k] = mapping[v]
-                        for old, new in zip(op.results, clone.results):
-                            mapping[old] = new
+                    results = inline_block(callee.regions[0].blocks[0], list(call.operands))
                 for old, new in zip(call.results, results):
                     old.replace_all_uses_with(new)
                 call.erase()

@@ -179,6 +179,23 @@ def erase_dead(ops: list) -> int:
     return erased
 
 
+def inline_block(block, operands) -> list:
+    """Copy a single-block body (a function's, a decomposition's) at the current insertion point, its
+    arguments bound to `operands`; returns the values its `func.return` returns."""
+    mapping = dict(zip(block.arguments, operands))
+    results = []
+    for op in block.operations:
+        if op.operation.name == "func.return":
+            results = [mapping.get(v, v) for v in op.operands]
+            continue
+        clone = op.operation.clone()
+        for k, v in enumerate(clone.operands):
+            if v in mapping:
+                clone.operands[k] = mapping[v]
+        mapping.update(zip(op.results, clone.results))
+    return results
+
+
 def decomposition_names(module) -> set[str]:
     """Functions that are some composite's decomposition: fusion must not look inside them."""
     names = set()
