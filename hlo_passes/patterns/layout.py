@@ -4,7 +4,9 @@ Attention arrives batched in many shapes: [B, N, T, H] or [B, T, N, H] tensors, 
 for a 3-D batched dot, broadcast to repeat K/V heads for grouped-query attention, reshaped back. To know
 which axis of a dot_general is the head dim, the sequence or the batch, we follow each original axis (an
 "atom") through the ops: a layout is, per dimension, the list of atoms it is made of (major to minor).
-Size-1 dimensions carry no atoms, so reshapes may add or drop them freely.
+Size-1 dimensions carry no atoms, so reshapes may add or drop them freely. A reshape that splits an axis
+(heads into [kv heads, group] for grouped-query attention) splits its atom into parts that remember where
+they sit in it (`stride`); parts that come back together, major next to minor, are one atom again.
 """
 
 from __future__ import annotations
@@ -19,12 +21,18 @@ _fresh = itertools.count()
 
 @dataclass(frozen=True)
 class Atom:
-    """One original axis: `tag` names its tensor ("q", "k", "v"), `dim` its position there; broadcast
-    atoms (new axes made by broadcast_in_dim, as in repeated K/V heads) have tag "bcast"."""
+    """One original axis, or a part of one: `tag` names its tensor ("q", "k", "v"), `dim` its position
+    there; broadcast atoms (new axes made by broadcast_in_dim, as in repeated K/V heads) have tag "bcast".
+    A part of an axis split by a reshape has the axis's tag and dim, its own size, and the stride of its
+    index in the axis's index (1 for the minor part; a whole axis is its own part with stride 1)."""
 
     tag: str
     dim: int
     size: int
+    stride: int = 1
+
+    def same_axis(self, other: "Atom") -> bool:
+        return self.tag == other.tag and self.dim == other.dim
 
 
 Layout = list  # list[list[Atom]], one entry per dimension
@@ -52,10 +60,18 @@ def through(layout: Layout, op) -> Layout | None:
         for size in vals.shape(op.results[0]):
             group = []
             while _prod(group) < size and atoms:
-                group.append(atoms.pop(0))
+                a, need = atoms.pop(0), size // _prod(group)
+                if a.size > need:  # the reshape splits this atom: take its major part, leave the rest
+                    if a.size % need or size % _prod(group):
+                        return None
+                    rest = a.size // need
+                    group.append(Atom(a.tag, a.dim, need, a.stride * rest))
+                    atoms.insert(0, Atom(a.tag, a.dim, rest, a.stride))
+                else:
+                    group.append(a)
             if _prod(group) != size:
                 return None
-            result.append(group)
+            result.append(_joined(group))
         return result if not atoms else None
     if name == "stablehlo.broadcast_in_dim":
         out_shape = vals.shape(op.results[0])
@@ -70,6 +86,18 @@ def through(layout: Layout, op) -> Layout | None:
                 result[d] = [Atom("bcast", next(_fresh), n)]
         return result
     return layout  # elementwise: the same layout
+
+
+def _joined(group: list) -> list:
+    """Neighbouring parts of one axis, major then minor, are one part again."""
+    out = []
+    for a in group:
+        b = out[-1] if out else None
+        if b is not None and b.same_axis(a) and b.stride == a.stride * a.size:
+            out[-1] = Atom(a.tag, a.dim, a.size * b.size, a.stride)
+        else:
+            out.append(a)
+    return out
 
 
 def forward(layout: Layout, ops) -> Layout | None:

@@ -2,15 +2,21 @@
 `odml.scaled_dot_product_attention` composites: operands q, k, v, mask in [B, T, N, H] (mask [B|1, 1, T, S]),
 attributes {scale} (+ {logit_cap} when the scores are soft-capped).
 
-The match starts at the P·V dot_general and walks back, naming what it finds:
-  P = softmax(S) over the key axis: exp(S - max S) / sum, or exp(S) / sum; converts around it; JAX's
-      max(-inf, max S); torch's guard that zeroes fully masked rows
-  S = Q·K^T scaled (q, k, the scores; by multiply or divide), soft-capped (c * tanh(S / c)), masked
-      (+ float mask, or select(mask, S, -inf)), through whatever reshapes the exporter put between
-  Q, K, V = the first 4-D tensors found going back through reshape/transpose/convert (and, for K and V,
-      the broadcast that repeats heads for GQA, which the composite absorbs)
+The match starts at a dot_general taken as P.V (P on either side) and walks back (patterns/sdpa_walk.py):
+  P = softmax(S) over the key axis: exp(S - max S) / sum, or exp(S) / sum; converts, reshapes and
+      transposes around it; JAX's max(-inf, max S); torch's guard that zeroes fully masked rows
+  S = Q.K^T (either side) scaled (q, k, the scores; by multiply or divide), soft-capped (c * tanh(S / c)),
+      masked once (+ float mask, or select(mask, S, -inf) either way round), through the exporter's reshapes
+  Q, K, V = 3-D/4-D tensors found going back through reshape/transpose/convert (and, for K and V, the
+      broadcast that repeats heads for GQA/MQA, which the composite absorbs): deepest first, the next one
+      when a reading fails (or its ops are shared and cannot be outlined)
+  mask = followed back through broadcasts, reshapes and transposes to a [B|1, 1, T, S] reading; the ops
+      from there to where it is applied are replayed in the decomposition, so a mask shared by every
+      layer stays outside them all
 Axis roles come from following each axis through those ops (patterns/layout.py), so head, sequence and
-batch are known whatever the layout and however the batch axes were merged.
+batch are known whatever the layout, however the batch axes were merged, and when the query heads are
+split into [kv heads, group] (JAX's grouped-query form). Query head n must read K/V head n // group, the
+composite's convention: heads repeated in an interleaved order are fused with K/V as repeated.
 
 The decomposition is the matched subgraph itself; operands are transposed into [B, T, N, H] outside and
 back inside (simplify then cancels the pairs), so inlining the composite gives the original computation.
@@ -18,7 +24,7 @@ back inside (simplify then cancels the pairs), so inlining the composite gives t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -29,220 +35,13 @@ from . import layout as lay
 from . import values as vals
 from .driver import Pattern, PatternSet
 from .outline import Adapter, outline_composite, region
+from .sdpa_walk import NoMatch, Operand, Scores, op_of, peel, scores, softmax
 from .template import Op
 
+__all__ = ["NAME", "NoMatch", "Attention", "analyze", "sdpa_patterns"]
+
 NAME = "odml.scaled_dot_product_attention"
-SHAPE_OPS = ("stablehlo.reshape", "stablehlo.transpose", "stablehlo.convert")
-
-
-class NoMatch(Exception):
-    """Why this dot_general is not the end of an attention."""
-
-
-def _op(v):
-    return vals.defining_op(v)
-
-
-def _splat(v):
-    """The scalar of a splat constant value, else None."""
-    attr = vals.constant_attr(_op(v))
-    return None if attr is None else vals.splat_scalar(attr)
-
-
-def _is(v, *names) -> bool:
-    op = _op(v)
-    return op is not None and op.name in names
-
-
-def _same_elements(op) -> bool:
-    return vals.num_elements(op.operands[0]) == vals.num_elements(op.results[0])
-
-
-@dataclass
-class Operand:
-    """A q/k/v input: the 4-D value, the ops from it to the dot, its layout at the dot, the scale they apply."""
-
-    value: object
-    ops: list
-    layout: list
-    scale: float = 1.0
-
-
-def _peel(start, tag: str, allow_broadcast: bool, allow_scale: bool) -> list[Operand]:
-    """Candidate inputs going back from a dot operand, deepest first."""
-    values, ops, scales = [start], [], [1.0]
-    v = start
-    while True:
-        op = _op(v)
-        if op is None:
-            break
-        if op.name in SHAPE_OPS or op.name == "stablehlo.broadcast_in_dim" and (allow_broadcast or _same_elements(op)):
-            nxt, factor = op.operands[0], 1.0
-        elif allow_scale and op.name in ("stablehlo.multiply", "stablehlo.divide"):
-            a, b = op.operands
-            if _splat(b) is not None:
-                nxt, factor = a, float(_splat(b)) if op.name == "stablehlo.multiply" else 1.0 / float(_splat(b))
-            elif op.name == "stablehlo.multiply" and _splat(a) is not None:
-                nxt, factor = b, float(_splat(a))
-            else:
-                break
-        else:
-            break
-        ops.append(op)
-        values.append(nxt)
-        scales.append(scales[-1] * factor)
-        v = nxt
-    found = []
-    for i in range(len(values) - 1, -1, -1):
-        if len(vals.shape(values[i])) not in (3, 4):  # [B, N, T, H] in some order, or [N, T, H]
-            continue
-        layout = lay.forward(lay.initial(tag, vals.shape(values[i])), list(reversed(ops[:i])))
-        if layout is not None:
-            found.append(Operand(values[i], ops[:i], layout, scales[i]))
-    return found
-
-
-@dataclass
-class Scores:
-    """What lies between the Q·K dot and the softmax."""
-
-    dot: object
-    ops: list = field(default_factory=list)  # from the dot towards the softmax input
-    scale: float = 1.0
-    cap: float | None = None
-    mask: object = None  # the mask value before it was broadcast to the scores
-    mask_op: object = None  # the add / select that applies it
-    mask_select: bool = False
-    fill: float = 0.0
-
-
-def _scores(s) -> Scores:
-    """Walk back from the softmax input to the Q·K dot."""
-    ops = []
-    info = Scores(None)
-    v = s
-    while True:
-        op = _op(v)
-        if op is None:
-            raise NoMatch("the softmax input does not come from a dot_general")
-        name = op.name
-        if name == "stablehlo.dot_general":
-            info.dot, info.ops = op, list(reversed(ops))
-            return info
-        ops.append(op)
-        if name in SHAPE_OPS or name == "stablehlo.broadcast_in_dim" and _same_elements(op):
-            v = op.operands[0]
-        elif name in ("stablehlo.multiply", "stablehlo.divide") and _splat(op.operands[1]) is not None:
-            c = float(_splat(op.operands[1]))
-            tanh = _op(op.operands[0])
-            if name == "stablehlo.multiply" and tanh is not None and tanh.name == "stablehlo.tanh":
-                inner = _op(tanh.operands[0])  # c * tanh(x / c): a soft cap
-                if inner is not None and inner.name in ("stablehlo.divide", "stablehlo.multiply") and \
-                        _splat(inner.operands[1]) is not None:
-                    ops += [tanh, inner]
-                    info.cap = c
-                    v = inner.operands[0]
-                    continue
-            info.scale *= c if name == "stablehlo.multiply" else 1.0 / c
-            v = op.operands[0]
-        elif name == "stablehlo.multiply" and _splat(op.operands[0]) is not None:
-            info.scale *= float(_splat(op.operands[0]))
-            v = op.operands[1]
-        elif name == "stablehlo.add" and info.mask is None:
-            a, b = op.operands
-            keep, mask = (a, b) if _leads_to_dot(a) else (b, a)
-            info.mask, info.mask_op = _unbroadcast(mask), op
-            v = keep
-        elif name == "stablehlo.select" and info.mask is None and _splat(op.operands[2]) is not None:
-            info.mask, info.mask_op, info.mask_select = _unbroadcast(op.operands[0]), op, True
-            info.fill = float(_splat(op.operands[2]))
-            if info.fill == 0:
-                raise NoMatch("select fills masked scores with 0, not a large negative value")
-            v = op.operands[1]
-        else:
-            raise NoMatch(f"{name} at {vals.loc(op)} between the scores and the softmax")
-
-
-def _leads_to_dot(v, depth: int = 12) -> bool:
-    for _ in range(depth):
-        op = _op(v)
-        if op is None:
-            return False
-        if op.name == "stablehlo.dot_general":
-            return True
-        if not len(op.operands):
-            return False
-        v = op.operands[0]
-    return False
-
-
-def _unbroadcast(v):
-    op = _op(v)
-    return op.operands[0] if op is not None and op.name == "stablehlo.broadcast_in_dim" else v
-
-
-def _through_shape(v, names=("stablehlo.reshape", "stablehlo.broadcast_in_dim", "stablehlo.convert")):
-    ops = []
-    while _is(v, *names):
-        ops.append(_op(v))
-        v = _op(v).operands[0]
-    return v, ops
-
-
-def _softmax(p):
-    """Walk back from P to the softmax input S. Returns (S, the softmax axis, the ops from the softmax's
-    divide to P in program order: only their layouts matter)."""
-    ops = []
-    v = p
-    while True:
-        op = _op(v)
-        if op is None:
-            raise NoMatch("P is not computed by a softmax")
-        if op.name in SHAPE_OPS or op.name == "stablehlo.broadcast_in_dim" and _same_elements(op):
-            ops.append(op)
-            v = op.operands[0]
-        elif op.name == "stablehlo.select" and _splat(op.operands[1]) == 0:  # torch: fully masked rows -> 0
-            ops.append(op)
-            v = op.operands[2]
-        elif op.name == "stablehlo.divide":
-            ops.append(op)
-            break
-        else:
-            raise NoMatch(f"expected the softmax's divide, found {op.name} at {vals.loc(op)}")
-    e_num, denom = op.operands
-    total, _ = _through_shape(denom)
-    sum_op = _op(total)
-    if sum_op is None or sum_op.name != "stablehlo.reduce" or _reducer(sum_op) != "stablehlo.add":
-        raise NoMatch("the softmax denominator is not a sum")
-    e, _ = _through_shape(e_num, ("stablehlo.convert",))
-    e2, _ = _through_shape(sum_op.operands[0], ("stablehlo.convert",))
-    if e != e2 or not _is(e, "stablehlo.exponential"):
-        raise NoMatch("the softmax does not divide exp(x) by its own sum")
-    z = _op(e).operands[0]
-    reduces = [sum_op]
-    if _is(z, "stablehlo.subtract"):
-        s, m = _op(z).operands
-        m, _ = _through_shape(m)
-        if _is(m, "stablehlo.maximum") and _splat(_op(m).operands[0]) is not None:  # JAX: max(-inf, max S)
-            m = _op(m).operands[1]
-        if not _is(m, "stablehlo.reduce") or _reducer(_op(m)) != "stablehlo.maximum" or \
-                _through_shape(_op(m).operands[0], ("stablehlo.convert",))[0] != \
-                _through_shape(s, ("stablehlo.convert",))[0]:
-            raise NoMatch("exp(x - m): m is not the max of x")
-        reduces.append(_op(m))
-    else:
-        s = z
-    axes = {tuple(vals.attr_value(r.attributes["dimensions"])) for r in reduces}
-    if len(axes) != 1 or len(next(iter(axes))) != 1:
-        raise NoMatch("the softmax reductions are not over one common axis")
-    s, _ = _through_shape(s, ("stablehlo.convert",))
-    return s, next(iter(axes))[0], list(reversed(ops))
-
-
-def _reducer(op):
-    from .folding import reducer_kind
-
-    return reducer_kind(op)
+ROLES = ("B", "T", "N", "H")
 
 
 def _roles(head, seq, batch: dict, rank: int) -> list[str]:
@@ -255,14 +54,16 @@ def _roles(head, seq, batch: dict, rank: int) -> list[str]:
     if seq is not None:
         dims["T"] = seq.dim
     for atom, role in batch.items():
+        if dims.get(role, atom.dim) != atom.dim:
+            raise NoMatch(f"the {role} axis of an input is made of several of its axes")
         dims[role] = atom.dim
     free = [d for d in range(rank) if d not in dims.values()]
-    for role in ("B", "N", "T", "H")[4 - rank:] if rank < 4 and "B" not in dims else ("B", "N", "T", "H"):
+    for role in ROLES[4 - rank:] if rank < 4 and "B" not in dims else ROLES:
         if role not in dims:
             if not free:
                 raise NoMatch("could not tell the axes of an input apart")
             dims[role] = free.pop(0)
-    if free or len(dims) != rank:
+    if free or len(dims) != rank or len(set(dims.values())) != rank:
         raise NoMatch("could not tell the axes of an input apart")
     order = [None] * rank
     for role, d in dims.items():
@@ -281,25 +82,41 @@ def _to_btnh(shape, order: list[str]) -> Adapter:
                    lambda v: _reshape(_transpose(v, inverse), shape))
 
 
-def _batch_roles(atoms) -> dict:
-    """B and N among a query's batch atoms: B is the outer one; a lone batch atom is the heads."""
-    atoms = sorted(atoms, key=lambda a: a.dim)
-    if len(atoms) > 2:
+def _batch_roles(atoms, rank: int, heads_in_batch: bool = True) -> dict:
+    """B and N among a query's batch atoms (parts of one axis share its role): B is the outer axis; a lone
+    batch axis is the heads, unless the heads are elsewhere or it is axis 0 of a 4-D query (one head)."""
+    dims = sorted({a.dim for a in atoms})
+    if len(dims) > 1 + heads_in_batch:
         raise NoMatch("more than two batch axes")
-    return dict(zip(atoms, ("B", "N"))) if len(atoms) == 2 else {a: "N" for a in atoms}
+    lone = "N" if heads_in_batch and not (rank == 4 and dims == [0]) else "B"
+    names = dict(zip(dims, ("B", "N") if len(dims) == 2 else (lone,)))
+    return {a: names[a.dim] for a in atoms}
 
 
-def _dot_parts(dot, lhs_layout, rhs_layout):
+@dataclass
+class _Parts:
+    """A dot's two operands x and y (whichever side each is on): atoms of the batch axes (flat), of the
+    contracting axis, of the free axes (flat), and the layout of the result (x's atoms on batch axes)."""
+
+    xb: list
+    yb: list
+    xc: list
+    yc: list
+    xf: list
+    yf: list
+    out: list
+
+
+def _dot_parts(dot, x_layout, y_layout, x_lhs: bool) -> _Parts:
     lb, rb, lc, rc = vals.dot_dims(dot)
-    if len(lc) != 1:
-        raise NoMatch("the dot contracts more than one axis")
-    lfree = [d for d in range(len(lhs_layout)) if d not in lb and d not in lc]
-    rfree = [d for d in range(len(rhs_layout)) if d not in rb and d not in rc]
-    if len(lfree) != 1 or len(rfree) != 1:
-        raise NoMatch("the dot does not have one free axis per side")
-    lbatch = [a for d in lb for a in lhs_layout[d]]
-    rbatch = [a for d in rb for a in rhs_layout[d]]
-    return lbatch, rbatch, lhs_layout[lc[0]], rhs_layout[rc[0]], lhs_layout[lfree[0]], rhs_layout[rfree[0]]
+    xb, yb, xc, yc = (lb, rb, lc, rc) if x_lhs else (rb, lb, rc, lc)
+    if len(xc) != 1:
+        raise NoMatch(f"the dot at {vals.loc(dot)} contracts more than one axis")
+    xfree = [x_layout[d] for d in range(len(x_layout)) if d not in xb and d not in xc]
+    yfree = [y_layout[d] for d in range(len(y_layout)) if d not in yb and d not in yc]
+    flat = lambda groups: [a for g in groups for a in g]  # noqa: E731
+    return _Parts(flat(x_layout[d] for d in xb), flat(y_layout[d] for d in yb), x_layout[xc[0]], y_layout[yc[0]],
+                  flat(xfree), flat(yfree), [x_layout[d] for d in xb] + (xfree + yfree if x_lhs else yfree + xfree))
 
 
 def _single(group, what):
@@ -317,124 +134,233 @@ class Attention:
     v: Operand
     scores: Scores
     roles: dict  # "q"/"k"/"v": the role of each axis of the input (B, T, N, H; T is S for k and v)
-    out_shape: tuple  # the P.V result expanded to one axis per role, in its own order
-    out_perm: list  # that expansion to [B, T, N, H]
-    sizes: dict  # role -> size: B, T, N (query heads), S, H
-    mask_roles: list  # the mask's non-unit axes' roles in order (subset of B, T, S)
-    gqa: bool
+    out_atoms: list  # the P.V result as one axis per atom, in its own order
+    out_perm: list  # those axes to [B, T, N (major part first), H]
+    sizes: dict  # role -> size: B, T, N (query heads), S, H, and Nkv (key/value heads)
+    mask: object  # the mask as the composite's operand is built from it (None: no mask)
+    mask_roles: list  # per axis of `mask`: B, T or S, or None (size 1, or the same for every head)
+    mask_chain: list  # the broadcasts/reshapes/transposes from `mask` to where it is applied (scores.mask)
 
     @property
     def scale(self) -> float:
         return self.q.scale * self.k.scale * self.scores.scale
 
-
-def analyze(pv, allow_gqa: bool = True, min_seq_len: int = 1) -> Attention:
-    """Attention ending at `pv` (the P.V dot_general), or NoMatch(why)."""
-    p0, v0 = pv.operands
-    s_value, axis, p_ops = _softmax(p0)
-    sc = _scores(s_value)
-    q0, k0 = sc.dot.operands
-    reasons = []
-    for q in _peel(q0, "q", False, True):
-        for k in _peel(k0, "k", allow_gqa, True):
-            try:
-                return _complete(pv, v0, p_ops, s_value, axis, sc, q, k, allow_gqa, min_seq_len)
-            except NoMatch as e:
-                reasons.append(str(e))
-    raise NoMatch(reasons[0] if reasons else "no 3-D or 4-D query/key tensors found behind the Q.K dot")
+    @property
+    def gqa(self) -> bool:
+        return self.sizes["Nkv"] != self.sizes["N"]
 
 
-def _complete(pv, v0, p_ops, s_value, axis, sc, q, k, allow_gqa, min_seq_len) -> Attention:
-    qb, kb, qc, kc, qf, kf = _dot_parts(sc.dot, q.layout, k.layout)
-    pairs = lay.pair_batches(qb, kb)
-    if pairs is None:
-        raise NoMatch("the query and key batch axes do not pair up")
-    hq, hk, t, s = _single(qc, "head"), _single(kc, "head"), _single(qf, "query"), _single(kf, "key")
+def analyze(pv, allow_gqa: bool = True, min_seq_len: int = 1, accept=None) -> Attention:
+    """Attention ending at `pv` (the P.V dot_general), or NoMatch(why): the reason of the attempt that got
+    furthest into the template. Inputs are tried deepest first (q, k, v before the ops that reshape or
+    repeat them); `accept(attention)` may refuse one with a reason (the rewrite's own check), and the next
+    is tried."""
+    best: list = []
+
+    def note(e: NoMatch, depth: int) -> None:
+        if not best or depth > best[0]:
+            best[:] = [depth, str(e)]
+
+    for p_side in (0, 1):
+        try:
+            s_value, axis, p_ops = softmax(pv.operands[p_side])
+        except NoMatch as e:
+            note(e, e.depth)
+            continue
+        try:
+            sc = scores(s_value)
+        except NoMatch as e:
+            note(e, 2)
+            continue
+        for q_side in (0, 1):
+            for q in peel(sc.dot.operands[q_side], "q", False, True):
+                for k in peel(sc.dot.operands[1 - q_side], "k", allow_gqa, True):
+                    try:
+                        return _complete(pv, p_side, p_ops, axis, sc, q, k, q_side == 0, allow_gqa, min_seq_len,
+                                         accept)
+                    except NoMatch as e:
+                        note(e, 3)
+        note(NoMatch("no 3-D or 4-D query/key tensors found behind the Q.K dot"), 2.5)
+    raise NoMatch(best[1])
+
+
+def _complete(pv, p_side, p_ops, axis, sc, q, k, q_lhs, allow_gqa, min_seq_len, accept) -> Attention:
+    qk = _dot_parts(sc.dot, q.layout, k.layout, q_lhs)
+    heads = {(a.tag, a.dim) for a in qk.xb}
+    groups = [a for a in qk.xf if (a.tag, a.dim) in heads]  # query head parts that share one key head
+    hq, hk, s = _single(qk.xc, "head"), _single(qk.yc, "head"), _single(qk.yf, "key")
     if hq is None or hk is None or hq.size != hk.size:
         raise NoMatch("the Q.K dot does not contract the head axis")
-    lb = vals.dot_dims(sc.dot)[0]
-    dot_layout = [q.layout[d] for d in lb] + [qf, kf]
-    s_layout = lay.forward(dot_layout, sc.ops)
-    if s_layout is None or s_layout[axis] != kf:
-        raise NoMatch("the softmax is not over the key axis")
+    pairs = lay.pair_batches(qk.xb, qk.yb)
+    if pairs is None:
+        raise NoMatch("the query and key batch axes do not pair up")
+    s_layout = lay.forward(qk.out, sc.ops)
+    if s_layout is None or s is None or s_layout[axis] != [s]:
+        raise NoMatch(f"the softmax is not over the key axis of the Q.K dot at {vals.loc(sc.dot)}")
     p_layout = lay.forward(s_layout, p_ops)
     if p_layout is None:
         raise NoMatch("P is reshaped in a way that splits an axis")
-    for v in _peel(v0, "v", allow_gqa, False):
+    t, free_heads = _query_axis([a for a in qk.xf if (a.tag, a.dim) not in heads], p_layout, s)
+    groups += free_heads
+    if groups and not allow_gqa:
+        raise NoMatch("grouped-query attention (query heads split into groups) with allow-gqa=false")
+    why = "no value tensor pairs with the probabilities in the P.V dot"
+    for v in peel(pv.operands[1 - p_side], "v", allow_gqa, False):
         try:
-            pb, vb, pc, vc, pf, vf = _dot_parts(pv, p_layout, v.layout)
-        except NoMatch:
+            pvp = _dot_parts(pv, p_layout, v.layout, p_side == 0)
+            sv, hv = _single(pvp.yc, "value sequence"), _single(pvp.yf, "value head")
+        except NoMatch as e:
+            why = str(e)
             continue
-        vpairs = lay.pair_batches(pb, vb)
-        sv, hv = _single(vc, "key"), _single(vf, "head")
-        if pc != kf or vpairs is None or hv is None or (s is not None and (sv is None or sv.size != s.size)):
-            continue
-        return _assemble(q, k, v, sc, pairs, vpairs, hq, hk, hv, t, s, sv, pb + pf + vf, min_seq_len, dot_layout)
-    raise NoMatch("no value tensor pairs with the probabilities in the P.V dot")
+        vpairs = lay.pair_batches(pvp.xb, pvp.yb)
+        if pvp.xc != [s]:
+            why = "the P.V dot does not contract the key axis of the probabilities"
+        elif set(pvp.xf) != set(groups + ([t] if t else [])) or len(pvp.xf) != len(groups) + bool(t):
+            why = "the P.V dot keeps axes of the probabilities other than the query axis"
+        elif vpairs is None or hv is None or sv is None or sv.size != s.size:
+            why = "the value batch axes do not pair with the probabilities'"
+        else:
+            try:
+                readings = _assemble(q, k, v, sc, pairs, vpairs, groups, hq, hk, hv, t, s, sv, pvp.out, qk.out,
+                                     min_seq_len)
+            except NoMatch as e:
+                why = str(e)
+                continue
+            for att in readings:
+                refused = accept(att) if accept is not None else None
+                if not refused:
+                    return att
+                why = refused
+    raise NoMatch(why)
 
 
-def _assemble(q, k, v, sc, pairs, vpairs, hq, hk, hv, t, s, sv, out_atoms, min_seq_len, dot_layout) -> Attention:
-    qroles = _batch_roles([a for a, _ in pairs])
-    kroles = {rights[0]: qroles[a] for a, rights in pairs}
-    vroles = {rights[0]: qroles[a] for a, rights in vpairs}
-    gqa = any(len(r) == 2 for _, r in pairs) or any(len(r) == 2 for _, r in vpairs)
+def _query_axis(free: list, p_layout, key):
+    """(the query's sequence atom, query head atoms left free) among the query's free atoms outside its
+    batch. Exporters lay the probabilities out [..., T, S], so the sequence is the atom right before the keys;
+    the others are heads that all read the one K/V head (MQA written as a broadcasting matmul, or JAX's
+    grouping with one K/V head). A unit axis right before the keys means a single query (decode). When heads
+    and queries can be told apart only this way, either reading computes the same (query rows are
+    independent; a mask that tells them apart is refused as varying between heads)."""
+    if not free:
+        return None, []
+    at = next((i for i, g in enumerate(p_layout) if key in g), 0)
+    before = p_layout[at - 1] if at else None
+    picked = [a for a in free if [a] == before]
+    if not picked and len(free) == 1 and before != []:
+        picked = free
+    rest = [a for a in free if a not in picked]
+    if len({(a.tag, a.dim) for a in rest}) > 1:
+        raise NoMatch("the query has free axes other than its sequence and heads")
+    return (picked[0] if picked else None), rest
+
+
+def _kv_heads(pairs, qroles: dict, groups: list, what: str) -> int:
+    """How many K/V heads the query heads read, checking the composite's convention: query head n reads
+    K/V head n // group, i.e. along the query head axis the parts paired with K/V heads are all major to
+    the parts repeated over (broadcast atoms, or query head parts left out of the batch)."""
+    parts = [(a.stride, "group", 1) for a in groups]
+    for a, rights in pairs:
+        if qroles[a] != "N":
+            if rights[0].tag == "bcast" or len(rights) > 1:
+                raise NoMatch(f"the {what} are broadcast along the batch")
+        elif rights[0].tag == "bcast":
+            parts.append((a.stride, "group", 1))
+        else:
+            parts.append((a.stride, "kv+group" if len(rights) > 1 else "kv", rights[0].size))
+    n_kv, grouped = 1, False
+    for _, kind, n in sorted(parts, key=lambda p: -p[0]):
+        if kind.startswith("kv"):
+            if grouped:
+                raise NoMatch(f"the {what} heads are repeated in an interleaved order (query head n does not "
+                              "read head n // group)")
+            n_kv *= n
+        grouped = grouped or "group" in kind
+    return n_kv
+
+
+def _assemble(q, k, v, sc, pairs, vpairs, groups, hq, hk, hv, t, s, sv, pv_out, qk_out, min_seq_len) -> list:
+    """The attention read with these inputs: one reading per way of taking the mask (deepest first)."""
+    if any(a is not None and a.tag == "bcast" for a in (hq, hk, hv, t, s, sv)):
+        raise NoMatch("an input is broadcast along its sequence or head axis")
+    free_heads = [a for a in groups if a.dim not in {b.dim for b, _ in pairs}]
+    qroles = _batch_roles([a for a, _ in pairs], len(vals.shape(q.value)), heads_in_batch=not free_heads)
+    if any(qroles.get(a, "N") != "N" for a in groups):
+        raise NoMatch("a query axis other than the heads is split between the batch and the free axes")
+    qroles_all = {**qroles, **{a: "N" for a in free_heads}}
+    kroles = {r[0]: qroles[a] for a, r in pairs if r[0].tag != "bcast"}
+    vroles = {r[0]: qroles[a] for a, r in vpairs if r[0].tag != "bcast"}
     roles = {name: _roles(h, seq, batch, len(vals.shape(x.value)))
-             for name, h, seq, batch, x in (("q", hq, t, qroles, q), ("k", hk, s, kroles, k), ("v", hv, sv, vroles, v))}
+             for name, h, seq, batch, x in (("q", hq, t, qroles_all, q), ("k", hk, s, kroles, k),
+                                            ("v", hv, sv, vroles, v))}
 
     def size(name, x, role):
         return vals.shape(x.value)[roles[name].index(role)] if role in roles[name] else 1
 
+    n_kv = _kv_heads(pairs, qroles, groups, "keys")
+    if _kv_heads(vpairs, qroles, groups, "values") != n_kv or size("k", k, "N") != n_kv or size("v", v, "N") != n_kv:
+        raise NoMatch("the keys and the values do not have the same heads")
     sizes = {"B": size("q", q, "B"), "T": size("q", q, "T"), "N": size("q", q, "N"), "H": size("v", v, "H"),
-             "S": size("k", k, "T")}
+             "S": size("k", k, "T"), "Nkv": n_kv}
     if sizes["T"] < min_seq_len:
         raise NoMatch(f"query length {sizes['T']} is below min-seq-len={min_seq_len}")
-    role_of = {**{a: r for a, r in qroles.items()}, **({t: "T"} if t else {}), hv: "H"}
-    present = [role_of[a] for a in out_atoms]
-    order = [r for r in ("B", "T", "N", "H") if r not in present] + present
-    out_shape = tuple(sizes[r] for r in order)
-    out_perm = [order.index(r) for r in ("B", "T", "N", "H")]
-    mask_roles = _mask_roles(sc, dot_layout, qroles, t, s) if sc.mask is not None else []
-    return Attention(q, k, v, sc, roles, out_shape, out_perm, sizes, mask_roles, gqa)
+
+    def role(atom):
+        return roles["q"][atom.dim] if atom.tag == "q" else "H" if atom == hv else "S" if atom == s else None
+
+    atoms = [a for g in pv_out for a in g]
+    if any(role(a) not in ROLES for a in atoms):
+        raise NoMatch("the attention output has an axis that is not one of the query's")
+    perm = sorted(range(len(atoms)), key=lambda i: (ROLES.index(role(atoms[i])), -atoms[i].stride))
+    for r in ROLES:
+        if int(np.prod([a.size for a in atoms if role(a) == r])) != sizes[r]:
+            raise NoMatch(f"the attention output does not keep the whole {r} axis")
+    if sc.mask is None:
+        return [Attention(q, k, v, sc, roles, atoms, perm, sizes, None, [], [])]
+    return [Attention(q, k, v, sc, roles, atoms, perm, sizes, m, r, c) for m, r, c in _masks(sc, qk_out, role)]
 
 
-def _mask_roles(sc: Scores, dot_layout, qroles: dict, t, s) -> list:
-    """Roles of the mask's axes (B, T, S) in order; a mask that differs between heads cannot be the
-    composite's ([B, 1, T, S])."""
-    mask_op = sc.mask_op
-    scores_shape = vals.shape(mask_op.results[0])
-    mshape = vals.shape(sc.mask)
-    if mask_op.name == "stablehlo.select":
-        applied = mask_op.operands[0]
-    else:
-        a, b = mask_op.operands
-        applied = b if _unbroadcast(b) == sc.mask and not _leads_to_dot(b) else a
-    bcast = _op(applied)
-    if bcast is not None and bcast.name == "stablehlo.broadcast_in_dim" and applied != sc.mask:
-        dims = vals.attr_value(bcast.attributes["broadcast_dimensions"])
-    elif mshape == scores_shape:
-        dims = list(range(len(mshape)))
-    else:
-        raise NoMatch("the mask reaches the scores in a way other than broadcast_in_dim")
-    at_mask = lay.forward(dot_layout, sc.ops[:sc.ops.index(mask_op)])
+def _masks(sc: Scores, dot_layout, role) -> list:
+    """Readings of the mask, deepest first: (a value on the way back from where it is applied, through
+    broadcasts, reshapes and transposes; the role of each of its axes: B, T, S, or None for size 1 or the same
+    for every head or batch; the ops from it to where it is applied). A mask that differs between heads
+    cannot be the composite's [B|1, 1, T, S]."""
+    at_mask = lay.forward(dot_layout, sc.ops[:sc.ops.index(sc.mask_op)])
     if at_mask is None:
         raise NoMatch("the scores are reshaped before the mask in a way that splits an axis")
-    role_of = {**qroles, **({t: "T"} if t else {}), **({s: "S"} if s else {})}
-    roles = []  # per mask axis: its role, or None when it is size 1 or the same for every head
-    constant = vals.constant_attr(_op(sc.mask))
-    for i, d in enumerate(dims):
-        if mshape[i] == 1:
-            roles.append(None)
+    value, chain = sc.mask, []
+    while (op := op_of(value)) is not None and op.name in ("stablehlo.broadcast_in_dim", "stablehlo.reshape",
+                                                           "stablehlo.transpose"):
+        chain.append(op)
+        value = op.operands[0]
+    found, why = [], f"the mask at {vals.loc(sc.mask_op)} does not line up with the scores' axes"
+    for i in range(len(chain), -1, -1):
+        m = sc.mask if i == 0 else chain[i - 1].operands[0]
+        shape = vals.shape(m)
+        at = lay.forward(lay.initial("mask", shape), chain[:i][::-1])
+        if at is None or len(at) != len(at_mask):
             continue
-        if mshape[i] != scores_shape[d]:
-            raise NoMatch("the mask's shape does not broadcast to the scores")
-        axis_roles = [role_of.get(atom) for atom in at_mask[d]]
-        if axis_roles == ["N"] and constant is not None and _uniform_along(vals.constant_array(constant), i):
-            roles.append(None)  # a folded broadcast over heads: every head sees the same mask
-        elif len(axis_roles) == 1 and axis_roles[0] in ("B", "T", "S"):
-            roles.append(axis_roles[0])
-        else:
-            raise NoMatch("the mask differs between heads (the composite's mask is [B, 1, T, S])")
-    return roles
+        roles, ok = [None] * len(shape), True
+        for scores_group, group in zip(at_mask, at):
+            mine = [a for a in group if a.tag == "mask"]
+            if not mine:
+                continue  # broadcast along this axis of the scores
+            a = mine[0]
+            if len(group) != 1 or len(scores_group) != 1 or a.size != shape[a.dim]:
+                ok = False
+                break
+            roles[a.dim] = role(scores_group[0])
+        constant = vals.constant_attr(op_of(m))
+        for d, r in enumerate(roles):
+            if r in ("N", "B") and constant is not None and _uniform_along(vals.constant_array(constant), d):
+                roles[d] = None  # a folded broadcast: every head (batch) sees the same mask
+            elif r not in ("B", "T", "S", None):
+                why, ok = f"the mask at {vals.loc(sc.mask_op)} differs between heads (the composite's mask is " \
+                          "[B, 1, T, S])", False
+        if ok:
+            found.append((m, roles, chain[:i][::-1]))
+    if not found:
+        raise NoMatch(why)
+    return found
 
 
 def _uniform_along(array: np.ndarray, axis: int) -> bool:
@@ -467,7 +393,7 @@ def _slice(v, limits):
 def _mask_adapter(att: Attention) -> Adapter:
     """Mask (any shape that broadcasts to the scores) <-> the composite's [B|1, 1, T, S] float mask."""
     sc, sizes = att.scores, att.sizes
-    mshape, roles = vals.shape(sc.mask), att.mask_roles
+    mshape, roles = vals.shape(att.mask), att.mask_roles
     present = [r for r in ("B", "T", "S") if r in roles]
     order = [r for r in roles if r is not None]  # the mask's own role order
     full = [sizes["B"] if "B" in roles else 1, 1, sizes["T"], sizes["S"]]
@@ -476,50 +402,70 @@ def _mask_adapter(att: Attention) -> Adapter:
     score_type = vals.element_type(sc.mask_op.results[0])
     fill = sc.fill
 
-    def outside(m):
-        m = _slice(m, squeezed)
-        m = _reshape(m, [sizes[r] for r in order])
-        m = _transpose(m, [order.index(r) for r in present])
-        m = hlo.BroadcastInDimOp(_tensor(full, vals.element_type(m)), m, [canonical[r] for r in present]).result
-        if sc.mask_select:  # boolean keep-mask -> additive mask: 0 where kept, the fill value elsewhere
+    perm = [order.index(r) for r in present]
+    moved = perm != sorted(perm)
+    spread = any(r not in roles and sizes[r] > 1 for r in ("T", "S"))  # one mask row for all queries (keys)
+
+    def outside(_):  # built from the reading, not from the applied mask that the region starts at
+        m = _slice(att.mask, squeezed)
+        if moved:
+            m = _transpose(_reshape(m, [sizes[r] for r in order]), perm)
+        if spread:
+            m = _reshape(m, [sizes[r] for r in present])
+            m = hlo.BroadcastInDimOp(_tensor(full, vals.element_type(m)), m, [canonical[r] for r in present]).result
+        else:
+            m = _reshape(m, full)
+        if sc.mask_select:  # boolean mask -> additive mask: 0 where kept, the fill value elsewhere
             zero = hlo.ConstantOp(ir.splat(0, _tensor(full, score_type))).result
             filler = hlo.ConstantOp(ir.splat(fill, _tensor(full, score_type))).result
-            m = hlo.SelectOp(m, zero, filler).result
+            m = hlo.SelectOp(m, zero, filler).result if sc.mask_keep else hlo.SelectOp(m, filler, zero).result
         return m
 
     def inside(arg):
         if sc.mask_select:
             zero = hlo.ConstantOp(ir.splat(0, arg.type)).result
-            arg = hlo.CompareOp(arg, zero, hlo.ComparisonDirectionAttr.get("EQ")).result
-        arg = _slice(arg, [full[0], 1, full[2] if "T" in roles else 1, full[3] if "S" in roles else 1])
-        arg = _reshape(arg, [sizes[r] for r in present])
-        arg = _transpose(arg, [present.index(r) for r in order])
+            direction = hlo.ComparisonDirectionAttr.get("EQ" if sc.mask_keep else "NE")
+            arg = hlo.CompareOp(arg, zero, direction).result
+        if spread:
+            arg = _slice(arg, [full[0], 1, full[2] if "T" in roles else 1, full[3] if "S" in roles else 1])
+        if moved:
+            arg = _transpose(_reshape(arg, [sizes[r] for r in present]), [present.index(r) for r in order])
         arg = _reshape(arg, squeezed)
-        if tuple(squeezed) != tuple(mshape):  # heads folded into a constant: broadcast back
+        if tuple(squeezed) != tuple(mshape):  # heads (batch) folded into a constant: broadcast back
             arg = hlo.BroadcastInDimOp(_tensor(mshape, vals.element_type(arg)), arg, list(range(len(mshape)))).result
+        for op in att.mask_chain:  # and on to where it is applied, as the exporter did
+            clone = op.clone()
+            clone.operands[0] = arg
+            arg = clone.results[0]
         return arg
 
     return Adapter(outside, inside)
 
 
 def _output_adapter(att: Attention, out) -> Adapter:
-    inverse = [att.out_perm.index(i) for i in range(4)]
-    shape = vals.shape(out)
-    return Adapter(lambda r: _reshape(_transpose(r, inverse), shape),
-                   lambda o: _transpose(_reshape(o, att.out_shape), att.out_perm))
+    """The P.V result (one axis per atom, in its own order) <-> the composite's [B, T, N, H] result."""
+    shape, expanded = vals.shape(out), [a.size for a in att.out_atoms]
+    canonical = [expanded[i] for i in att.out_perm]
+    inverse = [att.out_perm.index(i) for i in range(len(expanded))]
+    btnh = [att.sizes[r] for r in ROLES]
+    return Adapter(lambda r: _reshape(_transpose(_reshape(r, canonical), inverse), shape),
+                   lambda o: _reshape(_transpose(_reshape(o, expanded), att.out_perm), btnh))
 
 
 def _where(allow_gqa: bool, min_seq_len: int):
     def where(m) -> bool | str:
+        found = {}
+
+        def outlinable(att):  # every op between the inputs and P.V must be the attention's alone
+            inputs = [att.q.value, att.k.value, att.v.value] + ([att.scores.mask] if att.mask is not None else [])
+            found["ops"], why = region(inputs, [m.root.results[0]])
+            return why if found["ops"] is None else None
+
         try:
-            att = analyze(m.root, allow_gqa, min_seq_len)
+            att = analyze(m.root, allow_gqa, min_seq_len, outlinable)
         except NoMatch as why:
             return str(why)
-        inputs = [att.q.value, att.k.value, att.v.value] + ([att.scores.mask] if att.scores.mask is not None else [])
-        ops, why = region(inputs, [m.root.results[0]])
-        if ops is None:
-            return why
-        m.memo.update(att=att, ops=ops)
+        m.memo.update(att=att, ops=found["ops"])
         return True
 
     return where
@@ -530,7 +476,7 @@ def _fuse(m):
     out = m.root.results[0]
     adapters = {i: _to_btnh(vals.shape(x.value), att.roles[name])
                 for i, (name, x) in enumerate((("q", att.q), ("k", att.k), ("v", att.v)))}
-    if att.scores.mask is not None:
+    if att.mask is not None:  # the region starts where the mask is applied: a broadcast shared by layers stays
         mask, adapters[3] = att.scores.mask, _mask_adapter(att)
     else:  # no mask: the composite still takes one (zeros), the decomposition ignores it
         score_type = vals.element_type(att.scores.dot.results[0])
