@@ -52,6 +52,8 @@ def _evaluate(max_elements: int):
         op = m.root
         attrs = [vals.constant_attr(vals.defining_op(v)) for v in op.operands]
         rtype = op.results[0].type
+        if vals.num_elements(rtype) == 0 or any(vals.num_elements(a.type) == 0 for a in attrs):
+            return "empty tensors: nothing to fold"
         try:
             if op.name in SPLAT_PRESERVING and attrs and all(vals.is_splat(a) for a in attrs):
                 scalars = [vals.splat_scalar(a) for a in attrs]

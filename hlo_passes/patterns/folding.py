@@ -5,10 +5,14 @@ One evaluator per op, `EVALUATORS[op name](op, operand arrays) -> array`, writte
   bit-exact; bf16/f16 go through f32 like XLA's CPU backend.
 - transcendental ops are computed in f64 and rounded once, which is what XLA's compile-time evaluator
   (glibc's correctly rounded float functions) gives in all but rare cases;
-- float reductions accumulate sequentially, in XLA's order, not numpy's pairwise order (reduce_window
-  walks each window in row-major order);
+- float reductions (reduce, reduce_window) accumulate sequentially in row-major order, not numpy's
+  pairwise order, with XLA's precision: f32/f16 sums in f64 rounded once; bf16 sums and all products
+  rounded to the element type at each step. A float dot_general adds f32-rounded products in f32, one
+  after the other, except one with no free dim bigger than 1, which XLA turns into multiply + reduce
+  (products rounded, then summed in f64);
 - where XLA's result is implementation-defined (integer division by zero, float->int conversion of
-  NaN/inf/out-of-range values), the evaluator declines (`Decline`) and the op stays.
+  NaN/inf/out-of-range values, a reduce or reduce_window whose init is not the identity of its body,
+  which StableHLO may apply any number of times), the evaluator declines (`Decline`) and the op stays.
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ def _exact(fn):
 
     def run(op, *xs):
         dtype = xs[0].dtype
-        if _float_kind(dtype) and dtype.itemsize < 4:
-            return fn(*(x.astype(np.float32) for x in xs)).astype(dtype)
         with np.errstate(all="ignore"):
+            if _float_kind(dtype) and dtype.itemsize < 4:
+                return fn(*(x.astype(np.float32) for x in xs)).astype(dtype)
             return np.asarray(fn(*xs)).astype(dtype, copy=False)
 
     return run
@@ -85,8 +89,9 @@ def _shift(kind):
             raise Decline("shift amount out of range")
         if kind == "left":
             return np.left_shift(a, b).astype(a.dtype)
-        if kind == "arith":
-            return np.right_shift(a, b).astype(a.dtype)
+        if kind == "arith":  # on the two's complement bits, also for unsigned types (XLA: ashr)
+            signed = a.view(np.dtype(f"i{a.dtype.itemsize}"))
+            return np.right_shift(signed, b.astype(signed.dtype)).view(a.dtype)
         unsigned = a.view(np.dtype(f"u{a.dtype.itemsize}"))
         return np.right_shift(unsigned, b.astype(unsigned.dtype)).view(a.dtype)
 
@@ -94,7 +99,18 @@ def _shift(kind):
 
 
 def _round_afz(x):
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+    """Half away from zero. Not floor(|x| + 0.5): that sum rounds (0.49999997 + 0.5 -> 1.0 in f32)."""
+    xf = x.astype(np.float64)
+    t = np.trunc(xf)  # keeps -0.0, NaN and infinities
+    with np.errstate(invalid="ignore"):
+        return np.where(np.abs(xf - t) >= 0.5, t + np.sign(xf), t).astype(x.dtype)
+
+
+def _sign(x):
+    """-1, 0 or 1; zeros and NaN are their own sign (XLA: sign(-0.0) = -0.0, which np.sign makes +0.0)."""
+    if not _float_kind(x.dtype):
+        return np.sign(x)
+    return np.where((x == 0) | np.isnan(x), x, np.sign(x))
 
 
 def _logical(fn):
@@ -105,7 +121,7 @@ def _logical(fn):
 
 UNARY = {
     "stablehlo.negate": _exact(np.negative), "stablehlo.abs": _exact(np.abs), "stablehlo.sqrt": _exact(np.sqrt),
-    "stablehlo.floor": _exact(np.floor), "stablehlo.ceil": _exact(np.ceil), "stablehlo.sign": _exact(np.sign),
+    "stablehlo.floor": _exact(np.floor), "stablehlo.ceil": _exact(np.ceil), "stablehlo.sign": _exact(_sign),
     "stablehlo.round_nearest_even": _exact(np.rint), "stablehlo.round_nearest_afz": _exact(_round_afz),
     "stablehlo.not": _logical(lambda x: np.logical_not(x) if x.dtype == np.bool_ else np.invert(x)),
     "stablehlo.rsqrt": _transcendental(lambda x: 1.0 / np.sqrt(x)),
@@ -171,8 +187,32 @@ def _convert(op, x):
         return x != 0
     if _float_kind(x.dtype) and _float_kind(to) and x.dtype.itemsize < to.itemsize:
         return x.astype(np.float64).astype(to)
+    if to == ml_dtypes.bfloat16 and (x.dtype == np.float64 or (x.dtype.kind in "iu" and x.dtype.itemsize > 2)):
+        return _round_to_odd_f32(x).astype(to)  # ml_dtypes goes through f32: two roundings
     with np.errstate(all="ignore"):
         return x.astype(to)
+
+
+def _round_to_odd_f32(x: np.ndarray) -> np.ndarray:
+    """`x` (an integer or f64 array) in f32, rounded to odd: truncated, with the last bit set if that lost
+    anything. Rounding this once more to a type of at most 22 bits of precision (bf16, f16) gives the
+    correctly rounded result, as XLA's folder does, where rounding through f32 can round twice
+    (i32 1077936129 -> bf16: 1.073741824e9 through f32, 1.082130432e9 in one step)."""
+    with np.errstate(all="ignore"):
+        r = x.astype(np.float32)
+        if x.dtype.kind in "iu":
+            wide = np.uint64 if x.dtype.kind == "u" else np.int64
+            xi = x.astype(wide)
+            big = r >= np.float32(2.0 ** (64 if x.dtype.kind == "u" else 63))  # does not convert back
+            back = np.where(big, 0, r).astype(wide)
+            inexact = big | (back != xi)
+            away = big | np.where(xi >= 0, back > xi, back < xi)
+        else:
+            back = r.astype(np.float64)
+            inexact = np.isfinite(x) & (back != x)
+            away = inexact & (np.abs(back) > np.abs(x))
+        r = np.where(away, np.nextafter(r, np.float32(0)), r).astype(np.float32)
+        return (r.view(np.uint32) | inexact.astype(np.uint32)).view(np.float32)
 
 
 def _result_shape(op):
@@ -186,9 +226,10 @@ def _attr(op, name):
 def _broadcast_in_dim(op, x):
     out_shape = _result_shape(op)
     dims = _attr(op, "broadcast_dimensions")
+    x = np.transpose(x, sorted(range(len(dims)), key=lambda i: dims[i]))  # dims need not ascend
     shape = [1] * len(out_shape)
-    for i, d in enumerate(dims):
-        shape[d] = x.shape[i]
+    for n, d in zip(x.shape, sorted(dims)):
+        shape[d] = n
     return np.broadcast_to(x.reshape(shape), out_shape)
 
 
@@ -231,19 +272,56 @@ def _pad(op, x, value):
     return padded[crop]
 
 
+# and/or are bitwise on integers (and logical on i1, where bitwise is the same thing)
 _REDUCERS = {"stablehlo.add": np.add, "stablehlo.multiply": np.multiply, "stablehlo.maximum": np.maximum,
-             "stablehlo.minimum": np.minimum, "stablehlo.and": np.logical_and, "stablehlo.or": np.logical_or}
+             "stablehlo.minimum": np.minimum, "stablehlo.and": np.bitwise_and, "stablehlo.or": np.bitwise_or}
 
 
 def reducer_kind(op) -> str | None:
-    """The op name of a reduce body that is one binary op on its two arguments, else None."""
+    """The op name of a reduce body that returns one binary op applied to its two arguments (one each,
+    in either order), else None."""
     block = op.regions[0].blocks[0]
     body = list(block.operations)
     if len(body) != 2 or body[1].name != "stablehlo.return" or body[0].name not in _REDUCERS:
         return None
-    if len(list(block.arguments)) != 2 or any(vals.defining_op(v) is not None for v in body[0].operands):
+    args, operands = list(block.arguments), list(body[0].operands)
+    if len(args) != 2 or len(operands) != 2 or len(body[1].operands) != 1:
         return None
+    if not ((operands[0] == args[0] and operands[1] == args[1]) or
+            (operands[0] == args[1] and operands[1] == args[0])):
+        return None  # e.g. add(a, a): not a reduction of the elements
+    if body[1].operands[0] != body[0].results[0]:
+        return None  # returns an argument, not the op's result
     return body[0].name
+
+
+def _identity(kind: str, dtype) -> object:
+    """The value `init` must have for `kind` to reduce the same however many times it is applied."""
+    if dtype == np.bool_:
+        return kind in ("stablehlo.multiply", "stablehlo.minimum", "stablehlo.and")
+    if _float_kind(dtype):
+        return {"stablehlo.add": 0.0, "stablehlo.multiply": 1.0, "stablehlo.maximum": -np.inf,
+                "stablehlo.minimum": np.inf}.get(kind)
+    info = np.iinfo(dtype)
+    return {"stablehlo.add": 0, "stablehlo.multiply": 1, "stablehlo.maximum": info.min, "stablehlo.minimum": info.max,
+            "stablehlo.and": -1 if info.min else info.max, "stablehlo.or": 0}.get(kind)
+
+
+def _check_init(kind: str, init: np.ndarray) -> None:
+    identity = _identity(kind, init.dtype)
+    if identity is None or not (np.asarray(init) == identity).all():  # (0.0 == -0.0: either zero is fine)
+        raise Decline("init is not the identity of the body: StableHLO applies it an implementation-defined "
+                      "number of times (XLA: none when no dimension is reduced)")
+
+
+def _accumulation(kind: str, dtype) -> tuple[type, bool]:
+    """(accumulator type, round to `dtype` after each step) of a reduction, as XLA folds it: f32 and f16
+    sums in f64, rounded once at the end; bf16 sums and all products rounded at every step."""
+    if not _float_kind(dtype) or kind not in ("stablehlo.add", "stablehlo.multiply"):
+        return dtype, False
+    if dtype.itemsize == 8 or (kind == "stablehlo.add" and dtype in (np.float32, np.float16)):
+        return np.float64, False
+    return np.float32, dtype.itemsize < 4
 
 
 def _reduce(op, x, init):
@@ -252,18 +330,23 @@ def _reduce(op, x, init):
     kind = reducer_kind(op)
     if kind is None:
         raise Decline("reduce body is not a single add/multiply/maximum/minimum/and/or")
-    dims = _attr(op, "dimensions")
+    _check_init(kind, init)
+    dims = sorted(_attr(op, "dimensions"))  # XLA walks the reduced dims in the operand's row-major order
+    if not dims:
+        return x  # what XLA gives: the operand, init not applied (it matters for add with +0.0 on -0.0)
     keep = [d for d in range(x.ndim) if d not in dims]
-    moved = np.transpose(x, keep + list(dims)).reshape([x.shape[d] for d in keep] + [-1])
+    reduced = int(np.prod([x.shape[d] for d in dims]))  # (not -1: the kept dims may be empty)
+    moved = np.transpose(x, keep + dims).reshape([x.shape[d] for d in keep] + [reduced])
     fn = _REDUCERS[kind]
     if x.dtype == np.bool_:
         fn = {np.add: np.logical_or, np.multiply: np.logical_and}.get(fn, fn)
     if kind in ("stablehlo.add", "stablehlo.multiply") and _float_kind(x.dtype):
-        acc = np.broadcast_to(init, moved.shape[:-1]).astype(np.float32 if x.dtype.itemsize < 4 else x.dtype)
+        wide, each_step = _accumulation(kind, x.dtype)
+        acc = np.broadcast_to(init, moved.shape[:-1]).astype(wide)
         for i in range(moved.shape[-1]):  # sequential, as XLA accumulates (numpy's sum is pairwise)
-            acc = fn(acc, moved[..., i].astype(acc.dtype))
-            if x.dtype.itemsize < 4:
-                acc = acc.astype(x.dtype).astype(np.float32)  # XLA rounds each step to the element type
+            acc = fn(acc, moved[..., i].astype(wide))
+            if each_step:
+                acc = acc.astype(x.dtype).astype(wide)
         return acc.astype(x.dtype)
     with np.errstate(all="ignore"):
         return fn(fn.reduce(moved, axis=-1) if moved.shape[-1] else np.broadcast_to(init, moved.shape[:-1]),
@@ -271,12 +354,14 @@ def _reduce(op, x, init):
 
 
 def _reduce_window(op, x, init):
-    """reduce_window with padding, strides and dilations, accumulating each window in row-major order."""
+    """reduce_window with padding, strides and dilations, accumulating each window in row-major order
+    (with the precision of `_accumulation`)."""
     if len(op.results) != 1:
         raise Decline("variadic reduce_window")
     kind = reducer_kind(op)
     if kind is None:
         raise Decline("reduce_window body is not a single add/multiply/maximum/minimum/and/or")
+    _check_init(kind, init)
     rank = x.ndim
     get = lambda key, default: _attr(op, key) if key in op.attributes else default  # noqa: E731
     window = get("window_dimensions", None)
@@ -292,16 +377,19 @@ def _reduce_window(op, x, init):
     padded = padded[tuple(slice(-a if a < 0 else 0, (padded.shape[i] + b) if b < 0 else None)
                           for i, (a, b) in enumerate(zip(lo, hi)))]
     fn = _REDUCERS[kind]
+    wide, each_step = _accumulation(kind, x.dtype)
     out_shape = _result_shape(op)
     result = np.empty(out_shape, x.dtype)
     offsets = list(np.ndindex(*window))
     with np.errstate(all="ignore"):
         for idx in np.ndindex(*out_shape):
-            acc = np.asarray(init, x.dtype)
+            acc = np.asarray(init).astype(wide)
             for off in offsets:
                 pos = tuple(i * s + o * d for i, s, o, d in zip(idx, strides, off, win_dil))
-                acc = fn(acc, padded[pos]).astype(x.dtype)
-            result[idx] = acc
+                acc = fn(acc, padded[pos].astype(wide)).astype(wide)
+                if each_step:
+                    acc = acc.astype(x.dtype).astype(wide)
+            result[idx] = acc.astype(x.dtype)
     return result
 
 
@@ -313,24 +401,30 @@ def ir_padding(attr) -> list:
 
 
 def _dot_general(op, a, b):
+    """Integers: exact in i64, wrapped to the result type. Floats: as XLA folds a dot, each product rounded
+    to f32 (f64 when a type is wider) and added to a running f32 sum over the contracting index space, in
+    row-major order of the contracting dims as listed (no FMA; not numpy's pairwise or BLAS's order). A
+    dot whose free dims all have size 1 is what XLA rewrites to multiply + reduce: the rounded products
+    are then summed in f64 and rounded once."""
     lb, rb, lc, rc = vals.dot_dims(op)
-    letters = iter("abcdefghijklmnopqrstuvwxyz")
-    la, ra = [None] * a.ndim, [None] * b.ndim
-    for i, j in zip(lb, rb):
-        la[i] = ra[j] = next(letters)
-    for i, j in zip(lc, rc):
-        la[i] = ra[j] = next(letters)
-    for i in range(a.ndim):
-        la[i] = la[i] or next(letters)
-    for j in range(b.ndim):
-        ra[j] = ra[j] or next(letters)
-    out = [la[i] for i in lb] + [la[i] for i in range(a.ndim) if i not in lb and i not in lc] + \
-          [ra[j] for j in range(b.ndim) if j not in rb and j not in rc]
+    lfree = [i for i in range(a.ndim) if i not in lb and i not in lc]
+    rfree = [j for j in range(b.ndim) if j not in rb and j not in rc]
     to = vals.dtype(op.results[0])
-    wide = np.float64 if _float_kind(to) else np.int64
-    spec = f"{''.join(la)},{''.join(ra)}->{''.join(out)}"
+    out_shape = [a.shape[i] for i in lb] + [a.shape[i] for i in lfree] + [b.shape[j] for j in rfree]
+    size = lambda x, dims: int(np.prod([x.shape[d] for d in dims]))  # noqa: E731
+    nb, m, k, n = size(a, lb), size(a, lfree), size(a, lc), size(b, rfree)
+    if not _float_kind(to):
+        wide = sum_in = np.int64
+    else:
+        wide = np.float64 if max(a.dtype.itemsize, b.dtype.itemsize, to.itemsize) > 4 else np.float32
+        sum_in = np.float64 if m == 1 and n == 1 else wide
+    lhs = np.transpose(a, lb + lfree + lc).reshape(nb, m, k).astype(wide)
+    rhs = np.transpose(b, rb + rc + rfree).reshape(nb, k, n).astype(wide)
+    acc = np.zeros((nb, m, n), sum_in)
     with np.errstate(all="ignore"):
-        return np.einsum(spec, a.astype(wide), b.astype(wide)).astype(to)
+        for i in range(k):
+            acc = acc + (lhs[:, :, i, None] * rhs[:, None, i, :]).astype(sum_in)
+        return acc.reshape(out_shape).astype(to)
 
 
 def _gather(op, operand, indices):
