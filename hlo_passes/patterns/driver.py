@@ -139,7 +139,8 @@ def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *
             by_root.setdefault(name, []).append(p)
     rules = [(name, _callback(group, run), group[0].benefit) for name, group in by_root.items()]
     try:
-        ir.apply_greedily(module, rules, max_iterations=max_iterations, fold=fold)
+        for target in _targets(module):
+            ir.apply_greedily(target, rules, max_iterations=max_iterations, fold=fold)
     except ir.NotConverged:
         busiest = ", ".join(f"{n} ({k} rewrites)" for n, k in run.hits.most_common(4)) or "none"
         raise HloError(f"rewriting did not converge after {max_iterations} sweeps (or too many rewrites in one);"
@@ -148,6 +149,22 @@ def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *
         for name, k in run.hits.items():
             ctx.count(f"pattern {name}", k)
     return run.hits
+
+
+def _targets(module) -> list:
+    """What to rewrite: the module's functions, but not composite decompositions (they hold exactly what a
+    fusion matched; rewriting them is wasted work and would blur what the composite stands for). Anything
+    that is not a module is rewritten whole."""
+    op = ir.as_operation(module)
+    if op.name != "builtin.module":
+        return [op]
+    from .outline import decomposition_names
+
+    skip = decomposition_names(op)
+    if not skip:
+        return [op]
+    return [f for f in ir.module_ops(op) if f.operation.name != "func.func"
+            or ir.mlir.StringAttr(f.attributes["sym_name"]).value not in skip]
 
 
 def explain(pattern: Pattern, module) -> list[str]:
