@@ -162,3 +162,17 @@ func.func @linear(%x: tensor<2x8x64xf32>, %w: tensor<64x32xf32>) -> (tensor<2x8x
   %4 = stablehlo.reshape %3 : (tensor<16x32xf32>) -> tensor<2x8x32xf32>
   return %2, %4, %3 : tensor<2x8x32xf32>, tensor<2x8x32xf32>, tensor<16x32xf32>
 }
+
+// -----
+
+// x - 0 goes only for +0: x - (-0.0) is +0.0 when x is -0.0, not x.
+// CHECK-LABEL: func.func @signed_zero
+// CHECK: %[[S:.*]] = stablehlo.subtract %arg0, %{{.*}}
+// CHECK: return %arg0, %[[S]]
+func.func @signed_zero(%x: tensor<2xf32>) -> (tensor<2xf32>, tensor<2xf32>) {
+  %p = stablehlo.constant dense<0.0> : tensor<2xf32>
+  %n = stablehlo.constant dense<-0.0> : tensor<2xf32>
+  %0 = stablehlo.subtract %x, %p : tensor<2xf32>
+  %1 = stablehlo.subtract %x, %n : tensor<2xf32>
+  return %0, %1 : tensor<2xf32>, tensor<2xf32>
+}

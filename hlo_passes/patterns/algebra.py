@@ -26,6 +26,12 @@ def _same_type(m, a: str, b: str | None = None) -> bool:
     return m[a].type == (m[b].type if b else m.root.results[0].type)
 
 
+def _plus_zero(array) -> bool:
+    """All +0 (x - (-0.0) is not x for x = -0.0)."""
+    return bool((array == 0).all()) and not bool(np.signbit(array.astype(np.float64) if array.dtype.kind not in
+                                                            "biu" else array).any())
+
+
 def _zeros(m):
     return hlo.ConstantOp(ir.splat(0, m.root.results[0].type)).result
 
@@ -166,7 +172,7 @@ def _unflatten_dot(m):
 RULES = [
     Pattern("add-zero", Op(hlo.AddOp, V("x"), Const(value=0)), lambda m: m["x"],                # x + 0 -> x
             where=lambda m: _same_type(m, "x")),
-    Pattern("sub-zero", Op(hlo.SubtractOp, V("x"), Const(value=0)), lambda m: m["x"],           # x - 0 -> x
+    Pattern("sub-zero", Op(hlo.SubtractOp, V("x"), Const(where=_plus_zero)), lambda m: m["x"],  # x - (+0) -> x
             where=lambda m: _same_type(m, "x")),
     Pattern("mul-one", Op(hlo.MulOp, V("x"), Const(value=1)), lambda m: m["x"],                 # x * 1 -> x
             where=lambda m: _same_type(m, "x")),
