@@ -400,6 +400,9 @@ def ir_padding(attr) -> list:
     return ir.to_numpy(attr).reshape(-1, 2).tolist()
 
 
+MAX_DOT_WORK = 1 << 26  # multiply-adds: about a second of numpy
+
+
 def _dot_general(op, a, b):
     """Integers: exact in i64, wrapped to the result type. Floats: as XLA folds a dot, each product rounded
     to f32 (f64 when a type is wider) and added to a running f32 sum over the contracting index space, in
@@ -413,6 +416,8 @@ def _dot_general(op, a, b):
     out_shape = [a.shape[i] for i in lb] + [a.shape[i] for i in lfree] + [b.shape[j] for j in rfree]
     size = lambda x, dims: int(np.prod([x.shape[d] for d in dims]))  # noqa: E731
     nb, m, k, n = size(a, lb), size(a, lfree), size(a, lc), size(b, rfree)
+    if nb * m * k * n > MAX_DOT_WORK:  # the sequential sum is a Python loop over k: keep folding cheap
+        raise Decline(f"a {nb}x{m}x{k}x{n} dot is more work than folding should do")
     if not _float_kind(to):
         wide = sum_in = np.int64
     else:
