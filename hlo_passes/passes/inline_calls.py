@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..ir import mlir
 from ..pass_manager import Pass, option, register_pass
-from ..patterns.outline import decomposition_names, inline_block
+from ..patterns.outline import decomposition_names, replace_by_block
 
 
 def _functions(module) -> dict:
@@ -55,11 +55,7 @@ class InlineCalls(Pass):
                 break
             for call in calls:
                 callee = funcs[mlir.FlatSymbolRefAttr(call.attributes["callee"]).value]
-                with mlir.InsertionPoint(call):
-                    results = inline_block(callee.regions[0].blocks[0], list(call.operands))
-                for old, new in zip(call.results, results):
-                    old.replace_all_uses_with(new)
-                call.erase()
+                replace_by_block(call, callee.regions[0].blocks[0])
                 ctx.count("calls inlined")
         called = {mlir.FlatSymbolRefAttr(c.attributes["callee"]).value for c in _calls(module)}
         for name, fn in _functions(module).items():

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..ir import mlir
 from ..pass_manager import Pass, option, register_pass
-from ..patterns.outline import inline_block
+from ..patterns.outline import replace_by_block
 
 
 @register_pass
@@ -33,11 +33,7 @@ class InlineComposites(Pass):
             if wanted and mlir.StringAttr(comp.attributes["name"]).value not in wanted:
                 continue
             fn = funcs[mlir.FlatSymbolRefAttr(comp.attributes["decomposition"]).value]
-            with mlir.InsertionPoint(comp):
-                results = inline_block(fn.regions[0].blocks[0], list(comp.operands))
-            for old, new in zip(comp.results, results):
-                old.replace_all_uses_with(new)
-            comp.erase()
+            replace_by_block(comp, fn.regions[0].blocks[0])
             ctx.count("composites inlined")
         still = set()
         module.walk(lambda op: (still.add(mlir.FlatSymbolRefAttr(op.attributes["decomposition"]).value)

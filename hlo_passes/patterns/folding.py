@@ -324,13 +324,20 @@ def _accumulation(kind: str, dtype) -> tuple[type, bool]:
     return np.float32, dtype.itemsize < 4
 
 
-def _reduce(op, x, init):
+def _foldable_reducer(op, init) -> str:
+    """The body's op name for a single-result reduce/reduce_window we can evaluate, else Decline."""
+    what = op.name.split(".", 1)[1]
     if len(op.results) != 1:
-        raise Decline("variadic reduce")
+        raise Decline(f"variadic {what}")
     kind = reducer_kind(op)
     if kind is None:
-        raise Decline("reduce body is not a single add/multiply/maximum/minimum/and/or")
+        raise Decline(f"{what} body is not a single add/multiply/maximum/minimum/and/or")
     _check_init(kind, init)
+    return kind
+
+
+def _reduce(op, x, init):
+    kind = _foldable_reducer(op, init)
     dims = sorted(_attr(op, "dimensions"))  # XLA walks the reduced dims in the operand's row-major order
     if not dims:
         return x  # what XLA gives: the operand, init not applied (it matters for add with +0.0 on -0.0)
@@ -356,12 +363,7 @@ def _reduce(op, x, init):
 def _reduce_window(op, x, init):
     """reduce_window with padding, strides and dilations, accumulating each window in row-major order
     (with the precision of `_accumulation`)."""
-    if len(op.results) != 1:
-        raise Decline("variadic reduce_window")
-    kind = reducer_kind(op)
-    if kind is None:
-        raise Decline("reduce_window body is not a single add/multiply/maximum/minimum/and/or")
-    _check_init(kind, init)
+    kind = _foldable_reducer(op, init)
     rank = x.ndim
     get = lambda key, default: _attr(op, key) if key in op.attributes else default  # noqa: E731
     window = get("window_dimensions", None)

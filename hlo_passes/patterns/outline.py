@@ -196,6 +196,15 @@ def inline_block(block, operands) -> list:
     return results
 
 
+def replace_by_block(op, block) -> None:
+    """Replace a call-like `op` (func.call, stablehlo.composite) by a copy of the body it stands for."""
+    with mlir.InsertionPoint(op):
+        results = inline_block(block, list(op.operands))
+    for old, new in zip(op.results, results):
+        old.replace_all_uses_with(new)
+    op.erase()
+
+
 def decomposition_names(module) -> set[str]:
     """Functions that are some composite's decomposition: fusion must not look inside them."""
     names = set()
