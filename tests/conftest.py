@@ -13,6 +13,25 @@ HLO_OPT = str(Path(sys.executable).parent / "hlo-opt")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true",
+                     help="also run the long campaigns marked @pytest.mark.slow (fuzzers at full size)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a long campaign; deselected unless --slow is given")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Deselect (not skip) slow tests: the README's test command stays fast, and `--slow` runs them."""
+    if config.getoption("--slow"):
+        return
+    slow = [it for it in items if it.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [it for it in items if not it.get_closest_marker("slow")]
+
+
 def func(body: str, args: str, result: str, name: str = "main") -> str:
     """A one-function module: `func(body, "%a: tensor<4xf32>", "tensor<4xf32>")`."""
     return f"func.func @{name}({args}) -> {result} {{\n{body}\n}}\n"
