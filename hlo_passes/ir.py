@@ -15,6 +15,7 @@ What lives here and why:
 
 from __future__ import annotations
 
+import codecs
 import io
 import os
 import re
@@ -30,6 +31,7 @@ from jaxlib.mlir._mlir_libs import _jax_mlir_ext
 from jaxlib.mlir._mlir_libs._mlir import rewrite as _rewrite  # private: MLIR's greedy driver for Python
 from jaxlib.mlir.dialects import arith, chlo, func, stablehlo
 
+from . import files
 from .diagnostics import HloError, SourceLoc
 
 __all__ = [
@@ -149,13 +151,17 @@ def parse(data: str | bytes, *, filename: str = "-", context: mlir.Context | Non
         raise HloError(f"cannot read portable artifact: {e}", SourceLoc(filename, 1, 1)) from None
 
 
-def file_error(path, error: OSError) -> HloError:
-    """One message for a file that cannot be read."""
-    if isinstance(error, FileNotFoundError):
-        return HloError(f"no such file: {path}")
-    if isinstance(error, IsADirectoryError):
-        return HloError(f"is a directory, not a module: {path}")
-    return HloError(f"cannot read {path}: {error.strerror}")
+file_error = files.file_error  # moved to files.py (no MLIR needed); kept here for old callers
+
+
+def _utf8_start(head: bytes) -> bool:
+    """The first bytes of UTF-8 text (a character may be cut at the end): a comment in another language
+    is still text, which C++ must read by name so that locations keep the file name."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def load(source: str | os.PathLike | bytes, *, context: mlir.Context | None = None) -> mlir.Module:
@@ -168,7 +174,7 @@ def load(source: str | os.PathLike | bytes, *, context: mlir.Context | None = No
             head = f.read(16)
     except OSError as e:
         raise file_error(path, e) from None
-    if _portable_producer(head) or b"\0" in head or not head.isascii():  # not text: artifact or wrapper
+    if _portable_producer(head) or b"\0" in head or not _utf8_start(head):  # not text: artifact or wrapper
         return parse(path.read_bytes(), filename=str(path), context=context)
     ctx = context or make_context()
     try:
@@ -252,27 +258,7 @@ def serialize(module, format: str = "text", *, target_version: str = "current",
     raise HloError(f"unknown output format '{format}' (expected one of {', '.join(FORMATS)})")
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write via a temporary file in the same folder and rename: a reader never sees half a file."""
-    path = Path(path)
-    if path.exists() and not path.is_file():  # /dev/null, a fifo: write through, never rename over it
-        try:
-            with open(path, "wb") as f:
-                f.write(data)
-            return
-        except OSError as e:
-            raise HloError(f"cannot write {path}: {e.strerror}") from None
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise HloError(f"cannot write {path}: no such directory '{folder}'")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except OSError as e:
-        os.unlink(tmp) if os.path.exists(tmp) else None
-        raise HloError(f"cannot write {path}: {e.strerror}") from None
+write_atomic = files.write_atomic  # moved to files.py (modes, symlinks, signals, protected inputs)
 
 
 def save(module, path: str | os.PathLike | None = None, *, format: str = "text", target_version: str = "current",
