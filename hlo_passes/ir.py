@@ -532,3 +532,26 @@ def apply_greedily(module, rules, *, max_iterations: int = 10, fold: bool = True
             if "converge" in str(e):
                 raise NotConverged(str(e)) from None
             raise
+
+
+# ------------------------------------------------------------------------------------------ guards
+
+def _guarded_erase(self, _erase=mlir._OperationBase.erase):
+    """`op.erase()` that refuses while a result of `op` still has uses.
+
+    MLIR frees the op and leaves its users pointing at freed memory: the process dies later, at the next
+    verify or print, far from the pass that did it (a SIGSEGV, no message). One bad line in a user's pass
+    must end in an error that names the op, not in a dead `hlo-opt`.
+    """
+    for i, result in enumerate(self.results):
+        users = [use.owner for use in result.uses]
+        if users:
+            first = users[0]
+            first = getattr(first, "operation", first)
+            raise RuntimeError(
+                f"cannot erase {self.name} at {self.location}: its result #{i} still has {len(users)} use(s)"
+                f" (first: {first.name}); replace its uses (value.replace_all_uses_with) before erasing it")
+    _erase(self)
+
+
+mlir._OperationBase.erase = _guarded_erase

@@ -3,62 +3,208 @@
 jaxlib's build of MLIR's `inline` pass does not inline `func.call`, and JAX puts `jnp.where`, `tril` and
 friends in private functions: patterns cannot see through a call, so the fusion pipeline inlines first.
 Composite decompositions are left alone (they are called by composites, not by func.call).
+
+Why it works top-down from the functions that stay: inlining callees first (bottom-up) flattens every
+private function on the way, and a chain of N functions then costs N^2 copies; inlining into the
+surviving functions only, following the calls that each copied body brings in, copies each op once per
+place it ends up, which is the size of the result. Recursive functions (a cycle in the call graph) are
+never inlined, so the pass always ends; `max-ops` bounds the growth of call trees that fan out.
 """
 
+from __future__ import annotations
+
+import re
 from dataclasses import dataclass
 
 from ..ir import mlir
 from ..pass_manager import Pass, option, register_pass
-from ..patterns.outline import decomposition_names, replace_by_block
+from ..patterns.outline import replace_by_block
+
+_REFERRING = (mlir.FlatSymbolRefAttr, mlir.SymbolRefAttr, mlir.ArrayAttr, mlir.DictAttr)
+_SYMBOL = re.compile(r'@"((?:[^"\\]|\\.)*)"|@([\w.$-]+)')
 
 
-def _functions(module) -> dict:
-    body = module.regions[0].blocks[0]
-    return {mlir.StringAttr(op.attributes["sym_name"]).value: op for op in body.operations
-            if op.operation.name == "func.func"}
+def _name(fn) -> str:
+    return mlir.StringAttr(fn.attributes["sym_name"]).value
 
 
 def _private(fn) -> bool:
     return "sym_visibility" in fn.attributes and mlir.StringAttr(fn.attributes["sym_visibility"]).value == "private"
 
 
-def _calls(module) -> list:
+def _callee(call) -> str:
+    return mlir.FlatSymbolRefAttr(call.attributes["callee"]).value
+
+
+def _calls_in(op) -> list:
+    """The func.call ops nested in `op` (itself included), in order."""
     found = []
 
-    def visit(op):
-        if op.name == "func.call":
-            found.append(op)
+    def visit(inner):
+        if inner.name == "func.call":
+            found.append(inner)
         return mlir.WalkResult.ADVANCE
 
-    module.walk(visit)
+    op.walk(visit)
     return found
+
+
+def _recursive(graph: dict[str, list[str]]) -> set[str]:
+    """Functions on a cycle of the call graph (Tarjan's algorithm, iterative: call chains can be deep)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    result: set[str] = set()
+    counter = 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(graph[root]))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            advanced = False
+            for nxt in edges:
+                if nxt not in graph:
+                    continue
+                if nxt not in index:
+                    index[nxt] = low[nxt] = counter
+                    counter += 1
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(graph[nxt])))
+                    advanced = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in graph[node]:
+                    result.update(component)
+    return result
+
+
+def _symbol_uses(op, skip_calls: bool = False) -> set[str]:
+    """Names referenced from attributes of the ops nested in `op` (func.call callees too unless skipped)."""
+    names: set[str] = set()
+
+    def visit(op):
+        if skip_calls and op.name == "func.call":
+            return mlir.WalkResult.ADVANCE
+        attrs = op.attributes
+        for key in attrs:  # iterating yields the names; the values come downcast
+            attr = attrs[key]
+            if isinstance(attr, _REFERRING):  # never print a weight to look for symbols in it
+                names.update(a or b for a, b in _SYMBOL.findall(str(attr)))
+        return mlir.WalkResult.ADVANCE
+
+    op.walk(visit)
+    return names
 
 
 @register_pass
 @dataclass(frozen=True)
 class InlineCalls(Pass):
-    """Replaces each call of a private single-block function by a copy of its body, repeatedly (calls
-    inside inlined bodies too), then erases private functions that are no longer called."""
+    """Replaces each call of a private, single-block, non-recursive function by a copy of its body (calls
+    inside the copied bodies too), then erases the private functions nobody references any more.
+
+    Statistics: `calls inlined`, `functions erased`, `recursive functions kept`, and `calls left (max-ops)`
+    when the budget stopped the inlining."""
 
     name = "inline-calls"
     summary = "inlines func.call of private functions (MLIR's inline does not, in jaxlib's build)"
-    max_depth: int = option(16, "how many rounds of nested calls to inline before stopping")
+    max_ops: int = option(10_000_000, "stop inlining once this many ops have been copied (call trees that "
+                                      "fan out grow exponentially)")
+
+    def __post_init__(self):
+        if self.max_ops < 0:
+            raise ValueError(f"max-ops must be >= 0, got {self.max_ops}")
 
     def run(self, module, ctx):
-        keep = decomposition_names(module)
-        for _ in range(self.max_depth):
-            funcs = _functions(module)
-            calls = [c for c in _calls(module)
-                     if (callee := funcs.get(mlir.FlatSymbolRefAttr(c.attributes["callee"]).value)) is not None
-                     and _private(callee) and len(callee.regions[0].blocks) == 1]
-            if not calls:
-                break
-            for call in calls:
-                callee = funcs[mlir.FlatSymbolRefAttr(call.attributes["callee"]).value]
-                replace_by_block(call, callee.regions[0].blocks[0])
+        body = module.regions[0].blocks[0]
+        funcs = {_name(op): op for op in body.operations if op.operation.name == "func.func"}
+        calls_of = {name: _calls_in(fn.operation) for name, fn in funcs.items()}
+        recursive = _recursive({name: [_callee(c) for c in calls] for name, calls in calls_of.items()})
+        if recursive:
+            ctx.count("recursive functions kept", len(recursive))
+        sizes: dict[str, int] = {}
+
+        def inlinable(name: str) -> bool:
+            fn = funcs.get(name)
+            return (fn is not None and _private(fn) and name not in recursive
+                    and len(fn.regions[0].blocks) == 1)
+
+        def size(name: str) -> int:
+            if name not in sizes:
+                count = [0]
+
+                def visit(_):
+                    count[0] += 1
+                    return mlir.WalkResult.ADVANCE
+
+                funcs[name].operation.walk(visit)
+                sizes[name] = count[0]
+            return sizes[name]
+
+        # The functions that stay: inline into them. A private function that is only ever called (and
+        # inlinable) disappears, so copying into it first would be wasted work.
+        referenced = _symbol_uses(module, skip_calls=True)
+        roots = [n for n in funcs if not inlinable(n) or n in referenced]
+        copied = 0
+        left = 0
+        for root in roots:
+            work = [c for c in calls_of[root] if inlinable(_callee(c))]
+            while work:
+                call = work.pop()
+                callee = _callee(call)
+                if copied + size(callee) > self.max_ops:
+                    left += 1
+                    continue
+                copied += size(callee)
+                for clone in replace_by_block(call, funcs[callee].regions[0].blocks[0]):
+                    work.extend(c for c in _calls_in(clone) if inlinable(_callee(c)))
                 ctx.count("calls inlined")
-        called = {mlir.FlatSymbolRefAttr(c.attributes["callee"]).value for c in _calls(module)}
-        for name, fn in _functions(module).items():
-            if _private(fn) and name not in called and name not in keep:
-                fn.operation.erase()
-                ctx.count("functions erased")
+        if left:
+            ctx.count("calls left (max-ops)", left)
+        for name in _dead_private(module):
+            funcs[name].operation.erase()
+            ctx.count("functions erased")
+
+
+def _dead_private(module) -> list[str]:
+    """Private functions that nothing reachable from a public function (or a non-function top-level op)
+    refers to: by call, as a composite's decomposition, or from any other attribute."""
+    body = module.regions[0].blocks[0]
+    refs: dict[str, set[str]] = {}
+    live: list[str] = []
+    for op in body.operations:
+        if op.operation.name == "func.func":
+            name = _name(op)
+            refs[name] = _symbol_uses(op.operation)
+            if not _private(op):
+                live.append(name)
+        else:
+            live.extend(_symbol_uses(op.operation))
+    seen = set(live)
+    while live:
+        for nxt in refs.get(live.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                live.append(nxt)
+    return [name for name in refs if name not in seen]

@@ -179,9 +179,15 @@ def erase_dead(ops: list) -> int:
     return erased
 
 
-def inline_block(block, operands) -> list:
+def inline_block(block, operands, clones: list | None = None) -> list:
     """Copy a single-block body (a function's, a decomposition's) at the current insertion point, its
-    arguments bound to `operands`; returns the values its `func.return` returns."""
+    arguments bound to `operands`; returns the values its `func.return` returns, and appends the copied
+    top-level ops to `clones` when given.
+
+    Ops nested in a copied op's regions may use values of the body directly (StableHLO's while/case
+    regions are not isolated from above): those uses are remapped too, or the copy would point into the
+    function it came from.
+    """
     mapping = dict(zip(block.arguments, operands))
     results = []
     for op in block.operations:
@@ -192,17 +198,36 @@ def inline_block(block, operands) -> list:
         for k, v in enumerate(clone.operands):
             if v in mapping:
                 clone.operands[k] = mapping[v]
+        if len(clone.regions):
+            _remap_nested(clone, mapping)
         mapping.update(zip(op.results, clone.results))
+        if clones is not None:
+            clones.append(clone)
     return results
 
 
-def replace_by_block(op, block) -> None:
-    """Replace a call-like `op` (func.call, stablehlo.composite) by a copy of the body it stands for."""
+def _remap_nested(op, mapping: dict) -> None:
+    """Point uses of values from `mapping` inside `op`'s regions at their copies."""
+    def visit(inner):
+        if inner != op:
+            for k, v in enumerate(inner.operands):
+                if v in mapping:
+                    inner.operands[k] = mapping[v]
+        return mlir.WalkResult.ADVANCE
+
+    op.walk(visit)
+
+
+def replace_by_block(op, block) -> list:
+    """Replace a call-like `op` (func.call, stablehlo.composite) by a copy of the body it stands for;
+    returns the copied top-level ops."""
+    clones: list = []
     with mlir.InsertionPoint(op):
-        results = inline_block(block, list(op.operands))
+        results = inline_block(block, list(op.operands), clones)
     for old, new in zip(op.results, results):
         old.replace_all_uses_with(new)
     op.erase()
+    return clones
 
 
 def decomposition_names(module) -> set[str]:
