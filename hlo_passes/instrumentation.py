@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from . import ir
+from . import ir, numerics
 from .diagnostics import HloError
 from .pass_manager import Instrument, Pass, PassContext, pipeline_text
 
@@ -181,30 +181,43 @@ class Statistics(Instrument):
 
 class NumericsCheck(Instrument):
     """`--check-numerics`: run the module on XLA CPU before the pipeline and after every pass; the first
-    pass whose results differ beyond rtol/atol fails the run, by name."""
+    pass whose results differ fails the run, by name. Floats may differ by rtol/atol, integers and
+    booleans not at all. Each run uses the seeded input sets of `numerics.input_sets` (typical values,
+    then integer edges when there are integer arguments) and stops after `timeout` seconds.
 
-    def __init__(self, rtol: float = 1e-5, atol: float = 1e-6, seed: int = 0, out: TextIO | None = None):
-        self.rtol, self.atol, self.seed, self.out = rtol, atol, seed, out
-        self.inputs = self.reference = None
+    Bad settings are HloErrors here, at construction, so the CLI reports them before any work."""
+
+    def __init__(self, rtol: float = 1e-5, atol: float = 1e-6, seed: int = 0, out: TextIO | None = None, *,
+                 timeout: float | None = None, input_mode: str = "edges"):
+        self.rtol = numerics.check_tolerance(rtol, "--rtol")
+        self.atol = numerics.check_tolerance(atol, "--atol")
+        self.seed = numerics.check_seed(seed, "--seed")
+        self.timeout = numerics.check_timeout(timeout, "--numerics-timeout")
+        self.input_mode = numerics.check_input_mode(input_mode, "--numerics-inputs")
+        self.out = out
+        self.sets: list[tuple[str, list]] = []
+        self.inputs = self.reference = None  # the typical set and its outputs
+        self._reference: list = []
         self.log: list[str] = []
 
     def _say(self, line: str) -> None:
         self.log.append(line)
         print(line, file=self.out or sys.stderr)
 
-    def before_pipeline(self, module, passes):
-        from . import numerics
+    def _run(self, module) -> list:
+        return numerics.execute_many(module, [inputs for _, inputs in self.sets], timeout=self.timeout)
 
-        self.inputs = numerics.random_inputs(module, self.seed)
-        self.reference = numerics.execute(module, self.inputs)
-        self._say(f"check-numerics: reference run of the input, seed {self.seed}, "
-                  f"{len(self.inputs)} inputs, {len(self.reference)} outputs")
+    def before_pipeline(self, module, passes):
+        self.sets = numerics.input_sets(module, self.seed, self.input_mode)
+        self._reference = self._run(module)
+        self.inputs, self.reference = self.sets[0][1], self._reference[0]
+        described = numerics.describe_inputs(self.input_mode if len(self.sets) > 1 else "typical")
+        self._say(f"check-numerics: reference run of the input, seed {self.seed}, {len(self.inputs)} inputs, "
+                  f"{len(self.reference)} outputs ({described})")
 
     def after_pass(self, index, p, module, ctx, seconds):
-        from . import numerics
-
-        result = numerics.compare(numerics.execute(module, self.inputs), self.reference, rtol=self.rtol,
-                                  atol=self.atol)
+        result = numerics.compare_sets(self._run(module), self._reference, [label for label, _ in self.sets],
+                                       rtol=self.rtol, atol=self.atol)
         if not result.ok:
             raise HloError(f"check-numerics: pass '{p.pass_name}' (#{index}) changed the results: {result.detail}",
                            notes=(f"rtol={self.rtol:g} atol={self.atol:g}, seed {self.seed}",))
