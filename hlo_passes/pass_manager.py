@@ -10,9 +10,11 @@ MLIR's own passes (canonicalize, cse, ...) take part in the same pipelines throu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
 import importlib.util
+import re
 import sys
 import time
 import traceback
@@ -141,6 +143,7 @@ class PipelineInfo:
     name: str
     text: str
     summary: str
+    origin: str = "hlo_passes"
 
 
 _PASSES: dict[str, PassInfo] = {}
@@ -193,18 +196,48 @@ def _info_of(cls: type, origin: str) -> PassInfo:
     return PassInfo(cls.name, cls.summary or doc.split("\n")[0], doc, opts, make, origin)
 
 
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
+
+
+def _check_name(kind: str, name) -> None:
+    """Pass and pipeline names must be writable in pipeline text: no `,` `{` `(` or spaces."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise HloError(f"{kind} name {name!r} cannot be used in a pipeline: use letters, digits, '-', '_' and"
+                       " '.', starting with a letter")
+
+
+def _taken(name: str) -> str | None:
+    """Who already owns `name`, as a pass or as a named pipeline."""
+    if name in _PASSES:
+        return f"registered as a pass ({_PASSES[name].origin})"
+    if name in _PIPELINES:
+        return f"registered as a named pipeline ({_PIPELINES[name].origin})"
+    return None
+
+
 def register_pass(cls: type | None = None, *, replace: bool = False, origin: str | None = None):
-    """Class decorator that makes a pass known to pipelines and to `hlo-opt` by its `name`."""
+    """Class decorator that makes a pass known to pipelines and to `hlo-opt` by its `name`.
+
+    A name that is taken (by a built-in, a plugin or a pipeline) is refused unless `replace=True`: a
+    plugin must never replace `cse` or `optimize` by accident. Built-ins are registered before any
+    outside registration, so that check always sees them.
+    """
 
     def wrap(cls):
         if not (isinstance(cls, type) and issubclass(cls, Pass) and dataclasses.is_dataclass(cls)):
             raise TypeError(f"{cls!r} is not a dataclass subclass of hlo_passes.Pass")
         if not cls.name:
             raise TypeError(f"pass class {cls.__name__} has no `name`")
-        if cls.name in _PASSES and not replace:
-            raise HloError(f"a pass named '{cls.name}' is already registered ({_PASSES[cls.name].origin})")
+        _check_name("pass", cls.name)
+        builtin = cls.__module__.startswith("hlo_passes.")
+        if not builtin:
+            _load_builtins()
+        owner = _taken(cls.name)
+        if owner and not (replace and cls.name in _PASSES):
+            hint = " (pass replace=True to replace it on purpose)" if cls.name in _PASSES else ""
+            raise HloError(f"'{cls.name}' is already {owner}{hint}")
         src = origin or getattr(sys.modules.get(cls.__module__), "__file__", None) or cls.__module__
-        _PASSES[cls.name] = _info_of(cls, "hlo_passes" if cls.__module__.startswith("hlo_passes.") else src)
+        _PASSES[cls.name] = _info_of(cls, "hlo_passes" if builtin else src)
         return cls
 
     return wrap(cls) if cls is not None else wrap
@@ -227,34 +260,69 @@ def register_mlir_pass(name: str, summary: str) -> None:
             raise HloError(f"pass '{name}': bad options '{opts}': {said or failed}")
         return p
 
+    _check_name("pass", name)
+    if _taken(name):
+        raise HloError(f"'{name}' is already {_taken(name)}")
     _PASSES[name] = PassInfo(name, summary, summary, (), make, "mlir")
 
 
-def register_pipeline(name: str, text: str, summary: str) -> None:
-    """A named pipeline: `register_pipeline("optimize", "fold-constants,simplify,cse", "...")`."""
-    if name in _PASSES:
-        raise HloError(f"'{name}' is already the name of a pass")
-    _PIPELINES[name] = PipelineInfo(name, text, summary)
+def register_pipeline(name: str, text: str, summary: str, *, replace: bool = False) -> None:
+    """A named pipeline: `register_pipeline("optimize", "fold-constants,simplify,cse", "...")`.
+
+    Like passes, a taken name is refused unless `replace=True` (and a pass's name never)."""
+    _check_name("pipeline", name)
+    caller = sys._getframe(1).f_globals.get("__name__", "")
+    builtin = caller.startswith("hlo_passes.")
+    if not builtin:
+        _load_builtins()
+    owner = _taken(name)
+    if owner and not (replace and name in _PIPELINES):
+        hint = " (pass replace=True to replace it on purpose)" if name in _PIPELINES else ""
+        raise HloError(f"'{name}' is already {owner}{hint}")
+    origin = "hlo_passes" if builtin else (sys._getframe(1).f_globals.get("__file__") or caller)
+    _PIPELINES[name] = PipelineInfo(name, text, summary, origin)
 
 
 def load_plugin(path: str | Path) -> None:
-    """Run a Python file that registers passes (`--load-pass-plugin`)."""
+    """Run a Python file that registers passes (`--load-pass-plugin`).
+
+    Whatever the file does wrong ends as one HloError: a syntax error, an exception, `sys.exit()`, a
+    name that is taken. What it prints goes to stderr, never into a module written to stdout."""
     path = Path(path)
     if not path.is_file():
         raise HloError(f"pass plugin not found: {path}")
-    modname = f"hlo_passes_plugin_{len(loaded_plugin_files)}_{path.stem}"
+    if path.suffix != ".py":
+        raise HloError(f"pass plugin {path} is not a Python file (.py): --load-pass-plugin runs Python code that"
+                       " registers passes")
+    _load_builtins()
+    modname = f"hlo_passes_plugin_{len(loaded_plugin_files)}_{re.sub(r'[^A-Za-z0-9_]', '_', path.stem)}"
     spec = importlib.util.spec_from_file_location(modname, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[modname] = module
     try:
-        spec.loader.exec_module(module)
-    except HloError:
-        raise
+        with contextlib.redirect_stdout(sys.stderr):
+            spec.loader.exec_module(module)
+    except HloError as e:
+        raise HloError(f"cannot load pass plugin {path}: {e.message}", e.loc, e.notes) from None
     except SyntaxError as e:
         raise HloError(f"cannot load pass plugin: {e.msg}", SourceLoc(str(path), e.lineno or 0, e.offset or 0)) from None
+    except SystemExit as e:
+        raise HloError(f"pass plugin {path} called sys.exit({e.code!r}) while loading",
+                       _raise_site(e, str(path))) from None
     except Exception as e:  # noqa: BLE001 -- a plugin's own bug, reported where it happened
         raise HloError(f"cannot load pass plugin {path}: {type(e).__name__}: {e}", _raise_site(e, str(path))) from None
     loaded_plugin_files.append(str(path.resolve()))
+
+
+_builtins_loaded = False
+
+
+def _load_builtins() -> None:
+    """Register our own passes and pipelines (once) before anything from outside registers."""
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        from . import passes  # noqa: F401 -- our own passes register on import
 
 
 def _load_entry_points() -> None:
@@ -263,14 +331,13 @@ def _load_entry_points() -> None:
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    from . import passes  # noqa: F401 -- our own passes register on import
-
+    _load_builtins()
     for ep in importlib.metadata.entry_points(group="hlo_passes.passes"):
         try:
             obj = ep.load()
             if isinstance(obj, type) and issubclass(obj, Pass) and obj.name not in _PASSES:
                 register_pass(obj)
-        except Exception as e:  # noqa: BLE001 -- one broken plugin must not take the tool down
+        except (Exception, SystemExit) as e:  # noqa: BLE001 -- one broken plugin must not take the tool down
             print(f"warning: pass plugin '{ep.name}' ({ep.value}) failed to load: {e}", file=sys.stderr)
 
 
@@ -427,8 +494,13 @@ class PassManager:
     def _run_one(self, p: Pass, op, ctx: PassContext) -> None:
         name = p.pass_name
         try:
-            with op.context:  # so that passes can build types and attributes without naming it
+            # stdout may be carrying the output module: whatever a pass prints goes to stderr instead
+            with op.context, contextlib.redirect_stdout(sys.stderr):  # context: passes build types freely
                 p.run(op, ctx)
+        except SystemExit as e:  # a pass must not end the process (and exit 0 with no output)
+            site = _raise_site(e)
+            raise PassFailure(f"pass '{name}' called sys.exit({e.code!r})",
+                              notes=(f"called at {site}",) if site else ()) from None
         except PassFailure as e:
             raise PassFailure(f"pass '{name}' failed: {e.message}", e.loc, e.notes) from None
         except HloError as e:
