@@ -15,7 +15,6 @@ What lives here and why:
 
 from __future__ import annotations
 
-import codecs
 import io
 import os
 import re
@@ -31,7 +30,7 @@ from jaxlib.mlir._mlir_libs import _jax_mlir_ext
 from jaxlib.mlir._mlir_libs._mlir import rewrite as _rewrite  # private: MLIR's greedy driver for Python
 from jaxlib.mlir.dialects import arith, chlo, func, stablehlo
 
-from . import files
+from . import files, safe_parse
 from .diagnostics import HloError, SourceLoc
 
 __all__ = [
@@ -137,14 +136,43 @@ def is_binary(data: bytes) -> bool:
 
 
 def parse(data: str | bytes, *, filename: str = "-", context: mlir.Context | None = None) -> mlir.Module:
-    """Parse MLIR text, MLIR bytecode or a VHLO portable artifact held in memory."""
-    ctx = context or make_context()
+    """Parse MLIR text, MLIR bytecode or a VHLO portable artifact held in memory (any bytes at all: see
+    `checked_parse`)."""
     raw = data.encode() if isinstance(data, str) else bytes(data)
+    return checked_parse(raw, filename, context)
+
+
+def checked_parse(raw: bytes, filename: str, context: mlir.Context | None = None,
+                  path: str | None = None) -> mlir.Module:
+    """Parse untrusted bytes so that no byte string can take the process down (see safe_parse.py): text
+    is checked here first (UTF-8, strings, nesting) and parsed on a deep stack; binary inputs are read
+    once in a forked child before they are read here. `path`: text whose file C++ reads again by name, so
+    that locations carry the file's name."""
     raw = _embedded_artifact(raw) or raw
+    if is_binary(raw):
+        safe_parse.check_in_child(lambda: _check_binary(raw, filename), filename,
+                                  spawn_args=[filename], data=raw)
+        path = None
+    else:
+        safe_parse.check_text(raw, filename)
+    return _parse_checked(raw, filename, context or make_context(), path)
+
+
+def _check_binary(raw: bytes, filename: str) -> None:
+    """What the child does with a binary input (also `safe_parse._child_main`'s work)."""
+    ctx = make_context()
+    ctx.enable_multithreading(False)  # a forked child has none of the parent's pool threads
+    safe_parse.check_module(_parse_checked(raw, filename, ctx, None), filename)
+
+
+def _parse_checked(raw: bytes, filename: str, ctx: mlir.Context, path: str | None) -> mlir.Module:
+    """The bindings' reader, on bytes that passed `checked_parse`'s checks."""
     try:
         if _portable_producer(raw):
             return stablehlo.deserialize_portable_artifact(ctx, raw)
-        return mlir.Module.parse(raw, ctx)
+        if path is not None:  # C++ reads the file: locations carry its name
+            return safe_parse.deep_stack(lambda: mlir.Module.parseFile(path, ctx))
+        return safe_parse.deep_stack(lambda: mlir.Module.parse(raw, ctx))
     except MLIRError as e:
         raise error_from_mlir(e, filename) from None
     except (ValueError, RuntimeError) as e:  # the artifact reader reports with plain exceptions
@@ -154,33 +182,14 @@ def parse(data: str | bytes, *, filename: str = "-", context: mlir.Context | Non
 file_error = files.file_error  # moved to files.py (no MLIR needed); kept here for old callers
 
 
-def _utf8_start(head: bytes) -> bool:
-    """The first bytes of UTF-8 text (a character may be cut at the end): a comment in another language
-    is still text, which C++ must read by name so that locations keep the file name."""
-    try:
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-        return True
-    except UnicodeDecodeError:
-        return False
-
-
 def load(source: str | os.PathLike | bytes, *, context: mlir.Context | None = None) -> mlir.Module:
     """Load a module from a path (or from bytes already read): text, bytecode or portable artifact."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return parse(bytes(source), context=context)
-    path = Path(source)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except OSError as e:
-        raise file_error(path, e) from None
-    if _portable_producer(head) or b"\0" in head or not _utf8_start(head):  # not text: artifact or wrapper
-        return parse(path.read_bytes(), filename=str(path), context=context)
-    ctx = context or make_context()
-    try:
-        return mlir.Module.parseFile(str(path), ctx)  # C++ reads the file: locations carry its name
-    except MLIRError as e:
-        raise error_from_mlir(e, str(path)) from None
+    name = str(source)
+    regular = files.regular_input(name)  # a FIFO or a device is read once, never again by name
+    raw = files.read_input(name)
+    return checked_parse(raw, name, context, name if regular else None)
 
 
 def as_operation(module) -> mlir.Operation:

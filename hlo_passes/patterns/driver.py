@@ -230,15 +230,21 @@ _CONTROL_FLOW = ("stablehlo.while", "stablehlo.if", "stablehlo.case")
 
 def _blocks(op) -> list[list]:
     """The ops of the function's blocks and of the loop and branch bodies in them, outer blocks first,
-    each in program order. (Reducer and scatter bodies hold nothing worth fusing.)"""
+    each in program order. (Reducer and scatter bodies hold nothing worth fusing.) Iterative: inputs may
+    nest thousands of levels deep, far past Python's recursion limit."""
+    def blocks_of(o):
+        return [block for region in o.regions for block in region.blocks]
+
     found = []
-    for region in op.regions:
-        for block in region.blocks:
-            ops = [o.operation for o in block.operations]
-            found.append(ops)
-            for o in ops:
-                if o.name in _CONTROL_FLOW:
-                    found.extend(_blocks(o))
+    todo = [iter(blocks_of(op))]  # each block's nested bodies are finished before its next sibling block
+    while todo:
+        block = next(todo[-1], None)
+        if block is None:
+            todo.pop()
+            continue
+        ops = [o.operation for o in block.operations]
+        found.append(ops)
+        todo.append(iter([b for o in ops if o.name in _CONTROL_FLOW for b in blocks_of(o)]))
     return found
 
 

@@ -254,6 +254,8 @@ def scatter_block(op, dynamic: bool = True):
         idx = affine(indices, dynamic)
     except NotAffine as e:
         return str(e)
+    except RecursionError:  # affine() recurses along the index expression: bounded by Python's limit
+        return "the index expression is too deep to check"
     ushape, rank = vals.shape(update), len(vals.shape(cache))
     if int(np.prod(ushape)) == 0:
         return "the update is empty"

@@ -1,0 +1,309 @@
+"""Reading untrusted bytes without letting MLIR take the process down.
+
+jaxlib's MLIR reader trusts its input more than a command-line tool can afford to:
+- corrupted bytecode and VHLO artifacts can make it crash (SIGSEGV, "double free") after it has reported
+  an error;
+- a name that is not UTF-8 (`"stablehlo.a\\FFb"(...)`, raw 0xFF bytes in a quoted name) reaches Python
+  inside a diagnostic or an op name, nanobind cannot convert it and the process aborts (exit 134);
+- the text parser recurses once per nesting level and overflows an 8 MB stack near 2,000 regions.
+
+What this module does about it, and what it costs:
+- Text is checked in this process, in linear passes at C speed (`check_text`): not UTF-8 -> an error at
+  the line and column of the first bad byte; a quoted string whose escapes spell bytes that are not
+  UTF-8 (`"a\\FFb"`) -> an error at that string; nested deeper than `MAX_NESTING` brackets -> an error
+  where the limit is crossed. Text then parses on a thread with a large stack (`deep_stack`), so every
+  depth under the limit is safe.
+- Binary inputs (bytecode, VHLO, jax.export wrappers) are first read in a forked child (`check_in_child`):
+  parse, print (generic form, to bytes: no string crosses into Python), every printed string UTF-8,
+  regions nested within the limit, verify. Only if the child
+  finishes cleanly does this process parse the same bytes; a child that dies becomes an error naming the
+  signal. Forking costs a few ms (jaxlib is already imported); the child's parse doubles the parse time of
+  binary inputs, which are the fast ones to parse.
+
+The limit: at most `MAX_NESTING` (4096) nested brackets `{ ( [ <` in text and nested regions in any
+input. Real models nest a few dozen levels; what lies past 4,096 is a generated stress input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+import warnings
+
+import numpy as np
+
+from .diagnostics import HloError, SourceLoc
+
+MAX_NESTING = 4096
+PARSE_STACK_BYTES = 1 << 30  # virtual: only the pages a deep parse touches are ever committed
+CHILD_TIMEOUT = 300.0  # seconds for the child's check of one input (a parse of a 1 GB module fits)
+
+# Strings (escapes included), comments, `->` and `>=` hold brackets or angles that do not nest.
+_NOT_NESTING = re.compile(rb'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"|//[^\n]*|->|>=')
+_TOKENS = re.compile(rb'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"|//[^\n]*|->|>=|[{}()\[\]<>]')
+_HIGH_ESCAPE = re.compile(rb'\\[89a-fA-F][0-9a-fA-F]')
+_DELTA = np.zeros(256, np.int8)
+_DELTA[list(b"{([<")] = 1
+_DELTA[list(b"})]>")] = -1
+_CHUNK = 1 << 24
+
+
+def _line_col(raw: bytes, offset: int) -> tuple[int, int]:
+    line = raw.count(b"\n", 0, offset) + 1
+    return line, offset - (raw.rfind(b"\n", 0, offset) + 1) + 1
+
+
+def check_utf8(raw: bytes, filename: str) -> None:
+    """Text must be UTF-8: MLIR quotes source text in its messages and nanobind aborts on bad bytes."""
+    if raw.isascii():
+        return
+    if b"\0" in raw[:64]:  # an executable, an image, a wrapper we do not know: no line is worth pointing at
+        raise HloError("not a module: neither MLIR text (UTF-8), MLIR bytecode, a VHLO artifact nor a"
+                       " jax.export artifact", SourceLoc(filename, 1, 1))
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line, col = _line_col(raw, e.start)
+        raise HloError(f"input is not UTF-8 text (byte 0x{raw[e.start]:02X}); MLIR text must be UTF-8",
+                       SourceLoc(filename, line, col)) from None
+
+
+def nesting_depth(raw: bytes) -> int:
+    """The deepest bracket nesting of MLIR text, strings and comments left out. Linear, at C speed."""
+    stripped = _NOT_NESTING.sub(b"", raw)
+    deepest, level = 0, 0
+    for start in range(0, len(stripped), _CHUNK):
+        steps = _DELTA[np.frombuffer(stripped, np.uint8, min(_CHUNK, len(stripped) - start), start)]
+        if not steps.any():
+            continue
+        levels = np.cumsum(steps, dtype=np.int64) + level
+        deepest, level = max(deepest, int(levels.max())), int(levels[-1])
+    return deepest
+
+
+def check_nesting(raw: bytes, filename: str, limit: int = MAX_NESTING) -> None:
+    """An error at the bracket that goes deeper than `limit`, before the recursive parser sees it."""
+    if nesting_depth(raw) <= limit:
+        return
+    level = 0
+    for m in _TOKENS.finditer(raw):  # only reached for an input over the limit: find where it crosses
+        token = m.group()
+        if len(token) == 1:
+            level += 1 if token in b"{([<" else -1
+            if level > limit:
+                line, col = _line_col(raw, m.start())
+                raise HloError(f"input nests deeper than {limit} levels of brackets (the limit of this tool:"
+                               " MLIR's parser recurses once per level)", SourceLoc(filename, line, col))
+    raise AssertionError("nesting_depth and the token scan disagree")  # pragma: no cover
+
+
+_STRING = re.compile(rb'//[^\n]*|"([^"\\\n]*(?:\\[^\n][^"\\\n]*)*)"')  # comments: skipped
+_ESCAPE = re.compile(rb'\\([0-9a-fA-F]{2}|[^\n])')
+_SIMPLE = {b"n": b"\n", b"t": b"\t", b'"': b'"', b"\\": b"\\"}
+
+
+def _unescape(body: bytes) -> bytes:
+    """The bytes an MLIR string literal stands for (`\\XX` hex escapes, `\\n`, `\\t`, `\\"`, `\\\\`)."""
+    def one(m):
+        code = m.group(1)
+        return bytes([int(code, 16)]) if len(code) == 2 else _SIMPLE.get(code, code)
+    return _ESCAPE.sub(one, body)
+
+
+def check_strings(text: bytes, filename: str, *, located: bool = True) -> None:
+    """Every quoted string must spell UTF-8 once its escapes are read: a name or string attribute that is
+    not UTF-8 aborts the process the moment Python reads it (nanobind cannot convert it). `text` is the
+    input (`located`: report line:col) or the module as printed (the printer escapes every byte >= 0x80)."""
+    if _HIGH_ESCAPE.search(text) is None:
+        return
+    for m in _STRING.finditer(text):
+        body = m.group(1)
+        if body is None or b"\\" not in body or _HIGH_ESCAPE.search(body) is None:
+            continue
+        try:
+            _unescape(body).decode("utf-8")
+        except UnicodeDecodeError:
+            shown = body[:60].decode("ascii", "replace") + ("..." if len(body) > 60 else "")
+            loc = SourceLoc(filename, *_line_col(text, m.start())) if located else SourceLoc(filename, 1, 1)
+            raise HloError(f'string "{shown}" is not UTF-8 once its escapes are read (names and strings must'
+                           " be UTF-8)", loc) from None
+
+
+def check_text(raw: bytes, filename: str) -> None:
+    """All of the in-process checks of MLIR text; raises HloError at the first problem."""
+    check_utf8(raw, filename)
+    check_nesting(raw, filename)
+    check_strings(raw, filename)
+
+
+def deep_stack(fn):
+    """`fn()` on a thread with a `PARSE_STACK_BYTES` stack: MLIR's text parser recurses per nesting level."""
+    box: dict = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 -- handed to the caller's thread as is
+            box["error"] = e
+
+    old = threading.stack_size()
+    threading.stack_size(PARSE_STACK_BYTES)
+    try:
+        worker = threading.Thread(target=run, name="hlo-parse")
+        worker.start()
+    finally:
+        threading.stack_size(old)
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+# ----------------------------------------------------------------------------------- the child's check
+
+def _report(error: HloError | None) -> bytes:
+    if error is None:
+        return b'{"ok": true}'
+    loc = [error.loc.file, error.loc.line, error.loc.col] if error.loc else None
+    return json.dumps({"ok": False, "message": error.message, "loc": loc, "notes": list(error.notes)}).encode()
+
+
+def _unreport(data: bytes) -> HloError | None:
+    result = json.loads(data)
+    if result["ok"]:
+        return None
+    loc = SourceLoc(*result["loc"]) if result["loc"] else None
+    return HloError(result["message"], loc, tuple(result["notes"]))
+
+
+def _quiet_stdio() -> None:
+    """The child's stdout and stderr go nowhere: what it prints while dying is not the user's business."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    os.environ["LIBC_FATAL_STDERR_"] = "1"  # glibc's "double free" goes to stderr, not the terminal
+
+
+def _run_check(work) -> bytes:
+    try:
+        work()
+        return _report(None)
+    except HloError as e:
+        return _report(e)
+    except Exception as e:  # noqa: BLE001 -- anything the bindings raise on bad input is a read error
+        return _report(HloError(f"cannot read the input: {type(e).__name__}: {e}"))
+
+
+def _crashed(filename: str, how: str) -> HloError:
+    return HloError(f"cannot read the input: MLIR's reader {how} on it (the file is corrupt or not a module)",
+                    SourceLoc(filename, 1, 1))
+
+
+def check_in_child(work, filename: str, *, spawn_args: list[str] | None = None, data: bytes = b"") -> None:
+    """Run `work()` (parse and validate an input) in a forked child; raise its HloError, or one for its
+    death. With a fork that never answers (a lock held by another thread at fork time), the check runs
+    again in a fresh interpreter (`spawn_args`: `_child_main`'s arguments, `data` on its stdin)."""
+    read_fd, write_fd = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "fork with threads" (Python, JAX): the child only parses
+        sys.stdout.flush(), sys.stderr.flush()
+        pid = os.fork()
+    if pid == 0:  # the child: never returns to the caller's code
+        status = 3
+        try:
+            os.close(read_fd)
+            _quiet_stdio()
+            result = _run_check(work)
+            view = memoryview(result)
+            while view:
+                view = view[os.write(write_fd, view):]
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_fd)
+    chunks, deadline, timed_out = [], time.monotonic() + CHILD_TIMEOUT, False
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_fd], [], [], left)[0]:
+                timed_out = True
+                os.kill(pid, signal.SIGKILL)
+                break
+            chunk = os.read(read_fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(read_fd)
+        _, status = os.waitpid(pid, 0)
+    if timed_out:
+        if spawn_args is not None:
+            return _check_spawned(spawn_args, data, filename)
+        raise HloError(f"cannot read the input: reading it took more than {CHILD_TIMEOUT:g} s",
+                       SourceLoc(filename, 1, 1))
+    if os.WIFSIGNALED(status):
+        raise _crashed(filename, f"crashed ({signal.Signals(os.WTERMSIG(status)).name})")
+    if os.WEXITSTATUS(status) != 0 or not chunks:
+        raise _crashed(filename, f"exited with status {os.WEXITSTATUS(status)}")
+    error = _unreport(b"".join(chunks))
+    if error is not None:
+        raise error
+
+
+def _check_spawned(args: list[str], data: bytes, filename: str) -> None:
+    """The child check in a new interpreter (about a second: Python start and the jaxlib import)."""
+    cmd = [sys.executable, "-c", "import sys; from hlo_passes.safe_parse import _child_main;"
+                                 " sys.exit(_child_main(sys.argv[1:]))", *args]
+    try:
+        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=CHILD_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise HloError(f"cannot read the input: reading it took more than {CHILD_TIMEOUT:g} s",
+                       SourceLoc(filename, 1, 1)) from None
+    if proc.returncode < 0:
+        raise _crashed(filename, f"crashed ({signal.Signals(-proc.returncode).name})")
+    if proc.returncode != 0 or not proc.stdout:
+        raise _crashed(filename, f"exited with status {proc.returncode}")
+    error = _unreport(proc.stdout)
+    if error is not None:
+        raise error
+
+
+def _child_main(argv: list[str]) -> int:
+    """`python -c ... FILENAME`: check the bytes on stdin as `ir.parse` would, print the JSON report."""
+    from . import ir
+
+    data, filename = sys.stdin.buffer.read(), argv[0]
+    sys.stdout.buffer.write(_run_check(lambda: ir.checked_parse(data, filename)))
+    return 0
+
+
+def check_module(module, filename: str) -> None:
+    """The child's checks of a parsed binary input: it prints, its strings are UTF-8 (checked on the
+    printed bytes before Python reads any name), its regions nest at most `MAX_NESTING` deep, it verifies
+    (or fails to) without dying."""
+    from . import ir
+
+    op = ir.as_operation(module)
+    text = ir._print(op, False, True, None, True)  # generic: no custom printer involved
+    check_strings(text, filename, located=False)
+    stack = [(op, 0)]
+    while stack:
+        op, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise HloError(f"input nests regions deeper than {MAX_NESTING} levels (the limit of this tool)",
+                           SourceLoc.parse(str(op.location), filename) or SourceLoc(filename, 1, 1))
+        for region in op.regions:
+            for block in region.blocks:
+                stack.extend((inner.operation, depth + 1) for inner in block.operations if len(inner.regions))
+    try:
+        ir.as_operation(module).verify()
+    except ir.MLIRError:
+        pass  # an invalid module is the verifier's to report, in the parent, as usual
