@@ -19,10 +19,15 @@ Write a pass as a frozen dataclass and register it:
 from . import ir
 from .diagnostics import HloError, SourceLoc
 from .ir import load, parse, save
+from .passes import BUILTIN_PASSES, BUILTIN_PIPELINES
 from .pass_manager import (
     Instrument, MlirPass, Pass, PassContext, PassFailure, PassManager, load_plugin, option, parse_pipeline,
     register_pass, register_pipeline, registered_passes, registered_pipelines, run,
 )
+
+from .pass_manager import register_builtins as _register_builtins
+
+_register_builtins(BUILTIN_PASSES, BUILTIN_PIPELINES)
 
 __all__ = [
     "ir", "HloError", "SourceLoc", "load", "parse", "save", "Instrument", "MlirPass", "Pass", "PassContext",

@@ -148,6 +148,7 @@ class PipelineInfo:
 
 _PASSES: dict[str, PassInfo] = {}
 _PIPELINES: dict[str, PipelineInfo] = {}
+_LAZY: dict[str, str] = {}  # pass name -> module that registers it when imported (built-ins)
 _OPTION_TYPES = (bool, int, float, str)
 _plugins_loaded = False
 loaded_plugin_files: list[str] = []
@@ -208,6 +209,8 @@ def _check_name(kind: str, name) -> None:
 
 def _taken(name: str) -> str | None:
     """Who already owns `name`, as a pass or as a named pipeline."""
+    if name in _LAZY and name not in _PASSES:
+        return "registered as a pass (hlo_passes)"
     if name in _PASSES:
         return f"registered as a pass ({_PASSES[name].origin})"
     if name in _PIPELINES:
@@ -230,11 +233,11 @@ def register_pass(cls: type | None = None, *, replace: bool = False, origin: str
             raise TypeError(f"pass class {cls.__name__} has no `name`")
         _check_name("pass", cls.name)
         builtin = cls.__module__.startswith("hlo_passes.")
-        if not builtin:
-            _load_builtins()
-        owner = _taken(cls.name)
-        if owner and not (replace and cls.name in _PASSES):
-            hint = " (pass replace=True to replace it on purpose)" if cls.name in _PASSES else ""
+        if builtin and cls.name in _PASSES and _PASSES[cls.name].origin != "hlo_passes":
+            return cls  # a plugin replaced this built-in (replace=True) before its module was imported
+        owner = None if builtin and cls.name in _LAZY and cls.name not in _PASSES else _taken(cls.name)
+        if owner and not (replace and (cls.name in _PASSES or cls.name in _LAZY)):
+            hint = " (pass replace=True to replace it on purpose)" if cls.name in _PASSES or cls.name in _LAZY else ""
             raise HloError(f"'{cls.name}' is already {owner}{hint}")
         src = origin or getattr(sys.modules.get(cls.__module__), "__file__", None) or cls.__module__
         _PASSES[cls.name] = _info_of(cls, "hlo_passes" if builtin else src)
@@ -261,8 +264,8 @@ def register_mlir_pass(name: str, summary: str) -> None:
         return p
 
     _check_name("pass", name)
-    if _taken(name):
-        raise HloError(f"'{name}' is already {_taken(name)}")
+    if name in _PASSES:  # a plugin replaced it on purpose before the table's module was imported: keep that
+        return
     _PASSES[name] = PassInfo(name, summary, summary, (), make, "mlir")
 
 
@@ -272,15 +275,32 @@ def register_pipeline(name: str, text: str, summary: str, *, replace: bool = Fal
     Like passes, a taken name is refused unless `replace=True` (and a pass's name never)."""
     _check_name("pipeline", name)
     caller = sys._getframe(1).f_globals.get("__name__", "")
-    builtin = caller.startswith("hlo_passes.")
-    if not builtin:
-        _load_builtins()
+    builtin = caller.startswith("hlo_passes")
     owner = _taken(name)
     if owner and not (replace and name in _PIPELINES):
         hint = " (pass replace=True to replace it on purpose)" if name in _PIPELINES else ""
         raise HloError(f"'{name}' is already {owner}{hint}")
     origin = "hlo_passes" if builtin else (sys._getframe(1).f_globals.get("__file__") or caller)
     _PIPELINES[name] = PipelineInfo(name, text, summary, origin)
+
+
+def register_builtins(passes: dict[str, str], pipelines: dict[str, tuple[str, str]]) -> None:
+    """The built-in table: pass name -> the module that registers it on import (imported only when the
+    pass is used or listed), and named pipelines (name -> (text, summary)). Called once, by the package's
+    `__init__`, so that this module knows no passes and imports none of them at start-up."""
+    _LAZY.update(passes)
+    for name, (text, summary) in pipelines.items():
+        if name not in _PIPELINES:
+            _PIPELINES[name] = PipelineInfo(name, text, summary, "hlo_passes")
+
+
+def _import_builtin(name: str) -> None:
+    """Import the module of built-in pass `name` (it registers itself), if not done yet."""
+    module = _LAZY.get(name)
+    if module is not None and name not in _PASSES:
+        importlib.import_module(module)
+        if name not in _PASSES:
+            raise HloError(f"internal: built-in module {module} did not register pass '{name}'")
 
 
 def load_plugin(path: str | Path) -> None:
@@ -294,7 +314,6 @@ def load_plugin(path: str | Path) -> None:
     if path.suffix != ".py":
         raise HloError(f"pass plugin {path} is not a Python file (.py): --load-pass-plugin runs Python code that"
                        " registers passes")
-    _load_builtins()
     modname = f"hlo_passes_plugin_{len(loaded_plugin_files)}_{re.sub(r'[^A-Za-z0-9_]', '_', path.stem)}"
     spec = importlib.util.spec_from_file_location(modname, path)
     module = importlib.util.module_from_spec(spec)
@@ -314,24 +333,12 @@ def load_plugin(path: str | Path) -> None:
     loaded_plugin_files.append(str(path.resolve()))
 
 
-_builtins_loaded = False
-
-
-def _load_builtins() -> None:
-    """Register our own passes and pipelines (once) before anything from outside registers."""
-    global _builtins_loaded
-    if not _builtins_loaded:
-        _builtins_loaded = True
-        from . import passes  # noqa: F401 -- our own passes register on import
-
-
 def _load_entry_points() -> None:
     """Import third-party passes advertised under the `hlo_passes.passes` entry-point group, once."""
     global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    _load_builtins()
     for ep in importlib.metadata.entry_points(group="hlo_passes.passes"):
         try:
             obj = ep.load()
@@ -342,8 +349,20 @@ def _load_entry_points() -> None:
 
 
 def registered_passes() -> dict[str, PassInfo]:
+    """Every pass: built-ins (all imported now), entry points and plugins."""
     _load_entry_points()
+    for name in list(_LAZY):
+        _import_builtin(name)
     return dict(sorted(_PASSES.items()))
+
+
+def lookup_pass(name: str) -> PassInfo | None:
+    """One pass by name, importing only its own module."""
+    if name not in _PASSES:
+        _import_builtin(name)
+    if name not in _PASSES:
+        _load_entry_points()
+    return _PASSES.get(name)
 
 
 def registered_pipelines() -> dict[str, PipelineInfo]:
@@ -396,8 +415,7 @@ def _parse_element(elem: str) -> tuple[str, dict[str, str]]:
 
 def parse_pipeline(text: str, _seen: tuple[str, ...] = ()) -> list[Pass]:
     """`fold-constants,fuse-sdpa{min-seq-len=2},cse` -> pass objects. Named pipelines expand in place;
-    MLIR's `builtin.module(...)` wrapper is accepted and dropped."""
-    known = registered_passes()
+    MLIR's `builtin.module(...)` wrapper is accepted and dropped. Only the passes named are imported."""
     text = text.strip()
     if text.startswith("builtin.module(") and text.endswith(")"):
         text = text[len("builtin.module("):-1]
@@ -417,10 +435,10 @@ def parse_pipeline(text: str, _seen: tuple[str, ...] = ()) -> list[Pass]:
             if name in _seen:
                 raise HloError(f"named pipeline '{name}' includes itself")
             result += parse_pipeline(_PIPELINES[name].text, (*_seen, name))
-        elif name in known:
-            result.append(known[name].make(opts))
+        elif (info := lookup_pass(name)) is not None:
+            result.append(info.make(opts))
         else:
-            choices = [*known, *_PIPELINES]
+            choices = [*_PASSES, *_LAZY, *_PIPELINES]
             raise HloError(f"unknown pass or pipeline '{name}'{did_you_mean(name, choices)}"
                            " (hlo-opt --list-passes lists them)")
     return result

@@ -1,14 +1,28 @@
-"""Every pass hlo_passes ships. Importing this package registers them (one module per pass, named after
-the pass's CLI name with `-` as `_`), plus MLIR's own passes that are useful on StableHLO."""
+"""Every pass hlo_passes ships, as a table: CLI name -> the module that defines (and registers) it.
 
-from . import (  # noqa: F401
-    fold_constants, fuse_kv_cache_update, fuse_rms_norm, fuse_sdpa, inline_calls, inline_composites, mlir_builtin,
-    simplify,
-)
+Modules are imported only when their pass is used or listed, so `hlo-opt --pass cse` does not import the
+fusion passes. One module per pass, named after the pass's CLI name with `-` as `_`; MLIR's own passes
+are all registered by `mlir_builtin`. `hlo_passes/__init__.py` hands this table to the registry.
+"""
 
-from ..pass_manager import register_pipeline  # noqa: E402
+_MLIR = "hlo_passes.passes.mlir_builtin"
 
-register_pipeline(
-    "optimize",
-    "inline-calls,fold-constants,simplify,cse,fuse-sdpa,fuse-rms-norm,fuse-kv-cache-update,simplify,cse",
-    "clean up an export, then raise attention, RMSNorm and KV-cache writes into LiteRT composites")
+BUILTIN_PASSES = {
+    "fold-constants": "hlo_passes.passes.fold_constants",
+    "fuse-kv-cache-update": "hlo_passes.passes.fuse_kv_cache_update",
+    "fuse-rms-norm": "hlo_passes.passes.fuse_rms_norm",
+    "fuse-sdpa": "hlo_passes.passes.fuse_sdpa",
+    "inline-calls": "hlo_passes.passes.inline_calls",
+    "inline-composites": "hlo_passes.passes.inline_composites",
+    "simplify": "hlo_passes.passes.simplify",
+    **{name: _MLIR for name in (
+        "canonicalize", "cse", "symbol-dce", "inline", "sccp", "loop-invariant-code-motion", "control-flow-sink",
+        "remove-dead-values", "strip-debuginfo", "symbol-privatize", "topological-sort", "stablehlo-refine-shapes",
+        "stablehlo-convert-to-signless", "stablehlo-compatibility-expander")},
+}
+
+BUILTIN_PIPELINES = {
+    "optimize": (
+        "inline-calls,fold-constants,simplify,cse,fuse-sdpa,fuse-rms-norm,fuse-kv-cache-update,simplify,cse",
+        "clean up an export, then raise attention, RMSNorm and KV-cache writes into LiteRT composites"),
+}
