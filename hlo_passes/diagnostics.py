@@ -40,6 +40,23 @@ class SourceLoc:
         return SourceLoc(file, int(m.group(2)), int(m.group(3)))
 
 
+# A note is context, not a dump: MLIR's "see current operation" note prints the whole operation, which
+# for a module of 20k ops is megabytes. `str(error)` keeps the first lines; `error.notes` keep it all.
+MAX_NOTE_LINES = 12
+MAX_LINE_CHARS = 400
+MAX_NOTES = 20
+
+
+def shorten(text: str, max_lines: int = MAX_NOTE_LINES, max_chars: int = MAX_LINE_CHARS) -> str:
+    """The first `max_lines` lines of `text`, each cut at `max_chars`, then `... (N more lines)`."""
+    lines = text.split("\n")
+    kept = [line if len(line) <= max_chars else f"{line[:max_chars]}... ({len(line) - max_chars} more characters)"
+            for line in lines[:max_lines]]
+    if len(lines) > max_lines:
+        kept.append(f"... ({len(lines) - max_lines} more lines)")
+    return "\n".join(kept)
+
+
 class HloError(Exception):
     """An error the user can act on. `loc` says where, `notes` add context lines."""
 
@@ -51,7 +68,11 @@ class HloError(Exception):
 
     def __str__(self) -> str:
         head = f"{self.loc}: error: {self.message}" if self.loc else f"error: {self.message}"
-        return "\n".join([head, *(f"  note: {n}" for n in self.notes)])
+        shown = list(self.notes)
+        if len(shown) > MAX_NOTES:  # the last note stays: it is where the CLI says what it wrote
+            shown = [*shown[:MAX_NOTES - 1], f"... ({len(shown) - MAX_NOTES} more notes)", shown[-1]]
+        notes = [f"  note: {shorten(n)}" for n in shown]
+        return "\n".join([head, *notes])
 
     def with_filename(self, filename: str) -> HloError:
         """The same error with MLIR's `-` (text parsed from a string) shown as `filename`."""

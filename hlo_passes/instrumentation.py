@@ -6,6 +6,7 @@ objects: `run(module, "cse", instruments=[Timing(), PrintIR(after_all=True)])`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -64,15 +65,27 @@ class PrintIR(Instrument):
 
 
 class DumpDir(Instrument):
-    """`--dump-dir DIR`: the input and the module after every pass, one numbered file each."""
+    """`--dump-dir DIR`: the input and the module after every pass, one numbered file each.
+
+    A dump that cannot be written fails the run (the user asked for it), except after a failing pass:
+    then the pass's error is the one that matters, and `error` says why the dump is missing."""
 
     def __init__(self, folder: str | Path, debuginfo: bool = False):
         self.folder = Path(folder)
         self.debuginfo = debuginfo
+        self.error: str | None = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise HloError(f"cannot create dump directory {self.folder}: {e.strerror}") from None
+
+    @staticmethod
+    def file_names(passes) -> list[str]:
+        """Every name a run of `passes` may write, so that the CLI can refuse up front to dump over an input."""
+        names = ["00-input.mlir"]
+        for index, p in enumerate(passes, 1):
+            names += [f"{index:02d}-{p.pass_name}.mlir", f"{index:02d}-{p.pass_name}.failed.mlir"]
+        return names
 
     def _dump(self, name: str, module) -> None:
         ir.write_atomic(self.folder / name, ir.to_text(module, debuginfo=self.debuginfo).encode())
@@ -84,7 +97,10 @@ class DumpDir(Instrument):
         self._dump(f"{index:02d}-{p.pass_name}.mlir", module)
 
     def after_failure(self, index, p, module, error):
-        self._dump(f"{index:02d}-{p.pass_name}.failed.mlir", module)
+        try:
+            self._dump(f"{index:02d}-{p.pass_name}.failed.mlir", module)
+        except HloError as e:
+            self.error = e.message
 
 
 class Timing(Instrument):
@@ -238,6 +254,7 @@ class Reproducer(Instrument):
         self.passes: list[Pass] = []
         self._entry = None
         self.written: Path | None = None
+        self.error: str | None = None  # why the reproducer could not be written
 
     def before_pipeline(self, module, passes):
         self.passes = list(passes)
@@ -252,12 +269,20 @@ class Reproducer(Instrument):
         head += [f"// failure: {line}" for line in str(error).splitlines()]
         body = ir.to_text(self._entry, debuginfo=True)
         path = self.path
-        if path is None:
-            fd, name = tempfile.mkstemp(prefix="hlo-opt-reproducer-", suffix=".mlir")
-            os.close(fd)
-            path = Path(name)
-        ir.write_atomic(path, ("\n".join(head) + "\n" + body).encode())
-        self.written = path
+        try:  # a reproducer that cannot be written must not hide the pass's own error: say why, later
+            if path is None:
+                fd, name = tempfile.mkstemp(prefix="hlo-opt-reproducer-", suffix=".mlir")
+                os.close(fd)
+                path = Path(name)
+            ir.write_atomic(path, ("\n".join(head) + "\n" + body).encode())
+            self.written = path
+        except OSError as e:
+            self.error = f"cannot create a temporary file in {tempfile.gettempdir()}: {e.strerror}"
+        except HloError as e:
+            self.error = e.message
+            if self.path is None:
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
 
 
 def read_reproducer(text: str) -> tuple[str, list[str]]:

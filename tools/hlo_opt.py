@@ -4,13 +4,18 @@
     hlo-opt model.mlir --pass=cse --timing --statistics --check-numerics
 
 Every error a user can cause ends in one `file:line:col: error: ...` message and exit status 1, never a
-traceback (`--traceback` shows one for bugs in a pass). Output files are written atomically and never
-over the input.
+traceback (`--traceback` shows one for bugs in a pass); a bug of ours is one "internal error" line, exit 2.
+Nothing is lost: the input is read once (pipes and FIFOs too) and never written over, by `-o`,
+`--reproducer` or `--dump-dir`; outputs are written atomically; a signal (SIGINT, SIGTERM, SIGHUP) removes
+the temporary file in flight and exits 128 + its number; a closed or broken stderr never stops the work.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import math
 import os
 import re
 import sys
@@ -18,17 +23,27 @@ import time
 import traceback
 from pathlib import Path
 
-from hlo_passes import ir
-from hlo_passes.diagnostics import HloError
-from hlo_passes.instrumentation import (
-    DumpDir, NumericsCheck, OpHistogram, PrintIR, Reproducer, Statistics, Timing, read_reproducer,
-)
-from hlo_passes.pass_manager import (
-    PassManager, load_plugin, loaded_plugin_files, parse_pipeline, pipeline_text, registered_passes,
-    registered_pipelines,
-)
+try:  # importing jaxlib takes a moment: Ctrl-C during it is an interruption like any other, not a traceback
+    from hlo_passes import files, ir
+    from hlo_passes.diagnostics import HloError, did_you_mean
+    from hlo_passes.instrumentation import (
+        DumpDir, NumericsCheck, OpHistogram, PrintIR, Reproducer, Statistics, Timing, read_reproducer,
+    )
+    from hlo_passes.pass_manager import (
+        PassManager, load_plugin, loaded_plugin_files, parse_pipeline, registered_passes, registered_pipelines,
+    )
+except KeyboardInterrupt:
+    sys.stderr.write("hlo-opt: interrupted\n")
+    sys.exit(130)
 
 _SPLIT = re.compile(rb"^// -----[^\n]*$\n?", re.M)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are user errors like any other: one line and exit status 1, not 15 lines of usage."""
+
+    def error(self, message):
+        raise HloError(f"{message} (see hlo-opt --help)")
 
 
 class _AppendPipeline(argparse.Action):
@@ -40,28 +55,76 @@ class _AppendPipeline(argparse.Action):
         namespace.pipeline_parts = parts
 
 
+class _Once(argparse.Action):
+    """An option that takes one value: giving it twice (`-o a -o b`) is an error, not "the last one wins"."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        seen = namespace.__dict__.setdefault("_given", set())
+        if self.dest in seen:
+            parser.error(f"{'/'.join(self.option_strings)} given more than once")
+        seen.add(self.dest)
+        setattr(namespace, self.dest, values)
+
+
+def _file_name(text: str) -> str:
+    if not text:
+        raise argparse.ArgumentTypeError("empty file name")
+    return text
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got '{text}'")
+    return value
+
+
+def _tolerance(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got '{text}'")
+    return value
+
+
+def _size(text: str) -> int:
+    try:
+        return files.parse_size(text)
+    except HloError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="hlo-opt", allow_abbrev=False,
         description="Run hlo_passes pipelines on StableHLO modules (MLIR text, bytecode or VHLO portable artifacts).")
-    p.add_argument("input", nargs="?", default="-", help="input module; '-' (the default) reads stdin")
+    p.add_argument("input", nargs="?", default="-", type=_file_name,
+                   help="input module; '-' (the default) reads stdin")
     g = p.add_argument_group("pipeline")
     g.add_argument("--pass", "-p", dest="pipeline_parts", action=_AppendPipeline, metavar="NAME[{opts}]",
                    help="append one pass (repeatable), e.g. --pass='fuse-sdpa{min-seq-len=2}'")
     g.add_argument("--pass-pipeline", dest="pipeline_parts", action=_AppendPipeline, metavar="TEXT",
                    help="append a comma-separated pipeline, e.g. 'canonicalize,cse'")
-    g.add_argument("--load-pass-plugin", action="append", default=[], metavar="FILE",
+    g.add_argument("--load-pass-plugin", action="append", default=[], metavar="FILE", type=_file_name,
                    help="a Python file that registers passes (repeatable)")
     g.add_argument("--list-passes", action="store_true", help="list every pass and named pipeline, then exit")
     g.add_argument("--no-verify", action="store_true", help="do not run the verifier after each pass")
-    g.add_argument("--debug-patterns", default="", metavar="NAMES",
+    g.add_argument("--debug-patterns", default="", metavar="NAMES", action=_Once,
                    help="comma-separated pass/pattern names that explain their matches and near-misses")
     g.add_argument("--split-input-file", action="store_true",
                    help="treat each '// -----'-separated chunk of the input as its own module")
+    g.add_argument("--max-input-size", type=_size, default=files.MAX_INPUT_BYTES, action=_Once, metavar="SIZE",
+                   help="refuse inputs larger than this (default 4G; suffixes K, M, G)")
     o = p.add_argument_group("output")
-    o.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
-    o.add_argument("--emit", choices=ir.FORMATS, default="text", help="output format (default text)")
-    o.add_argument("--target-version", default="current",
+    o.add_argument("-o", "--output", metavar="FILE", type=_file_name, action=_Once,
+                   help="write here (atomically) instead of stdout")
+    o.add_argument("--emit", choices=ir.FORMATS, default="text", action=_Once, help="output format (default text)")
+    o.add_argument("--target-version", default="current", action=_Once,
                    help="StableHLO version of a portable artifact: X.Y.Z, 'current' or 'minimum'")
     o.add_argument("--generic", action="store_true", help="print ops in MLIR's generic form")
     d = p.add_argument_group("debugging")
@@ -75,19 +138,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the IR after every pass that changed it")
     d.add_argument("--print-ir-after-failure", action="store_true", help="print the IR after a pass that failed")
     d.add_argument("--print-debuginfo", action="store_true", help="print locations in IR dumps and output")
-    d.add_argument("--dump-dir", metavar="DIR", help="write the IR before the pipeline and after each pass here")
+    d.add_argument("--dump-dir", metavar="DIR", type=_file_name, action=_Once,
+                   help="write the IR before the pipeline and after each pass here")
     d.add_argument("--timing", action="store_true", help="print a per-pass wall-time table (stderr)")
     d.add_argument("--statistics", action="store_true", help="print per-pass op deltas and pattern counters")
     d.add_argument("--op-histogram", action="store_true", help="print ops by name before and after the pipeline")
     d.add_argument("--check-numerics", action="store_true",
                    help="run the module on XLA CPU before the pipeline and after each pass; fail naming the"
                         " first pass that changed the results")
-    d.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance of --check-numerics")
-    d.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance of --check-numerics")
-    d.add_argument("--seed", type=int, default=0, help="seed of --check-numerics' random inputs")
-    d.add_argument("--reproducer", metavar="FILE",
+    d.add_argument("--rtol", type=_tolerance, default=1e-5, action=_Once,
+                   help="relative tolerance of --check-numerics")
+    d.add_argument("--atol", type=_tolerance, default=1e-6, action=_Once,
+                   help="absolute tolerance of --check-numerics")
+    d.add_argument("--seed", type=_count, default=0, action=_Once, help="seed of --check-numerics' random inputs")
+    d.add_argument("--reproducer", metavar="FILE", type=_file_name, action=_Once,
                    help="where to write the reproducer of a failing pass (default: a temporary file)")
-    d.add_argument("--run-reproducer", metavar="FILE", help="replay a reproducer written by a failed run")
+    d.add_argument("--run-reproducer", metavar="FILE", type=_file_name, action=_Once,
+                   help="replay a reproducer written by a failed run")
     d.add_argument("--traceback", action="store_true", help="show Python tracebacks of passes that raise")
     return p
 
@@ -106,16 +173,101 @@ def list_passes(out) -> None:
         out.write(f"  {name:<32} {info.summary}\n      = {info.text}\n")
 
 
-def _read_input(path: str) -> bytes:
-    if path == "-":
+# ---------------------------------------------------------------------------------- standard streams
+
+class _Streams:
+    """The process's standard streams, made safe to use whatever state they came in.
+
+    A closed fd 0/1/2 (`>&-`) gets /dev/null in its place at once: otherwise the next file opened (a
+    temporary output) would take that number and C++ diagnostics or `print` would write into it. stderr
+    becomes a stream that never raises: a reader that went away (`2>&1 | head -1`) or a full disk must not
+    stop the real work, whose outcome is the exit status and the output file.
+    """
+
+    def __init__(self):
+        self.closed = set()
+        for fd in (0, 1, 2):
+            try:
+                os.fstat(fd)
+            except OSError:
+                null = os.open(os.devnull, os.O_RDWR)
+                if null != fd:
+                    os.dup2(null, fd)
+                    os.close(null)
+                self.closed.add(fd)
+        self.saved_stderr = sys.stderr
+        sys.stderr = _QuietStream(sys.stderr if 2 not in self.closed and sys.stderr is not None
+                                  else open(os.devnull, "w"))
+
+    def restore(self) -> None:
+        sys.stderr.flush()
+        sys.stderr = self.saved_stderr
+
+    def stdin(self):
+        if 0 in self.closed or sys.stdin is None:
+            return None
         if sys.stdin.isatty():
             raise HloError("no input file given and stdin is a terminal (hlo-opt FILE, or pipe a module in)")
-        return sys.stdin.buffer.read()
-    try:
-        return Path(path).read_bytes()
-    except OSError as e:
-        raise ir.file_error(path, e) from None
+        return sys.stdin.buffer
 
+    def check_stdout(self) -> None:
+        if 1 in self.closed or sys.stdout is None:
+            raise HloError("standard output is closed: give -o FILE")
+
+    def write_stdout(self, data: bytes) -> None:
+        """All of `data` on stdout; a reader that left early (`| head`) had what it wanted (exit 0)."""
+        self.check_stdout()
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _to_devnull(1)
+        except OSError as e:
+            _to_devnull(1)  # what is still buffered must not fail again at exit
+            raise HloError(f"cannot write to standard output: {e.strerror}") from None
+
+
+def _to_devnull(fd: int) -> None:
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
+
+
+class _QuietStream:
+    """A text stream that drops what it cannot write instead of raising (then points fd 2 at /dev/null,
+    so that C++ writes and the interpreter's last flush are quiet too)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.lost = False
+
+    def write(self, text: str) -> int:
+        if not self.lost:
+            try:
+                self.stream.write(text)
+            except (OSError, ValueError):
+                self._lose()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.lost:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError):
+                self._lose()
+
+    def _lose(self) -> None:
+        self.lost = True
+        with contextlib.suppress(OSError, ValueError):
+            if self.stream.fileno() == 2:
+                _to_devnull(2)
+                self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
+# ------------------------------------------------------------------------------------------------ input
 
 def _chunks(data: bytes, split: bool) -> list[tuple[int, bytes]]:
     """(first line number - 1, text) of each chunk; the offset keeps diagnostics on the file's lines."""
@@ -130,6 +282,50 @@ def _chunks(data: bytes, split: bool) -> list[tuple[int, bytes]]:
     return result
 
 
+def _cpp_lines(text: str) -> list[str]:
+    """What C++ printed while reading (`loc("-":0:0): error: invalid section ID`), as bare reasons."""
+    lines = []
+    for line in text.splitlines():
+        line = re.sub(r"^(loc\(.*?\):\s*)?(error|warning|note):\s*", "", line.strip())
+        if line and line not in lines:
+            lines.append(line)
+    return lines
+
+
+def _load(path: str | None, text: bytes, display: str):
+    """Parse, with whatever C++ prints meanwhile (the VHLO reader reports only there) folded into the one
+    error message rather than left as stray lines before it."""
+    failure = None
+    with ir.captured_stderr() as cpp:
+        try:
+            module = ir.load(path) if path is not None else ir.parse(text, filename=display)
+        except HloError as err:
+            failure = err
+    if failure is not None:
+        why = [line for line in _cpp_lines(cpp.text) if line not in failure.message]
+        message = f"{failure.message} ({'; '.join(why)})" if why else failure.message
+        raise HloError(message, failure.loc, failure.notes).with_filename(display)
+    if cpp.text:
+        sys.stderr.write(cpp.text + "\n")
+    return module
+
+
+def _load_plugin(path: str) -> None:
+    """`load_plugin`, with anything it lets through (a file that is not Python, ...) as one error."""
+    if Path(path).is_file() and Path(path).suffix != ".py":
+        raise HloError(f"pass plugin {path} is not a Python file (expected FILE.py)")
+    try:
+        load_plugin(path)
+    except HloError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- reported as the user's plugin problem it is
+        raise HloError(f"cannot load pass plugin {path}: {type(e).__name__}: {e}") from None
+
+
+def _names(items) -> set[str]:
+    return {n.strip() for item in items for n in item.split(",") if n.strip()}
+
+
 class _Run:
     """One invocation: the options, the instruments they ask for, and what came out."""
 
@@ -140,16 +336,18 @@ class _Run:
         self.statistics = Statistics() if args.statistics else None
         self.histograms: list[OpHistogram] = []
 
+    def dump_folder(self, chunk_index: int, n_chunks: int) -> Path:
+        folder = Path(self.args.dump_dir)
+        return folder / f"chunk{chunk_index}" if n_chunks > 1 else folder
+
     def instruments(self, chunk_index: int, n_chunks: int):
         a = self.args
-        names = lambda items: {n.strip() for item in items for n in item.split(",") if n.strip()}  # noqa: E731
         result = [Reproducer(a.reproducer, loaded_plugin_files),
-                  PrintIR(names(a.print_ir_before), names(a.print_ir_after), a.print_ir_before_all,
+                  PrintIR(_names(a.print_ir_before), _names(a.print_ir_after), a.print_ir_before_all,
                           a.print_ir_after_all, a.print_ir_after_change, a.print_ir_after_failure,
                           a.print_debuginfo)]
         if a.dump_dir:
-            folder = Path(a.dump_dir) / f"chunk{chunk_index}" if n_chunks > 1 else Path(a.dump_dir)
-            result.append(DumpDir(folder, a.print_debuginfo))
+            result.append(DumpDir(self.dump_folder(chunk_index, n_chunks), a.print_debuginfo))
         if a.op_histogram:
             self.histograms.append(OpHistogram())
             result.append(self.histograms[-1])
@@ -165,11 +363,11 @@ class _Run:
                 path: str | None) -> bytes | None:
         a = self.args
         t0 = time.perf_counter()
-        if path is not None and n_chunks == 1:
-            module = ir.load(path)
+        if path is not None:
+            module = _load(path, b"", display)
         else:
             padded = text if ir.is_binary(text) else b"\n" * offset + text
-            module = ir.parse(padded, filename=display)
+            module = _load(None, padded, display)
         if self.timing and chunk_index == 0:
             self.timing.extra.append(("parse", time.perf_counter() - t0))
         instruments = self.instruments(chunk_index, n_chunks)
@@ -180,17 +378,27 @@ class _Run:
         except HloError as err:
             if a.traceback and err.__cause__ is not None:
                 traceback.print_exception(err.__cause__, file=sys.stderr)
-            rep = instruments[0]
-            if rep.written:
-                raise HloError(err.message, err.loc, (*err.notes, f"reproducer written to {rep.written}"
-                                                      f" (replay: hlo-opt --run-reproducer {rep.written})")) from None
-            raise
+            raise self._with_notes(err, instruments).with_filename(display) from None
         t1 = time.perf_counter()
         data = ir.serialize(result, a.emit, target_version=a.target_version, debuginfo=a.print_debuginfo,
                             generic=a.generic, verified=not a.no_verify)
         if self.timing and chunk_index == n_chunks - 1:
             self.timing.extra.append(("output", time.perf_counter() - t1))
         return data
+
+    @staticmethod
+    def _with_notes(err: HloError, instruments) -> HloError:
+        """The pass's error, plus what was (or could not be) written about it: the reproducer note last."""
+        notes = list(err.notes)
+        for ins in instruments:
+            if isinstance(ins, DumpDir) and ins.error:
+                notes.append(f"the dump of the failing pass is missing: {ins.error}")
+        rep = instruments[0]
+        if rep.written:
+            notes.append(f"reproducer written to {rep.written} (replay: hlo-opt --run-reproducer {rep.written})")
+        elif rep.error:
+            notes.append(f"no reproducer: {rep.error}")
+        return HloError(err.message, err.loc, tuple(notes))
 
 
 def _pipeline_from_args(args) -> tuple[str, list]:
@@ -199,45 +407,92 @@ def _pipeline_from_args(args) -> tuple[str, list]:
     return text, parse_pipeline(text)
 
 
-def _main(argv) -> int:
+def _check_print_ir_names(args, pipeline) -> None:
+    known = set(registered_passes()) | {p.pass_name for p in pipeline}
+    for flag, items in (("--print-ir-before", args.print_ir_before), ("--print-ir-after", args.print_ir_after)):
+        for name in sorted(_names(items)):
+            if name not in known:
+                raise HloError(f"{flag}: unknown pass '{name}'{did_you_mean(name, known)}"
+                               " (hlo-opt --list-passes lists them)")
+
+
+def _refuse_writes_over_input(args, pipeline, n_chunks: int, run: _Run) -> None:
+    """Up front, before any work: no output of this run may be the input (symlinks and hard links too)."""
+    if args.output and files.protected_by(args.output):
+        raise HloError(f"refusing to write the output over the input file {files.protected_by(args.output)}")
+    if args.reproducer and files.protected_by(args.reproducer):
+        raise HloError(f"refusing to write the reproducer over the input file {files.protected_by(args.reproducer)}")
+    if args.dump_dir:
+        for i in range(n_chunks):
+            for name in DumpDir.file_names(pipeline):
+                owner = files.protected_by(run.dump_folder(i, n_chunks) / name)
+                if owner:
+                    raise HloError(f"refusing to dump into {args.dump_dir}: {name} there is the input file {owner}")
+
+
+def _read_reproducer_head(path: str, limit: int, streams: _Streams) -> tuple[str | None, bytes | None, str]:
+    """(path to reopen, or the bytes read once) of a reproducer, and its header text."""
+    if path != "-" and files.regular_input(path, limit):
+        try:
+            with open(path, "rb") as f:
+                return path, None, f.read(1 << 20).decode(errors="replace")
+        except OSError as e:
+            raise files.file_error(path, e) from None
+    data = files.read_input(path, limit, stdin=streams.stdin() if path == "-" else None)
+    return None, data, data[:1 << 20].decode(errors="replace")
+
+
+def _main(argv, streams: _Streams) -> int:
     args = build_parser().parse_args(argv)
+    limit = args.max_input_size
     for plugin in args.load_pass_plugin:
-        load_plugin(plugin)
+        _load_plugin(plugin)
     if args.list_passes:
-        list_passes(sys.stdout)
+        listing = io.StringIO()
+        list_passes(listing)
+        streams.write_stdout(listing.getvalue().encode())
         return 0
+    path = data = None
     if args.run_reproducer:
         if getattr(args, "pipeline_parts", None):
             raise HloError("--run-reproducer takes its pipeline from the reproducer; drop --pass/--pass-pipeline")
-        head = _read_input(args.run_reproducer).decode(errors="replace")
+        if args.input != "-":
+            raise HloError("--run-reproducer takes its module from the reproducer; drop the input file")
+        path, data, head = _read_reproducer_head(args.run_reproducer, limit, streams)
         text, plugins = read_reproducer(head)
         for plugin in plugins:
             if plugin not in loaded_plugin_files:
-                load_plugin(plugin)
+                _load_plugin(plugin)
         args.input, pipeline = args.run_reproducer, parse_pipeline(text)
     else:
         text, pipeline = _pipeline_from_args(args)
+    _check_print_ir_names(args, pipeline)
     if args.split_input_file and args.emit != "text":
         raise HloError("--split-input-file writes text only (drop --emit)")
-    if args.output and args.input != "-" and os.path.exists(args.output) and os.path.exists(args.input) \
-            and os.path.samefile(args.output, args.input):
-        raise HloError(f"refusing to write the output over the input file {args.input}")
-    if not args.output and args.emit != "text" and sys.stdout.isatty():
-        raise HloError(f"refusing to write {args.emit} to a terminal (use -o FILE)")
+    if not args.output:
+        streams.check_stdout()
+        if args.emit != "text" and sys.stdout.isatty():
+            raise HloError(f"refusing to write {args.emit} to a terminal (use -o FILE)")
 
     display = "<stdin>" if args.input == "-" else args.input
-    from_file = args.input != "-" and not args.split_input_file
-    if from_file and not os.path.isfile(args.input):
-        _read_input(args.input)  # raises the right error for a missing file or a directory
-    data = b"" if from_file else _read_input(args.input)
+    if args.input == "-":
+        files.protect(0, "<stdin>")  # `hlo-opt < in.mlir -o in.mlir` is writing over the input too
+    else:
+        files.protect(args.input)
+    if path is None and data is None:  # (a reproducer was read already)
+        if args.input != "-" and not args.split_input_file and files.regular_input(args.input, limit):
+            path = args.input  # C++ reads a regular file by name: locations carry it
+        else:  # a pipe, FIFO or device can be read only once: read it all now
+            data = files.read_input(args.input, limit, stdin=streams.stdin() if args.input == "-" else None)
+    if path is not None and args.split_input_file:
+        data, path = files.read_input(path, limit), None
     run = _Run(args)
-    chunks = _chunks(data, args.split_input_file)
+    chunks = _chunks(data if data is not None else b"", args.split_input_file)
+    _refuse_writes_over_input(args, pipeline, len(chunks), run)
     outputs = []
     for i, (offset, chunk) in enumerate(chunks):
         try:
-            out = run.process(display, offset, chunk, pipeline, i, len(chunks),
-                              args.input if from_file else None)
-            outputs.append(out)
+            outputs.append(run.process(display, offset, chunk, pipeline, i, len(chunks), path))
         except HloError as err:
             if len(chunks) == 1:
                 raise
@@ -247,10 +502,9 @@ def _main(argv) -> int:
         else (outputs[0] if outputs else b"")
     if args.output:
         if not run.failed:
-            ir.write_atomic(args.output, result)
+            files.write_atomic(args.output, result)
     else:
-        sys.stdout.buffer.write(result)
-        sys.stdout.flush()
+        streams.write_stdout(result)
     for hist in run.histograms:
         sys.stderr.write(hist.report())
     if run.timing:
@@ -260,19 +514,15 @@ def _main(argv) -> int:
     return 1 if run.failed else 0
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+def _report(argv, streams: _Streams) -> int:
+    """`_main`, with every way it can end turned into one message and an exit status."""
     try:
-        return _main(argv)
+        return _main(argv, streams)
     except HloError as err:
-        sys.stdout.flush()
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # (stdout may be closed: None)
+            sys.stdout.flush()
         print(err if err.loc else f"hlo-opt: {err}", file=sys.stderr)
         return 1
-    except BrokenPipeError:  # `hlo-opt ... | head`: the reader has what it wanted
-        return 0
-    except KeyboardInterrupt:
-        print("hlo-opt: interrupted", file=sys.stderr)
-        return 130
     except Exception as e:  # noqa: BLE001 -- a bug of ours: say so in one line, trace on request
         if "--traceback" in argv:
             traceback.print_exc()
@@ -280,6 +530,25 @@ def main(argv=None) -> int:
         print(f"hlo-opt: internal error: {type(e).__name__}: {e} (at {site.filename}:{site.lineno};"
               " --traceback shows more)", file=sys.stderr)
         return 2
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    streams = _Streams()
+    try:
+        with files.cleanup_on_signals():
+            return _report(argv, streams)
+    except files.Terminated as t:
+        files.remove_temporaries()
+        print("hlo-opt: interrupted" if t.signo == 2 else f"hlo-opt: terminated by {t}", file=sys.stderr)
+        return t.exit_status
+    except KeyboardInterrupt:  # a Ctrl-C just outside the handlers' reach
+        files.remove_temporaries()
+        print("hlo-opt: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        files.unprotect_all()
+        streams.restore()
 
 
 if __name__ == "__main__":
