@@ -1,9 +1,13 @@
 """The `fold-constants` pattern set: every op with an evaluator folds when its operands are constants.
 
-Splats stay splats (an op on splat operands is evaluated on one element, and a broadcast of a splat is
-a splat of the new shape), so folding `broadcast_in_dim(constant 0.0)` into a 1G-element tensor costs
-nothing. Non-splat results above `max_elements` are left alone. Large results computed from
-`dense_resource` weights become resources again (zero-copy from numpy) rather than huge `dense` text.
+Splats stay splats: an elementwise op on splat operands is evaluated on one element; a reshape,
+broadcast, transpose, reverse, slice, dynamic_slice or gather of a splat (a concatenate or pad of equal
+splats) is a splat of the result type; a reduce of a splat is computed from its one value
+(folding_reduce.reduce_splat). So folding `broadcast_in_dim(constant 0.0)` into a 1G-element tensor, or
+summing it, costs nothing. Otherwise no operand or result above `max_elements` is materialized, and the
+evaluators bound their own work. Ops on element types the folder does not claim (complex, i2, f4, ...;
+see dtypes.CLAIMED) are left alone. Large results computed from `dense_resource` weights become
+resources again (zero-copy from numpy) rather than huge `dense` text.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import numpy as np
 from .. import ir
 from ..ir import stablehlo
 from . import values as vals
+from . import dtypes as dt
 from .driver import Pattern, PatternSet
-from .folding import ELEMENTWISE, EVALUATORS, SPLAT_PRESERVING, Decline, evaluate
+from .folding import ELEMENTWISE, EVALUATORS, Decline, check_flush, evaluate
+from .folding_reduce import reduce_splat
 from .template import Op
 
 RESOURCE_ABOVE = 1024  # elements: larger folded results from resource operands stay resources
@@ -35,10 +41,76 @@ def _constant(result: np.ndarray, type, as_resource: bool):
     if as_resource and result.size > RESOURCE_ABOVE:
         attr = ir.from_numpy(result, type=type, resource=f"folded_{next(_names)}")
     elif _uniform(result):
-        attr = ir.splat(result.reshape(-1)[0], type)
+        attr = _splat_attr(result.reshape(-1)[0], type)
     else:
         attr = ir.from_numpy(result, type=type)
     return stablehlo.ConstantOp(attr).result
+
+
+def _splat_attr(value, type):
+    """ir.splat, with ui64 values of 2^63 and above given as the signed integer of the same bits (the
+    bindings' IntegerAttr.get takes an int64)."""
+    if np.asarray(value).dtype == np.uint64 and int(value) >= 1 << 63:
+        value = int(value) - (1 << 64)
+    return ir.splat(value, type)
+
+
+# data movement: a splat operand 0 gives a splat result, whatever the other operands (indices)
+_MOVES_SPLAT = {"stablehlo.reshape", "stablehlo.broadcast_in_dim", "stablehlo.transpose", "stablehlo.reverse",
+                "stablehlo.slice", "stablehlo.dynamic_slice", "stablehlo.gather"}
+
+
+def _splat_scalar(attr):
+    """The one element of a splat attribute, bit-exact, read from a 1-element copy of it (values.splat_scalar
+    expands the whole splat first: a GB for a 2^28-element one)."""
+    a = ir.downcast(attr)
+    with a.context, ir.mlir.Location.unknown():
+        et = ir.mlir.ShapedType(a.type).element_type
+        one = ir.mlir.DenseElementsAttr.get_splat(ir.mlir.RankedTensorType.get([1], et), a.get_splat_value())
+    return ir.to_numpy(one)[0]
+
+
+def _same_bits(scalars) -> bool:
+    return len({np.asarray(s).tobytes() for s in scalars}) == 1
+
+
+def _splat_value(op, attrs):
+    """The one value of `op`'s result when it is computable from splat operands without expanding them,
+    else None."""
+    splat = [vals.is_splat(a) for a in attrs]
+    if not attrs or not splat[0]:
+        return None
+    if op.name in ELEMENTWISE and all(splat):
+        scalars = [np.asarray([_splat_scalar(a)]) for a in attrs]
+        check_flush(op, scalars)
+        one = np.asarray(EVALUATORS[op.name](op, *scalars)).astype(vals.dtype(op.results[0]))
+        check_flush(op, [], one)
+        return one.reshape(-1)[0]
+    first = _splat_scalar(attrs[0])
+    if op.name in _MOVES_SPLAT:
+        return first
+    if op.name in ("stablehlo.concatenate", "stablehlo.pad") and all(splat) and \
+            _same_bits([_splat_scalar(a) for a in attrs]):
+        return first
+    if op.name == "stablehlo.reduce" and len(attrs) == 2 and splat[1]:
+        dims = vals.attr_value(op.attributes["dimensions"])
+        if not dims:
+            return first
+        count = int(np.prod([vals.shape(op.operands[0])[d] for d in dims]))
+        init = np.asarray(_splat_scalar(attrs[1]))
+        check_flush(op, [np.asarray([first]), init])
+        return reduce_splat(op, first, init, count)
+    return None
+
+
+def _unclaimed(op) -> str | None:
+    for v in list(op.operands) + list(op.results):
+        if not isinstance(v.type.maybe_downcast(), ir.mlir.ShapedType):
+            return "not a tensor"
+        et = vals.element_type(v)
+        if dt.claimed(et) is None:
+            return f"element type {et} is not one the folder evaluates"
+    return None
 
 
 def _evaluate(max_elements: int):
@@ -46,26 +118,26 @@ def _evaluate(max_elements: int):
     (it declines what XLA leaves implementation-defined). The value goes to `m.memo` for the rewrite."""
 
     def where(m) -> bool | str:
+        op = m.root
+        why = _unclaimed(op)  # first: the bindings cannot even read some attributes (complex)
+        if why:
+            return why
         ok = _all_constant(m)
         if ok is not True:
             return ok
-        op = m.root
         attrs = [vals.constant_attr(vals.defining_op(v)) for v in op.operands]
         rtype = op.results[0].type
         if vals.num_elements(rtype) == 0 or any(vals.num_elements(a.type) == 0 for a in attrs):
             return "empty tensors: nothing to fold"
         try:
-            if op.name in SPLAT_PRESERVING and attrs and all(vals.is_splat(a) for a in attrs):
-                scalars = [vals.splat_scalar(a) for a in attrs]
-                if op.name in ELEMENTWISE:
-                    one = EVALUATORS[op.name](op, *[np.asarray([s]) for s in scalars])
-                    value = np.asarray(one).astype(vals.dtype(op.results[0])).reshape(-1)[0]
-                else:  # reshape/broadcast/transpose/reverse of a splat: the same element
-                    value = scalars[0]
+            value = _splat_value(op, attrs)
+            if value is not None:
                 m.memo["splat"] = value
                 return True
             if vals.num_elements(rtype) > max_elements:
                 return f"result has more than max-elements={max_elements} elements"
+            if any(vals.num_elements(a.type) > max_elements for a in attrs):
+                return f"an operand has more than max-elements={max_elements} elements to materialize"
             m.memo["array"] = evaluate(op, [vals.constant_array(a) for a in attrs])
         except Decline as why:
             return f"not folded: {why}"
@@ -78,7 +150,7 @@ def _evaluate(max_elements: int):
 def _materialize(m):
     rtype = m.root.results[0].type
     if "splat" in m.memo:
-        return stablehlo.ConstantOp(ir.splat(m.memo["splat"], rtype)).result
+        return stablehlo.ConstantOp(_splat_attr(m.memo["splat"], rtype)).result
     return _constant(m.memo["array"], rtype, m.memo["from_resource"])
 
 
@@ -98,6 +170,12 @@ def _all_constant(m) -> bool | str:
     return True
 
 
+def _arith_convertible(m) -> bool | str:
+    if not _ranked(m.root.results[0]):
+        return "not a ranked tensor"
+    return _unclaimed(m.root) or True  # (the bindings cannot read complex attributes at all)
+
+
 def _arith_to_stablehlo(m):
     attr = m.root.attributes["value"]
     return stablehlo.ConstantOp(attr).result
@@ -107,5 +185,5 @@ def fold_patterns(max_elements: int = 1 << 20) -> PatternSet:
     evaluate_ = _evaluate(max_elements)
     folds = [Pattern(f"fold {name.split('.', 1)[1]}", Op(name), _materialize, where=evaluate_) for name in EVALUATORS]
     folds.append(Pattern("arith.constant to stablehlo.constant", Op("arith.constant"), _arith_to_stablehlo,
-                         where=lambda m: _ranked(m.root.results[0]) or "not a ranked tensor"))
+                         where=_arith_convertible))
     return PatternSet(folds, name="fold-constants")
