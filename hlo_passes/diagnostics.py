@@ -16,6 +16,23 @@ from dataclasses import dataclass
 _FILE_LOC = re.compile(r'"((?:[^"\\]|\\.)*)":(\d+):(\d+)')
 
 
+def _unescape(text: str) -> str:
+    r"""A file name as MLIR prints it in a location (`\\` for a backslash, `\XX` for any byte that is not
+    printable ASCII, so `héllo` is `h\C3\A9llo`) back to the name the user gave."""
+    out, i = bytearray(), 0
+    while i < len(text):
+        if text[i] == "\\" and text[i + 1:i + 2] == "\\":
+            out += b"\\"
+            i += 2
+        elif text[i] == "\\" and re.fullmatch(r"[0-9A-Fa-f]{2}", text[i + 1:i + 3]):
+            out.append(int(text[i + 1:i + 3], 16))
+            i += 3
+        else:
+            out += text[i].encode()
+            i += 1
+    return out.decode(errors="replace")
+
+
 @dataclass(frozen=True)
 class SourceLoc:
     file: str
@@ -34,7 +51,7 @@ class SourceLoc:
         m = _FILE_LOC.search(text)
         if not m:
             return None
-        file = m.group(1)
+        file = _unescape(m.group(1))
         if filename and file in ("-", ""):
             file = filename
         return SourceLoc(file, int(m.group(2)), int(m.group(3)))
