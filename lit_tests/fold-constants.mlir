@@ -146,3 +146,107 @@ func.func @cumsum() -> tensor<1x4xi64> {
   }) : (tensor<1x4xi64>, tensor<i64>) -> tensor<1x4xi64>
   return %0 : tensor<1x4xi64>
 }
+
+// -----
+
+// maximum/minimum as XLA computes them: +0.0 beats -0.0 in max, -0.0 wins min, in either order, so
+// 1 / max(0.0, -0.0) is +inf (numpy's tie rule gave the second argument, and -inf).
+// CHECK-LABEL: func.func @signed_zeros
+// CHECK-DAG: stablehlo.constant dense<0.000000e+00> : tensor<2xf32>
+// CHECK-DAG: stablehlo.constant dense<-0.000000e+00> : tensor<2xf32>
+// CHECK-DAG: stablehlo.constant dense<0x7F800000> : tensor<f32>
+func.func @signed_zeros() -> (tensor<2xf32>, tensor<2xf32>, tensor<f32>) {
+  %a = stablehlo.constant dense<[0.0, -0.0]> : tensor<2xf32>
+  %b = stablehlo.constant dense<[-0.0, 0.0]> : tensor<2xf32>
+  %0 = stablehlo.maximum %a, %b : tensor<2xf32>
+  %1 = stablehlo.minimum %a, %b : tensor<2xf32>
+  %z = stablehlo.constant dense<0.0> : tensor<f32>
+  %n = stablehlo.constant dense<-0.0> : tensor<f32>
+  %one = stablehlo.constant dense<1.0> : tensor<f32>
+  %m = stablehlo.maximum %z, %n : tensor<f32>
+  %2 = stablehlo.divide %one, %m : tensor<f32>
+  return %0, %1, %2 : tensor<2xf32>, tensor<2xf32>, tensor<f32>
+}
+
+// -----
+
+// 4-bit integers are integers: divide truncates, UNSIGNED compares read the bits unsigned, reduce and
+// i4 <-> ui4 converts fold.
+// CHECK-LABEL: func.func @four_bit
+// CHECK-DAG: stablehlo.constant dense<-3> : tensor<2xi4>
+// CHECK-DAG: stablehlo.constant dense<[false, true]> : tensor<2xi1>
+// CHECK-DAG: stablehlo.constant dense<0> : tensor<i4>
+// CHECK-DAG: stablehlo.constant dense<[9, 7]> : tensor<2xui4>
+// CHECK-NOT: stablehlo.divide
+// CHECK-NOT: stablehlo.compare
+// CHECK-NOT: stablehlo.reduce
+// CHECK-NOT: stablehlo.convert
+func.func @four_bit() -> (tensor<2xi4>, tensor<2xi1>, tensor<i4>, tensor<2xui4>) {
+  %a = stablehlo.constant dense<[-7, 7]> : tensor<2xi4>
+  %b = stablehlo.constant dense<[2, -2]> : tensor<2xi4>
+  %0 = stablehlo.divide %a, %b : tensor<2xi4>
+  %1 = stablehlo.compare LT, %a, %b, UNSIGNED : (tensor<2xi4>, tensor<2xi4>) -> tensor<2xi1>
+  %z = stablehlo.constant dense<0> : tensor<i4>
+  %2 = stablehlo.reduce(%a init: %z) applies stablehlo.add across dimensions = [0] : (tensor<2xi4>, tensor<i4>) -> tensor<i4>
+  %3 = stablehlo.convert %a : (tensor<2xi4>) -> tensor<2xui4>
+  return %0, %1, %2, %3 : tensor<2xi4>, tensor<2xi1>, tensor<i4>, tensor<2xui4>
+}
+
+// -----
+
+// Types the folder does not claim are left alone (the module is kept, the rest folds); ui64 values of
+// 2^63 and above fold.
+// CHECK-LABEL: func.func @unclaimed
+// CHECK-DAG: stablehlo.negate %{{.*}} : tensor<2xcomplex<f32>>
+// CHECK-DAG: stablehlo.add %{{.*}} : tensor<2xi2>
+// CHECK-DAG: stablehlo.multiply %{{.*}} : tensor<2xf8E8M0FNU>
+// CHECK-DAG: stablehlo.add %{{.*}} : tensor<2xf8E3M4>
+// CHECK-DAG: stablehlo.constant dense<[18446744073709551614, 0]> : tensor<2xui64>
+// CHECK-DAG: stablehlo.constant dense<18446744073709551615> : tensor<2xui64>
+func.func @unclaimed() -> (tensor<2xcomplex<f32>>, tensor<2xi2>, tensor<2xf8E8M0FNU>, tensor<2xf8E3M4>, tensor<2xui64>, tensor<2xui64>) {
+  %c = stablehlo.constant dense<[(1.0, 2.0), (3.0, -4.0)]> : tensor<2xcomplex<f32>>
+  %0 = stablehlo.negate %c : tensor<2xcomplex<f32>>
+  %i = stablehlo.constant dense<[1, -1]> : tensor<2xi2>
+  %1 = stablehlo.add %i, %i : tensor<2xi2>
+  %e = stablehlo.constant dense<[1.0, 2.0]> : tensor<2xf8E8M0FNU>
+  %2 = stablehlo.multiply %e, %e : tensor<2xf8E8M0FNU>
+  %f = stablehlo.constant dense<[1.0, 2.0]> : tensor<2xf8E3M4>
+  %3 = stablehlo.add %f, %f : tensor<2xf8E3M4>
+  %u = stablehlo.constant dense<[18446744073709551615, 9223372036854775808]> : tensor<2xui64>
+  %4 = stablehlo.add %u, %u : tensor<2xui64>
+  %one = stablehlo.constant dense<1> : tensor<2xui64>
+  %5 = stablehlo.negate %one : tensor<2xui64>
+  return %0, %1, %2, %3, %4, %5 : tensor<2xcomplex<f32>>, tensor<2xi2>, tensor<2xf8E8M0FNU>, tensor<2xf8E3M4>, tensor<2xui64>, tensor<2xui64>
+}
+
+// -----
+
+// Splats stay splats: a slice of a 2^28-element splat, a sum of a 2^26-element broadcast computed from
+// its one value (0.5 * 2^26 = 2^25), an integer sum in closed form; a reduce_window over the big splat
+// is more work than folding does, so it stays.
+// CHECK-LABEL: func.func @splat_work
+// CHECK-DAG: stablehlo.constant dense<3> : tensor<268435455xi8>
+// CHECK-DAG: stablehlo.constant dense<0x4C000000> : tensor<f32>
+// CHECK-DAG: stablehlo.constant dense<458752> : tensor<i32>
+// CHECK-DAG: stablehlo.reduce_window
+// CHECK-NOT: stablehlo.slice
+// SMALL-LABEL: func.func @splat_work
+// SMALL-DAG: stablehlo.constant dense<3> : tensor<268435455xi8>
+// SMALL-DAG: stablehlo.constant dense<0x4C000000> : tensor<f32>
+func.func @splat_work() -> (tensor<268435455xi8>, tensor<f32>, tensor<i32>, tensor<8191x8191xf32>) {
+  %big = stablehlo.constant dense<3> : tensor<268435456xi8>
+  %0 = stablehlo.slice %big [1:268435456] : (tensor<268435456xi8>) -> tensor<268435455xi8>
+  %c = stablehlo.constant dense<0.5> : tensor<f32>
+  %b = stablehlo.broadcast_in_dim %c, dims = [] : (tensor<f32>) -> tensor<8192x8192xf32>
+  %z = stablehlo.constant dense<0.0> : tensor<f32>
+  %1 = stablehlo.reduce(%b init: %z) applies stablehlo.add across dimensions = [0, 1] : (tensor<8192x8192xf32>, tensor<f32>) -> tensor<f32>
+  %ic = stablehlo.constant dense<7> : tensor<65536xi32>
+  %zi = stablehlo.constant dense<0> : tensor<i32>
+  %2 = stablehlo.reduce(%ic init: %zi) applies stablehlo.add across dimensions = [0] : (tensor<65536xi32>, tensor<i32>) -> tensor<i32>
+  %3 = "stablehlo.reduce_window"(%b, %z) ({
+    ^bb0(%x: tensor<f32>, %y: tensor<f32>):
+      %m = stablehlo.add %x, %y : tensor<f32>
+      stablehlo.return %m : tensor<f32>
+  }) {window_dimensions = array<i64: 2, 2>} : (tensor<8192x8192xf32>, tensor<f32>) -> tensor<8191x8191xf32>
+  return %0, %1, %2, %3 : tensor<268435455xi8>, tensor<f32>, tensor<i32>, tensor<8191x8191xf32>
+}

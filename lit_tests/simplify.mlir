@@ -176,3 +176,51 @@ func.func @signed_zero(%x: tensor<2xf32>) -> (tensor<2xf32>, tensor<2xf32>) {
   %1 = stablehlo.subtract %x, %n : tensor<2xf32>
   return %0, %1 : tensor<2xf32>, tensor<2xf32>
 }
+
+// -----
+
+// Convert chains merge only when the direct convert computes the same on every value (issue 7):
+// ui8 -> f32 -> i8 saturates where ui8 -> i8 wraps, so it stays; i8 -> f32 -> i16 never leaves i16's range
+// and merges; ui8 -> i16 -> f32 holds every value exactly and merges; f8E5M2 -> f8E5M2FNUZ loses inf and
+// -0.0, so that chain stays; bool -> anything -> anything merges.
+// CHECK-LABEL: func.func @convert_chains
+// CHECK-DAG: %[[S1:.*]] = stablehlo.convert %arg0 : (tensor<3xui8>) -> tensor<3xf32>
+// CHECK-DAG: %[[S2:.*]] = stablehlo.convert %[[S1]] : (tensor<3xf32>) -> tensor<3xi8>
+// CHECK-DAG: %[[M1:.*]] = stablehlo.convert %arg1 : (tensor<3xi8>) -> tensor<3xi16>
+// CHECK-DAG: %[[M2:.*]] = stablehlo.convert %arg0 : (tensor<3xui8>) -> tensor<3xf32>
+// CHECK-DAG: %[[F1:.*]] = stablehlo.convert %arg2 : (tensor<3xf8E5M2>) -> tensor<3xf8E5M2FNUZ>
+// CHECK-DAG: %[[F2:.*]] = stablehlo.convert %[[F1]] : (tensor<3xf8E5M2FNUZ>) -> tensor<3xf32>
+// CHECK-DAG: %[[B:.*]] = stablehlo.convert %arg3 : (tensor<3xi1>) -> tensor<3xi4>
+// CHECK: return %[[S2]], %[[M1]], %[[M2]], %[[F2]], %[[B]]
+func.func @convert_chains(%u: tensor<3xui8>, %s: tensor<3xi8>, %e: tensor<3xf8E5M2>, %p: tensor<3xi1>)
+    -> (tensor<3xi8>, tensor<3xi16>, tensor<3xf32>, tensor<3xf32>, tensor<3xi4>) {
+  %0 = stablehlo.convert %u : (tensor<3xui8>) -> tensor<3xf32>
+  %1 = stablehlo.convert %0 : (tensor<3xf32>) -> tensor<3xi8>
+  %2 = stablehlo.convert %s : (tensor<3xi8>) -> tensor<3xf32>
+  %3 = stablehlo.convert %2 : (tensor<3xf32>) -> tensor<3xi16>
+  %4 = stablehlo.convert %u : (tensor<3xui8>) -> tensor<3xi16>
+  %5 = stablehlo.convert %4 : (tensor<3xi16>) -> tensor<3xf32>
+  %6 = stablehlo.convert %e : (tensor<3xf8E5M2>) -> tensor<3xf8E5M2FNUZ>
+  %7 = stablehlo.convert %6 : (tensor<3xf8E5M2FNUZ>) -> tensor<3xf32>
+  %8 = stablehlo.convert %p : (tensor<3xi1>) -> tensor<3xf32>
+  %9 = stablehlo.convert %8 : (tensor<3xf32>) -> tensor<3xi4>
+  return %1, %3, %5, %7, %9 : tensor<3xi8>, tensor<3xi16>, tensor<3xf32>, tensor<3xf32>, tensor<3xi4>
+}
+
+// -----
+
+// Constants of types the rules do not read (complex, i2, f4) leave those ops alone, and the module is kept.
+// CHECK-LABEL: func.func @unclaimed_types
+// CHECK: stablehlo.add %arg0, %{{.*}} : tensor<2xcomplex<f32>>
+// CHECK: stablehlo.multiply %arg1, %{{.*}} : tensor<2xi2>
+// CHECK: stablehlo.add %arg2, %{{.*}} : tensor<2xf4E2M1FN>
+func.func @unclaimed_types(%c: tensor<2xcomplex<f32>>, %i: tensor<2xi2>, %f: tensor<2xf4E2M1FN>)
+    -> (tensor<2xcomplex<f32>>, tensor<2xi2>, tensor<2xf4E2M1FN>) {
+  %z = stablehlo.constant dense<(0.0, 0.0)> : tensor<2xcomplex<f32>>
+  %0 = stablehlo.add %c, %z : tensor<2xcomplex<f32>>
+  %one = stablehlo.constant dense<1> : tensor<2xi2>
+  %1 = stablehlo.multiply %i, %one : tensor<2xi2>
+  %fz = stablehlo.constant dense<0.0> : tensor<2xf4E2M1FN>
+  %2 = stablehlo.add %f, %fz : tensor<2xf4E2M1FN>
+  return %0, %1, %2 : tensor<2xcomplex<f32>>, tensor<2xi2>, tensor<2xf4E2M1FN>
+}

@@ -17,7 +17,6 @@ One evaluator per op, `EVALUATORS[op name](op, operand arrays) -> array`, writte
 
 from __future__ import annotations
 
-import ml_dtypes
 import numpy as np
 
 from . import dtypes as dt
