@@ -165,11 +165,24 @@ def _check_binary(raw: bytes, filename: str) -> None:
     safe_parse.check_module(_parse_checked(raw, filename, ctx, None), filename)
 
 
+def _deserialize(ctx: mlir.Context, raw: bytes, filename: str) -> mlir.Module:
+    """A VHLO artifact's reader, whose reasons (`invalid section ID: 103`) go only to C++'s stderr: they
+    become the one error message instead of stray `loc("-":0:0): error:` lines before it."""
+    with captured_stderr() as cpp:
+        try:
+            return stablehlo.deserialize_portable_artifact(ctx, raw)
+        except (MLIRError, ValueError, RuntimeError) as e:
+            failure = str(e)
+    reasons = [re.sub(r"^(loc\(.*?\):\s*)?error:\s*", "", line.strip()) for line in cpp.text.splitlines()]
+    why = "; ".join(dict.fromkeys(r for r in reasons if r)) or failure
+    raise HloError(f"cannot read portable artifact: {why}", SourceLoc(filename, 1, 1))
+
+
 def _parse_checked(raw: bytes, filename: str, ctx: mlir.Context, path: str | None) -> mlir.Module:
     """The bindings' reader, on bytes that passed `checked_parse`'s checks."""
     try:
         if _portable_producer(raw):
-            return stablehlo.deserialize_portable_artifact(ctx, raw)
+            return _deserialize(ctx, raw, filename)
         if path is not None:  # C++ reads the file: locations carry its name
             return safe_parse.deep_stack(lambda: mlir.Module.parseFile(path, ctx))
         return safe_parse.deep_stack(lambda: mlir.Module.parse(raw, ctx))
