@@ -448,6 +448,13 @@ def from_numpy(array, *, type=None, resource: str | None = None) -> mlir.Attribu
     if not array.flags.c_contiguous:  # (np.ascontiguousarray would also turn rank 0 into rank 1)
         array = array.copy(order="C")
     ttype = type or tensor_type(array.shape, array.dtype)
+    if type is not None:  # the bytes are laid out from the array: a different shape or dtype is garbage
+        shaped = mlir.ShapedType(type)
+        given = str(shaped.element_type)
+        if (given in _DTYPES and np_dtype(shaped.element_type) != array.dtype) or \
+                (shaped.has_rank and tuple(shaped.shape) != array.shape):
+            raise HloError(f"from_numpy: type {type} does not fit a {array.dtype.name} array of shape "
+                           f"{list(array.shape)}")
     if resource is not None:
         buf = array.view(np.uint8) if array.dtype == np.bool_ else array
         return mlir.DenseResourceElementsAttr.get_from_buffer(buf, resource, ttype)

@@ -419,7 +419,7 @@ def _serve() -> None:
     """The worker's loop. Its real stdout carries only replies; stray prints go to stderr. SIGINT is
     ignored (the parent decides when the worker stops); the parent's death kills it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _set_parent_death_signal()
+    pass  # mutated
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     requests = sys.stdin.buffer
@@ -488,12 +488,18 @@ class Comparison:
         return self.ok
 
 
-def _ints_differ(x: np.ndarray, y: np.ndarray):
-    """(bad mask, |x-y| where bad, exact in Python integers) for integer or boolean arrays."""
+def _ints_differ(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, int, float]:
+    """(mismatch mask, max |x-y|, max |x-y|/max(|y|, 1)) for integer or boolean arrays, exact: 64-bit
+    differences go through Python integers (float64 would round them, int64 would wrap)."""
     bad = x != y
+    if not bad.any():
+        return bad, 0, 0.0
     if x.dtype == np.bool_:
-        return bad, [1] * int(bad.sum())
-    return bad, [abs(int(a) - int(b)) for a, b in zip(x[bad].tolist(), y[bad].tolist())]
+        return bad, 1, 1.0
+    wide = np.int64 if x.dtype.itemsize < 8 else object
+    xs, ys = x[bad].astype(wide), y[bad].astype(wide)
+    diff = np.abs(xs - ys)
+    return bad, int(diff.max()), float(np.max(diff / np.maximum(np.abs(ys), 1)))
 
 
 def _floats_differ(x: np.ndarray, y: np.ndarray, rtol: float, atol: float, signed_zeros: bool):
@@ -526,12 +532,8 @@ def compare(a: Sequence[np.ndarray], b: Sequence[np.ndarray], *, rtol: float = 1
         if k in "bi?":
             if k == "?":  # no arithmetic known: bit-exact
                 x, y = x.view(f"u{x.dtype.itemsize}"), y.view(f"u{y.dtype.itemsize}")
-            bad, diffs = _ints_differ(x, y)
-            big = max(diffs, default=0)
-            worst_abs = max(worst_abs, float(big))
-            if diffs:
-                wanted = [abs(int(v)) for v in y[bad].tolist()]
-                worst_rel = max(worst_rel, max(d / max(w, 1) for d, w in zip(diffs, wanted)))
+            bad, big, rel = _ints_differ(x, y)
+            worst_abs, worst_rel = max(worst_abs, float(big)), max(worst_rel, rel)
             why = f"integers must match exactly; max abs diff {big}"
             parts = [(x, y, bad, why)]
         else:
@@ -542,9 +544,10 @@ def compare(a: Sequence[np.ndarray], b: Sequence[np.ndarray], *, rtol: float = 1
                 bad, diff = _floats_differ(xp, yp, rtol, atol, signed_zeros)
                 if diff.size:
                     with np.errstate(divide="ignore", invalid="ignore"):
-                        rel = diff / np.maximum(np.abs(yp.astype(np.float64)), np.finfo(np.float64).tiny)
+                        scale = np.maximum(np.abs(yp.astype(np.float64)), np.finfo(np.float64).tiny)
+                        rel = np.where(diff == 0, 0.0, diff / np.where(np.isnan(scale), 1.0, scale))
                     worst_abs = max(worst_abs, float(diff.max()))
-                    worst_rel = max(worst_rel, float(np.nan_to_num(rel, nan=np.inf).max()))
+                    worst_rel = max(worst_rel, float(rel.max()))
                 parts.append((xp, yp, bad, f"max abs diff {float(diff.max()) if diff.size else 0:.3g}{label}"))
         for xp, yp, bad, why in parts:
             if bad.any():
