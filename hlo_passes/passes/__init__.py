@@ -14,6 +14,7 @@ BUILTIN_PASSES = {
     "fuse-sdpa": "hlo_passes.passes.fuse_sdpa",
     "inline-calls": "hlo_passes.passes.inline_calls",
     "inline-composites": "hlo_passes.passes.inline_composites",
+    "legalize-tflite": "hlo_passes.passes.legalize_tflite",
     "simplify": "hlo_passes.passes.simplify",
     **{name: _MLIR for name in (
         "canonicalize", "cse", "symbol-dce", "inline", "sccp", "loop-invariant-code-motion", "control-flow-sink",

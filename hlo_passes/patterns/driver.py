@@ -274,3 +274,87 @@ def _erase_dead_from(root) -> set:
         op.erase()
         todo.extend(item for item in defs if item[1] not in gone)
     return gone
+
+
+# ------------------------------------------------------------------------------------------- conversion
+
+class Decline(Exception):
+    """Raised by a conversion rule that cannot convert this op: the reason is listed if the op stays."""
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """An op a conversion left behind: where it is, what it is, and why no rule took it."""
+
+    op_name: str
+    where: str
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.op_name}: {self.why}"
+
+
+class ConversionFailed(HloError):
+    def __init__(self, what: str, leftovers: list[Leftover], limit: int = 20):
+        shown = [str(x) for x in leftovers[:limit]]
+        if len(leftovers) > limit:
+            shown.append(f"... and {len(leftovers) - limit} more")
+        first = leftovers[0]
+        super().__init__(f"{what}: {len(leftovers)} op(s) could not be converted; first: {first.op_name}: {first.why}",
+                         None, tuple(shown))
+        self.leftovers = leftovers
+
+
+def apply_conversion(module, rules: dict[str, Callable], *, illegal: tuple[str, ...], legal: frozenset = frozenset(),
+                     what: str = "conversion", ctx=None, functions: Iterable | None = None) -> Counter:
+    """Convert every op whose dialect is in `illegal` (unless its name is in `legal`) with `rules[op.name]`.
+
+    One walk in program order over each function's top-level blocks, so a rule sees its operands already
+    converted. A rule runs with the insertion point before the op and the op's location active; it returns
+    the values that replace the op's results (their types may differ: a conversion may change types) or
+    raises `Decline(reason)`. Ops nested in a converted op (a reduce's body) go with it. Afterwards, every
+    illegal op still present is listed with its location and the reason (a decline's, or "no rule"), and
+    the conversion fails as a whole: a half-converted module is never returned as if it were done.
+    """
+    hits: Counter = Counter()
+    why: dict[int, str] = {}
+    targets = list(functions) if functions is not None else \
+        [f for f in ir.module_ops(module) if f.operation.name == "func.func"]
+    for fn in targets:
+        for block in _blocks(fn.operation):
+            for op in block:
+                rule = rules.get(op.name)
+                if rule is None:
+                    continue
+                try:
+                    with ir.mlir.InsertionPoint(op), op.location:
+                        values = rule(op)
+                except Decline as d:
+                    why[hash(op)] = str(d)
+                    continue
+                values = [values] if not isinstance(values, (list, tuple)) else list(values)
+                if len(values) != len(op.results):
+                    raise HloError(f"{what}: the rule for {op.name} returned {len(values)} values for"
+                                   f" {len(op.results)} results at {vals.loc(op)}")
+                for old, new in zip(op.results, values):
+                    old.replace_all_uses_with(new)
+                hits[op.name] += 1
+                op.erase()
+    leftovers: list[Leftover] = []
+
+    def visit(op):
+        name = op.name
+        if name.split(".", 1)[0] in illegal and name not in legal:
+            reason = why.get(hash(op)) or (f"no rule converts {name}" if name not in rules else "not converted")
+            leftovers.append(Leftover(name, vals.loc(op), reason))
+            return ir.mlir.WalkResult.SKIP  # its body (a reducer's add) is not a separate problem
+        return ir.mlir.WalkResult.ADVANCE
+
+    for fn in targets:
+        fn.operation.walk(visit, ir.mlir.WalkOrder.PRE_ORDER)
+    if leftovers:
+        raise ConversionFailed(what, leftovers)
+    if ctx is not None:
+        for name, k in hits.items():
+            ctx.count(f"converted {name}", k)
+    return hits

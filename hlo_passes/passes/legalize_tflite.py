@@ -1,0 +1,49 @@
+"""`legalize-tflite`: StableHLO -> TFL builtin ops (held as `tfl.*` ops), ready to be written as a `.tflite`.
+
+The rules are a table in `hlo_passes/tflite/legalize.py`; this pass runs them in conversion mode: every
+StableHLO/CHLO/arith op must be converted, or the pass fails listing each one left with its place and
+why. Composites stay (LiteRT runs them as STABLEHLO_COMPOSITE, delegates such as XNNPACK replace the ones
+they know by a kernel); their decompositions are legalized like any function. `inline-composites` first
+turns composites a target should not see into plain ops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..ir import mlir
+from ..pass_manager import Pass, option, register_pass
+from ..patterns.driver import apply_conversion
+from ..tflite import legalize as L
+from ..tflite import ops as T
+
+
+@register_pass
+@dataclass(frozen=True)
+class LegalizeTflite(Pass):
+    """Converts every StableHLO op to TFL builtins (FULLY_CONNECTED, BATCH_MATMUL, elementwise, shape,
+    reduction, gather, dynamic slices ...) or fails naming each op it cannot convert."""
+
+    name = "legalize-tflite"
+    summary = "converts StableHLO to TFL ops (tfl.*), the form written to .tflite"
+    demote_f64: bool = option(True, "compute f64 intermediates (torch-mlir's statistics math) in f32:"
+                                    " LiteRT has almost no f64 kernels")
+
+    def run(self, module, ctx):
+        T.allow(module.context)
+        calls = []
+
+        def visit(op):
+            if op.name == "func.call":
+                calls.append(op)
+            return mlir.WalkResult.ADVANCE
+
+        module.walk(visit)
+        if calls:
+            ctx.fail("the module calls functions (func.call): run inline-calls first", calls[0])
+        if self.demote_f64:
+            for fn in [op for op in module.regions[0].blocks[0].operations if op.operation.name == "func.func"]:
+                n = L.demote_f64(fn.operation)
+                if n:
+                    ctx.count("f64 values computed in f32", n)
+        apply_conversion(module, L.RULES, illegal=L.ILLEGAL, legal=L.LEGAL, what="legalize-tflite", ctx=ctx)

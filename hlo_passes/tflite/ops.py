@@ -1,0 +1,169 @@
+"""The TFL ops the backend emits: their builtin operator, their options table, and how they sit in MLIR.
+
+Legalized modules hold TFL ops as ops of the (unregistered) `tfl` dialect, in MLIR's generic form:
+
+    %0 = "tfl.fully_connected"(%x, %w, %none) {keep_num_dims = true, fused_activation_function = "NONE"}
+         : (tensor<1x8x64xf32>, tensor<256x64xf32>, none) -> tensor<1x8x256xf32>
+
+so they print, parse and FileCheck like any other op. One table (`OPS`) says, per op, which builtin it is
+and which options table its attributes fill: attribute `keep_num_dims` is field `keepNumDims`; a string
+attribute on an enum field (`fused_activation_function = "RELU"`) is looked up in the schema. The exporter
+checks every tfl op against this table, so an op the backend does not know can never reach a file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import ir
+from ..diagnostics import HloError
+from ..ir import mlir
+
+DIALECT = "tfl"
+CONST = "tfl.pseudo_const"  # a constant tensor: `value` attribute, becomes a tensor with a buffer
+NO_VALUE = "tfl.no_value"  # an omitted optional operand (a FULLY_CONNECTED without bias): tensor index -1
+
+
+@dataclass(frozen=True)
+class OpDef:
+    builtin: str  # BuiltinOperator name
+    options: str | None = None  # options table name, in BuiltinOptions or BuiltinOptions2
+    enums: tuple[tuple[str, str], ...] = ()  # (field, enum table) for string-valued attributes
+    version: int = 1  # the lowest version LiteRT registers (the runtime resolves kernels by code + version)
+
+
+_ACT = (("fusedActivationFunction", "ActivationFunctionType"),)
+
+
+def _simple(names: dict[str, tuple[str, str | None]]) -> dict[str, OpDef]:
+    return {f"tfl.{k}": OpDef(b, o) for k, (b, o) in names.items()}
+
+
+OPS: dict[str, OpDef] = {
+    "tfl.add": OpDef("ADD", "AddOptions", _ACT),
+    "tfl.sub": OpDef("SUB", "SubOptions", _ACT),
+    "tfl.mul": OpDef("MUL", "MulOptions", _ACT),
+    "tfl.div": OpDef("DIV", "DivOptions", _ACT),
+    "tfl.fully_connected": OpDef("FULLY_CONNECTED", "FullyConnectedOptions",
+                                 (*_ACT, ("weightsFormat", "FullyConnectedOptionsWeightsFormat"))),
+    "tfl.concatenation": OpDef("CONCATENATION", "ConcatenationOptions", _ACT),
+    "tfl.cast": OpDef("CAST", "CastOptions"),
+    "tfl.broadcast_to": OpDef("BROADCAST_TO", "BroadcastToOptions", version=2),  # version 1 was never a builtin
+    **_simple({
+        "maximum": ("MAXIMUM", "MaximumMinimumOptions"), "minimum": ("MINIMUM", "MaximumMinimumOptions"),
+        "pow": ("POW", "PowOptions"), "squared_difference": ("SQUARED_DIFFERENCE", "SquaredDifferenceOptions"),
+        "logical_and": ("LOGICAL_AND", "LogicalAndOptions"), "logical_or": ("LOGICAL_OR", "LogicalOrOptions"),
+        "logical_not": ("LOGICAL_NOT", "LogicalNotOptions"),
+        "equal": ("EQUAL", "EqualOptions"), "not_equal": ("NOT_EQUAL", "NotEqualOptions"),
+        "less": ("LESS", "LessOptions"), "less_equal": ("LESS_EQUAL", "LessEqualOptions"),
+        "greater": ("GREATER", "GreaterOptions"), "greater_equal": ("GREATER_EQUAL", "GreaterEqualOptions"),
+        "select_v2": ("SELECT_V2", "SelectV2Options"),
+        "neg": ("NEG", "NegOptions"), "exp": ("EXP", "ExpOptions"), "log": ("LOG", None),
+        "rsqrt": ("RSQRT", None), "sqrt": ("SQRT", None), "tanh": ("TANH", None), "logistic": ("LOGISTIC", None),
+        "abs": ("ABS", "AbsOptions"), "sin": ("SIN", None), "cos": ("COS", None), "floor": ("FLOOR", None),
+        "ceil": ("CEIL", None), "round": ("ROUND", None), "sign": ("SIGN", None),
+        "reshape": ("RESHAPE", "ReshapeOptions"), "transpose": ("TRANSPOSE", "TransposeOptions"),
+        "slice": ("SLICE", "SliceOptions"), "strided_slice": ("STRIDED_SLICE", "StridedSliceOptions"),
+        "batch_matmul": ("BATCH_MATMUL", "BatchMatMulOptions"),
+        "sum": ("SUM", "ReducerOptions"), "mean": ("MEAN", "ReducerOptions"),
+        "reduce_max": ("REDUCE_MAX", "ReducerOptions"), "reduce_min": ("REDUCE_MIN", "ReducerOptions"),
+        "reduce_prod": ("REDUCE_PROD", "ReducerOptions"), "reduce_any": ("REDUCE_ANY", "ReducerOptions"),
+        "reduce_all": ("REDUCE_ALL", "ReducerOptions"),
+        "gather": ("GATHER", "GatherOptions"), "gather_nd": ("GATHER_ND", "GatherNdOptions"),
+        "dynamic_update_slice": ("DYNAMIC_UPDATE_SLICE", "DynamicUpdateSliceOptions"),
+        "pack": ("PACK", "PackOptions"), "softmax": ("SOFTMAX", "SoftmaxOptions"),
+        "gelu": ("GELU", "GeluOptions"), "pad": ("PAD", "PadOptions"), "padv2": ("PADV2", "PadV2Options"),
+        "reverse_v2": ("REVERSE_V2", "ReverseV2Options"), "cumsum": ("CUMSUM", "CumsumOptions"),
+        "arg_max": ("ARG_MAX", "ArgMaxOptions"), "arg_min": ("ARG_MIN", "ArgMinOptions"),
+        "floor_div": ("FLOOR_DIV", "FloorDivOptions"), "floor_mod": ("FLOOR_MOD", "FloorModOptions"),
+        "range": ("RANGE", "RangeOptions"), "relu": ("RELU", None), "relu6": ("RELU6", None),
+        "square": ("SQUARE", "SquareOptions"), "zeros_like": ("ZEROS_LIKE", "ZerosLikeOptions"),
+        "while": ("WHILE", "WhileOptions"), "if": ("IF", "IfOptions"),
+    }),
+}
+
+
+def is_tfl(op) -> bool:
+    return op.name.startswith("tfl.")
+
+
+def allow(context) -> None:
+    """Let `context` hold tfl ops (an unregistered dialect)."""
+    context.allow_unregistered_dialects = True
+
+
+def _attr(value) -> mlir.Attribute:
+    if isinstance(value, mlir.Attribute):
+        return value
+    if isinstance(value, bool):
+        return mlir.BoolAttr.get(value)
+    if isinstance(value, (int, np.integer)):
+        return mlir.IntegerAttr.get(mlir.IntegerType.get_signless(32), int(value))
+    if isinstance(value, (float, np.floating)):
+        return mlir.FloatAttr.get(mlir.F32Type.get(), float(value))
+    if isinstance(value, str):
+        return mlir.StringAttr.get(value)
+    if isinstance(value, (list, tuple)):
+        return mlir.DenseI32ArrayAttr.get([int(v) for v in value])
+    raise TypeError(f"no attribute form for {value!r}")
+
+
+def create(name: str, operands, result_types, **attrs) -> mlir.Operation:
+    """A tfl op at the current insertion point and location. `attrs` are plain Python values."""
+    if name not in OPS and name not in (CONST, NO_VALUE):
+        raise HloError(f"internal: the backend has no TFL op {name}")
+    return mlir.Operation.create(name, results=list(result_types), operands=list(operands),
+                                 attributes={k: _attr(v) for k, v in attrs.items()})
+
+
+def const(array, *, type=None) -> mlir.Value:
+    """A `tfl.pseudo_const` holding `array` (or the attribute `array`, e.g. a dense_resource weight)."""
+    attr = array if isinstance(array, mlir.Attribute) else ir.from_numpy(np.asarray(array), type=type)
+    return mlir.Operation.create(CONST, results=[attr.type], attributes={"value": attr}).result
+
+
+def i32(values) -> mlir.Value:
+    """An int32 1-D constant (shapes, permutations, axes: what TFL takes as tensors)."""
+    return const(np.asarray(values, np.int32).reshape(-1))
+
+
+def no_value() -> mlir.Value:
+    return mlir.Operation.create(NO_VALUE, results=[mlir.NoneType.get()]).result
+
+
+def py_value(attr):
+    """An MLIR attribute as a plain Python value (for the options of the flatbuffer)."""
+    for cls, get in ((mlir.BoolAttr, lambda a: a.value), (mlir.IntegerAttr, lambda a: a.value),
+                     (mlir.FloatAttr, lambda a: a.value), (mlir.StringAttr, lambda a: a.value),
+                     (mlir.DenseI32ArrayAttr, list), (mlir.DenseI64ArrayAttr, list)):
+        if isinstance(attr, cls):
+            return get(attr)
+    if isinstance(attr, mlir.ArrayAttr):
+        return [py_value(a) for a in attr]
+    raise HloError(f"attribute {attr} has no plain value")
+
+
+def _camel(snake: str) -> str:
+    head, *rest = snake.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+def options_of(op, extra: dict | None = None):
+    """The builtin options (schema.options triple) of a tfl op, from its attributes."""
+    from . import schema  # LiteRT's schema module: needed only when writing a file
+
+    d = OPS[op.name]
+    if d.options is None:
+        return None
+    enums = dict(d.enums)
+    fields = {}
+    for name in op.attributes:
+        key = _camel(name)
+        value = py_value(op.attributes[name])
+        if key in enums and isinstance(value, str):
+            value = schema.enum(enums[key], value)
+        fields[key] = value
+    fields.update(extra or {})
+    return schema.options(d.options, **fields)

@@ -1,0 +1,136 @@
+"""Running `.tflite` models in LiteRT (ai-edge-litert's interpreter): how the backend's output is checked.
+
+`TFLiteModel(path_or_bytes, xnnpack=True, threads=1)` loads a model; `model.signatures` lists its entry
+points with their input and output names; `model.run("decode", tokens=..., input_pos=...)` calls one with
+numpy inputs (checked against the signature's dtypes and shapes: LiteRT would otherwise reinterpret or
+reject them with a C++ message) and returns the outputs by name; `model.latency(...)` times repeated calls.
+
+XNNPACK (LiteRT's default CPU delegate) is on by default, as on a device. `xnnpack=False` runs the
+builtin reference-quality kernels instead, which is how a test tells a delegate's bug from ours.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..diagnostics import HloError
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    name: str
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+
+@dataclass(frozen=True)
+class SignatureSpec:
+    key: str
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+
+
+def _interpreter_module():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from ai_edge_litert import interpreter
+
+    return interpreter
+
+
+class TFLiteModel:
+    """A `.tflite` model loaded in LiteRT, called by signature."""
+
+    def __init__(self, model: str | os.PathLike | bytes, *, xnnpack: bool = True, threads: int = 1):
+        interp = _interpreter_module()
+        resolver = interp.OpResolverType.AUTO if xnnpack else interp.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        if threads < 1:
+            raise HloError(f"threads must be >= 1, got {threads}")
+        kwargs = dict(num_threads=threads, experimental_op_resolver_type=resolver)
+        try:
+            if isinstance(model, (bytes, bytearray, memoryview)):
+                self._data = bytes(model)  # LiteRT reads the bytes in place: keep them alive
+                self.interpreter = interp.Interpreter(model_content=self._data, **kwargs)
+            else:
+                path = Path(model)
+                if not path.is_file():
+                    raise HloError(f"no such model file: {path}")
+                self.interpreter = interp.Interpreter(model_path=str(path), **kwargs)
+        except ValueError as e:
+            raise HloError(f"LiteRT cannot load the model: {' '.join(str(e).split())}") from None
+        self._runners: dict = {}
+        self.signatures = self._signatures()
+
+    def _signatures(self) -> dict[str, SignatureSpec]:
+        result = {}
+        for key in self.interpreter.get_signature_list():
+            runner = self._runner(key)
+            specs = []
+            for details in (runner.get_input_details(), runner.get_output_details()):
+                specs.append(tuple(TensorSpec(name, tuple(int(d) for d in info["shape"]), np.dtype(info["dtype"]))
+                                   for name, info in details.items()))
+            result[key] = SignatureSpec(key, *specs)
+        return result
+
+    def _runner(self, key: str):
+        if key not in self._runners:
+            try:
+                self._runners[key] = self.interpreter.get_signature_runner(key)
+            except ValueError as e:
+                raise HloError(f"signature '{key}': {' '.join(str(e).split())}") from None
+        return self._runners[key]
+
+    def _signature(self, key: str | None) -> SignatureSpec:
+        if key is None:
+            if len(self.signatures) != 1:
+                raise HloError(f"the model has {len(self.signatures)} signatures ({', '.join(self.signatures)}):"
+                               " name one")
+            key = next(iter(self.signatures))
+        if key not in self.signatures:
+            raise HloError(f"no signature '{key}' (the model has: {', '.join(self.signatures) or 'none'})")
+        return self.signatures[key]
+
+    def run(self, signature: str | None = None, *args, **inputs) -> dict[str, np.ndarray]:
+        """Call a signature. Inputs by name, or positionally in the signature's order."""
+        spec = self._signature(signature)
+        if args:
+            if len(args) != len(spec.inputs):
+                raise HloError(f"signature '{spec.key}' takes {len(spec.inputs)} inputs, {len(args)} given")
+            inputs = {t.name: a for t, a in zip(spec.inputs, args)} | inputs
+        expected = {t.name: t for t in spec.inputs}
+        missing, extra = set(expected) - set(inputs), set(inputs) - set(expected)
+        if missing or extra:
+            raise HloError(f"signature '{spec.key}' takes inputs {sorted(expected)}; missing {sorted(missing)},"
+                           f" unknown {sorted(extra)}")
+        feed = {}
+        for name, value in inputs.items():
+            value, t = np.asarray(value), expected[name]
+            if value.dtype != t.dtype or tuple(value.shape) != t.shape:
+                raise HloError(f"input '{name}' of signature '{spec.key}' is {t.dtype}{list(t.shape)}, got"
+                               f" {value.dtype}{list(value.shape)}")
+            feed[name] = value
+        try:
+            out = self._runner(spec.key)(**feed)
+        except (ValueError, RuntimeError) as e:
+            raise HloError(f"LiteRT failed to run signature '{spec.key}': {' '.join(str(e).split())}") from None
+        return {t.name: np.array(out[t.name]) for t in spec.outputs}
+
+    def latency(self, signature: str | None = None, inputs: dict | None = None, *, runs: int = 100,
+                warmup: int = 5) -> float:
+        """Median wall time of one call in seconds, over `runs` calls after `warmup`."""
+        spec = self._signature(signature)
+        inputs = inputs if inputs is not None else {t.name: np.zeros(t.shape, t.dtype) for t in spec.inputs}
+        runner = self._runner(spec.key)
+        for _ in range(warmup):
+            runner(**inputs)
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            runner(**inputs)
+            times.append(time.perf_counter() - t0)
+        return statistics.median(times)
