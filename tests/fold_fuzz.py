@@ -243,6 +243,44 @@ def _movement(rng, name: str) -> Case:
     return Case(f"{what}:{name}", [x], [name], tensor(out, name), body)
 
 
+def _reduce_window(rng, name: str) -> Case:
+    d = npd(name)
+    case = _reduce(rng, name)  # the same bodies and inits
+    kind = case.kind.split(":")[0].split("-", 1)[1]
+    x, init = case.operands
+    window = [int(rng.integers(1, n + 1)) for n in x.shape]
+    strides = [int(rng.integers(1, 3)) for _ in x.shape]
+    pads = [[int(rng.integers(0, 2)), int(rng.integers(0, 2))] for _ in x.shape]
+    out = [(n + lo + hi - w) // s + 1 for n, w, s, (lo, hi) in zip(x.shape, window, strides, pads)]
+    s_, t = tensor((), name), tensor(x.shape, name)
+    padding = f"dense<[{', '.join(f'[{lo}, {hi}]' for lo, hi in pads)}]> : tensor<{len(pads)}x2xi64>"
+    body = (f'{{r}} = "stablehlo.reduce_window"({{0}}, {{1}}) ({{{{\n  ^bb0(%a: {s_}, %b: {s_}):\n'
+            f"    %s = stablehlo.{kind} %a, %b : {s_}\n    stablehlo.return %s : {s_}\n  }}}}) "
+            f"{{{{window_dimensions = array<i64: {', '.join(map(str, window))}>, window_strides = "
+            f"array<i64: {', '.join(map(str, strides))}>, padding = {padding}}}}} : ({t}, {s_}) -> {tensor(out, name)}")
+    del d
+    return Case(f"reduce_window-{kind}:{name}", [x, init], [name, name], tensor(out, name), body)
+
+
+def _gather_like(rng, name: str) -> Case:
+    """concatenate, dynamic_slice (clamped start indices), iota-free data movement with index operands."""
+    n = int(rng.integers(1, 6))
+    x, y = random_values(rng, name, n), random_values(rng, name, int(rng.integers(1, 4)))
+    if rng.random() < 0.5:
+        if rng.random() < 0.5:
+            y = np.full(y.shape, x[0], x.dtype)
+            x = np.full(x.shape, x[0], x.dtype)  # equal splats: a splat
+        out = tensor((x.size + y.size,), name)
+        return Case(f"concatenate:{name}", [x, y], [name, name], out,
+                    f"{{r}} = stablehlo.concatenate {{0}}, {{1}}, dim = 0 : ({tensor(x.shape, name)}, "
+                    f"{tensor(y.shape, name)}) -> {out}")
+    size = int(rng.integers(1, n + 1))
+    start = np.array(int(rng.integers(-2, n + 2)), np.int32)
+    return Case(f"dynamic_slice:{name}", [x, start], [name, "i32"], tensor((size,), name),
+                f"{{r}} = stablehlo.dynamic_slice {{0}}, {{1}}, sizes = [{size}] : ({tensor(x.shape, name)}, "
+                f"tensor<i32>) -> {tensor((size,), name)}")
+
+
 def _dot(rng, name: str) -> Case:
     m, k, n = (int(rng.integers(1, 4)) for _ in range(3))
     a = random_values(rng, name, m * k).reshape(m, k)
@@ -255,15 +293,15 @@ def _dot(rng, name: str) -> Case:
 
 
 GENERATORS = [(_elementwise, 6), (_compare, 2), (_convert, 4), (_select_clamp, 1), (_reduce, 2),
-              (_movement, 2), (_dot, 1)]
+              (_reduce_window, 1), (_movement, 2), (_gather_like, 1), (_dot, 1)]
 _MENU = [g for g, w in GENERATORS for _ in range(w)]
 
 
 def random_case(rng: np.random.Generator, name: str | None = None) -> Case:
     name = name or str(rng.choice(TYPES))
     gen = _MENU[int(rng.integers(0, len(_MENU)))]
-    if gen is _dot and (dt.is_bool(npd(name)) or dt.is_float(npd(name))):
-        gen = _elementwise  # float dots are 1-ulp cases (the property tests); bool dots are not folded
+    if gen is _dot and dt.is_bool(npd(name)):
+        gen = _elementwise  # bool dots are not folded
     return gen(rng, name)
 
 

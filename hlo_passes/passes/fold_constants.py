@@ -11,8 +11,11 @@ from ..patterns.fold import fold_patterns
 @dataclass(frozen=True)
 class FoldConstants(Pass):
     """Evaluates ops on constants with numpy: elementwise, compare, select, convert, reshape, broadcast,
-    transpose, iota/dynamic_iota, slice/dynamic_slice, concatenate, pad, reduce, dot_general, gather.
-    Splat results stay splat; results XLA leaves implementation-defined are not folded."""
+    transpose, iota/dynamic_iota, slice/dynamic_slice, concatenate, pad, reduce, reduce_window,
+    dot_general, gather, on f64/f32/f16/bf16/f8 (E4M3FN, E5M2, E4M3FNUZ, E5M2FNUZ, E4M3B11FNUZ), i1 and
+    i4..i64/ui4..ui64; other element types are left alone. Splat results stay splat (and reductions of
+    splats are computed from the one value); results XLA leaves implementation-defined, and folds above
+    the work bounds, are not folded."""
 
     name = "fold-constants"
     summary = "evaluates ops whose operands are all constants"

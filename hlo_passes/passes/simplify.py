@@ -1,6 +1,7 @@
 """`simplify`: algebraic and structural clean-up (x+0, x*1, neg(neg x), reshape/transpose/broadcast
-chains, converts that lose nothing, full slices, constant selects...). The rules, one per line with their
-`lhs -> rhs`, are in patterns/algebra.py; dead ops and duplicate constants go as the driver runs."""
+chains, convert chains that XLA computes the same as one convert, full slices, constant selects...).
+The rules, one per line with their `lhs -> rhs`, are in patterns/algebra.py; dead ops and duplicate
+constants go as the driver runs."""
 
 from dataclasses import dataclass
 

@@ -1,18 +1,20 @@
 """Constant folding: evaluate StableHLO ops whose operands are all constants, with numpy.
 
-One evaluator per op, `EVALUATORS[op name](op, operand arrays) -> array`, written to give what XLA gives:
+One evaluator per op, `EVALUATORS[op name](op, operand arrays) -> array`, written to give what XLA CPU
+gives, bit for bit (tests/fold_fuzz.py checks it against XLA on every claimed element type):
+- element types are asked about through dtypes.py (i4/ui4 are integers although numpy's kind is 'V');
+  integers are computed exactly in 64 bits and wrapped to their width;
 - IEEE-exact ops (add, multiply, divide, sqrt, ...) are computed in the op's own dtype, so they are
-  bit-exact; bf16/f16 go through f32 like XLA's CPU backend.
+  bit-exact; bf16/f16/f8 go through f32 like XLA's CPU backend. maximum/minimum follow XLA, not numpy:
+  NaN wins, max(+0.0, -0.0) = +0.0 and min(+0.0, -0.0) = -0.0 in either order;
 - transcendental ops are computed in f64 and rounded once, which is what XLA's compile-time evaluator
-  (glibc's correctly rounded float functions) gives in all but rare cases;
-- float reductions (reduce, reduce_window) accumulate sequentially in row-major order, not numpy's
-  pairwise order, with XLA's precision: f32/f16 sums in f64 rounded once; bf16 sums and all products
-  rounded to the element type at each step. A float dot_general adds f32-rounded products in f32, one
-  after the other, except one with no free dim bigger than 1, which XLA turns into multiply + reduce
-  (products rounded, then summed in f64);
+  (glibc's correctly rounded float functions) gives in all but rare cases (within 1 ulp);
+- reductions and dots are in folding_reduce.py (their accumulation order and precision are XLA's);
 - where XLA's result is implementation-defined (integer division by zero, float->int conversion of
   NaN/inf/out-of-range values, a reduce or reduce_window whose init is not the identity of its body,
-  which StableHLO may apply any number of times), the evaluator declines (`Decline`) and the op stays.
+  which StableHLO may apply any number of times), or where XLA's own folder and kernels disagree (a
+  subnormal that the kernels flush to zero, TOTALORDER on the NaN of a type without -0.0), the evaluator
+  declines (`Decline`) and the op stays.
 """
 
 from __future__ import annotations

@@ -288,7 +288,8 @@ def dot_general(op, a, b):
     to f32 (f64 when a type is wider) and added to a running f32 sum over the contracting index space, in
     row-major order of the contracting dims as listed (no FMA; not numpy's pairwise or BLAS's order). A
     dot whose free dims all have size 1 is what XLA rewrites to multiply + reduce: the rounded products
-    are then summed in f64 and rounded once."""
+    are then summed in f64 and rounded once. An f8 dot is an f16 dot whose result is converted (XLA
+    CPU's way, checked by tests/fold_fuzz.py)."""
     lb, rb, lc, rc = vals.dot_dims(op)
     lfree = [i for i in range(a.ndim) if i not in lb and i not in lc]
     rfree = [j for j in range(b.ndim) if j not in rb and j not in rc]
@@ -313,9 +314,11 @@ def dot_general(op, a, b):
     with np.errstate(all="ignore"):
         for i in range(k):
             product = (lhs[:, :, i, None] * rhs[:, None, i, :]).astype(sum_in)
-            acc = acc + product
+            acc = product if k == 1 else acc + product  # k = 1: the product itself (-0.0 stays -0.0)
             if flushable(product.astype(to)) or flushable(acc.astype(to)):
                 raise Decline("a partial result is a subnormal that XLA CPU may flush to zero")
+        if to.itemsize == 1:  # XLA runs an f8 dot as an f16 dot, then converts: rounded twice
+            return acc.reshape(out_shape).astype(np.float16).astype(to)
         return acc.reshape(out_shape).astype(to)
 
 
