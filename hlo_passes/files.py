@@ -212,7 +212,7 @@ def cleanup_on_signals():
     during the unwinding exits at once). The previous handlers come back afterwards."""
 
     def first(signo, frame):
-        for s in CLEANUP_SIGNALS:
+        for s in saved:
             signal.signal(s, second)
         remove_temporaries()
         raise Terminated(signo)
@@ -221,8 +221,9 @@ def cleanup_on_signals():
         remove_temporaries()
         os._exit(128 + signo)
 
-    saved = {s: signal.getsignal(s) for s in CLEANUP_SIGNALS}
-    for s in CLEANUP_SIGNALS:
+    # a signal ignored by whoever started us stays ignored (`nohup hlo-opt ...` must outlive the terminal)
+    saved = {s: signal.getsignal(s) for s in CLEANUP_SIGNALS if signal.getsignal(s) != signal.SIG_IGN}
+    for s in saved:
         signal.signal(s, first)
     try:
         yield

@@ -127,3 +127,17 @@ def test_handlers_are_restored_and_temporaries_removed(tmp_path):
     assert caught.value.exit_status == 128 + signal.SIGTERM
     assert not tmp.exists() and not files._temporaries
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_ignored_signals_stay_ignored():
+    """`nohup hlo-opt ...`: a SIGHUP its parent told it to ignore must not end the run."""
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with files.cleanup_on_signals():
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) != signal.SIG_DFL  # the others are handled
+            os.kill(os.getpid(), signal.SIGHUP)
+            time.sleep(0.05)
+        assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
