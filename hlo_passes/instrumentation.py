@@ -220,19 +220,23 @@ class NumericsCheck(Instrument):
         self.log.append(line)
         print(line, file=self.out or sys.stderr)
 
-    def _run(self, module) -> list:
-        return numerics.execute_many(module, [inputs for _, inputs in self.sets], timeout=self.timeout)
+    def _run(self, module, when: str) -> list:
+        try:
+            return numerics.execute_many(module, [inputs for _, inputs in self.sets], timeout=self.timeout)
+        except HloError as e:  # a crash or a timeout: say which module it was
+            raise HloError(f"check-numerics: running {when}: {e.message}", e.loc, e.notes) from None
 
     def before_pipeline(self, module, passes):
         self.sets = numerics.input_sets(module, self.seed, self.input_mode)
-        self._reference = self._run(module)
+        self._reference = self._run(module, "the input")
         self.inputs, self.reference = self.sets[0][1], self._reference[0]
         described = numerics.describe_inputs(self.input_mode if len(self.sets) > 1 else "typical")
         self._say(f"check-numerics: reference run of the input, seed {self.seed}, {len(self.inputs)} inputs, "
                   f"{len(self.reference)} outputs ({described})")
 
     def after_pass(self, index, p, module, ctx, seconds):
-        result = numerics.compare_sets(self._run(module), self._reference, [label for label, _ in self.sets],
+        result = numerics.compare_sets(self._run(module, f"the result of pass '{p.pass_name}' (#{index})"),
+                                       self._reference, [label for label, _ in self.sets],
                                        rtol=self.rtol, atol=self.atol)
         if not result.ok:
             raise HloError(f"check-numerics: pass '{p.pass_name}' (#{index}) changed the results: {result.detail}",

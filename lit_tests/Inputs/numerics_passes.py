@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 import hlo_passes as hp
 from hlo_passes import ir
-from hlo_passes.ir import mlir
+from hlo_passes.ir import mlir, stablehlo
 
 
 def ops_named(module, name):
@@ -44,3 +44,19 @@ class DropNarrowingRoundTrip(hp.Pass):
                     inner.operands[0].type == op.result.type:
                 op.result.replace_all_uses_with(inner.operands[0])
                 op.erase()
+
+
+@hp.register_pass
+@dataclass(frozen=True)
+class EndlessLoops(hp.Pass):
+    """Makes every stablehlo.while's condition constant true: the module now runs forever."""
+
+    name = "test-endless-loop"
+    summary = "turns while loops into endless ones (wrong on purpose)"
+
+    def run(self, module, ctx):
+        for op in ops_named(module, "stablehlo.while"):
+            ret = op.regions[0].blocks[0].operations[len(op.regions[0].blocks[0].operations) - 1]
+            with mlir.InsertionPoint(ret), ret.location:
+                true = mlir.DenseElementsAttr.get_splat(ret.operands[0].type, mlir.BoolAttr.get(True))
+                ret.operands[0] = stablehlo.ConstantOp(true).result
