@@ -22,14 +22,15 @@ from .template import Const, Op, V
 
 @dataclass(frozen=True)
 class Rule(Pattern):
-    """A pattern that leaves ops alone when a constant operand has an element type the rules cannot read
-    (complex, i2, f4, f8E8M0FNU, ...: see dtypes.CLAIMED); reading one would raise."""
+    """A pattern whose constant operands must have an element type the rules can read (not complex, i2,
+    f4, f8E8M0FNU, ...: see dtypes.CLAIMED); reading one would raise, so the op is left alone."""
 
     def match(self, op, explain: bool = True):
-        for v in op.operands:
-            d = vals.defining_op(v)
-            if d is not None and d.name in vals.CONSTANT_OPS and _dtype(v) is None:
-                return None, f"a constant operand of type {v.type}, which the rules do not read"
+        if any(isinstance(t, Const) for t in self.root.operands):  # (rules read constants only at the root)
+            for v in op.operands:
+                d = vals.defining_op(v)
+                if d is not None and d.name in vals.CONSTANT_OPS and _dtype(v) is None:
+                    return None, f"a constant operand of type {v.type}, which the rules do not read"
         return super().match(op, explain)
 
 
