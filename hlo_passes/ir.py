@@ -27,10 +27,11 @@ import numpy as np
 from jaxlib.mlir import ir as mlir
 from jaxlib.mlir import passmanager
 from jaxlib.mlir._mlir_libs import _jax_mlir_ext
+from jaxlib.mlir._mlir_libs import _mlir as _mlir_bindings  # private: type casters
 from jaxlib.mlir._mlir_libs._mlir import rewrite as _rewrite  # private: MLIR's greedy driver for Python
 from jaxlib.mlir.dialects import arith, chlo, func, stablehlo
 
-from . import files, safe_parse
+from . import files, resources, safe_parse
 from .diagnostics import HloError, SourceLoc
 
 __all__ = [
@@ -155,7 +156,14 @@ def checked_parse(raw: bytes, filename: str, context: mlir.Context | None = None
         path = None
     else:
         safe_parse.check_text(raw, filename)
-    return _parse_checked(raw, filename, context or make_context(), path)
+    module = _parse_checked(raw, filename, context or make_context(), path)
+    if not is_binary(raw):
+        resources.check_text(module, raw, filename)
+    elif not _portable_producer(raw):
+        sizes = resources.bytecode_blob_sizes(raw)
+        if sizes:
+            resources.check_module(module, sizes, filename)
+    return module
 
 
 def _check_binary(raw: bytes, filename: str) -> None:
@@ -183,6 +191,8 @@ def _parse_checked(raw: bytes, filename: str, ctx: mlir.Context, path: str | Non
     try:
         if _portable_producer(raw):
             return _deserialize(ctx, raw, filename)
+        if is_binary(raw):  # the bytecode reader needs no deep stack, and a corrupt file can make it recurse
+            return mlir.Module.parse(raw, ctx)  # without end: that must overflow soon, in the child
         if path is not None:  # C++ reads the file: locations carry its name
             return safe_parse.deep_stack(lambda: mlir.Module.parseFile(path, ctx))
         return safe_parse.deep_stack(lambda: mlir.Module.parse(raw, ctx))
@@ -269,14 +279,18 @@ def serialize(module, format: str = "text", *, target_version: str = "current",
         return to_bytecode(module)
     if format == "portable":
         version = _check_target_version(target_version)
+        module = _portable_copy(module)
         with captured_stderr() as cpp:  # the serializer reports why only on C++'s stderr
             try:  # the _str variant parses a copy; the Module variant would rewrite ours into VHLO in place
                 return stablehlo.serialize_portable_artifact_str(to_bytecode(module), version)
             except (MLIRError, ValueError, RuntimeError) as e:
                 failure = str(e)
         why = " ".join(cpp.text.replace('loc("-":0:0): ', "").split()) or failure
-        raise HloError(f"cannot write a portable artifact (only stablehlo, chlo and func ops have VHLO forms;"
-                       f" run fold-constants to turn arith.constant into stablehlo.constant): {why}")
+        m = re.search(r"dialect '([\w.]+)' is unknown", why)
+        if m:  # the serializer's words are about contexts and command-line flags: say what it means here
+            why = f"the module holds {m.group(1)} ops other than tensor constants"
+        raise HloError(f"cannot write a portable artifact (VHLO has forms for stablehlo, chlo and func ops"
+                       f" only): {why}")
     raise HloError(f"unknown output format '{format}' (expected one of {', '.join(FORMATS)})")
 
 
@@ -299,7 +313,10 @@ _DTYPES = {
     "f64": np.float64, "f32": np.float32, "f16": np.float16, "bf16": ml_dtypes.bfloat16,
     "f8E4M3FN": ml_dtypes.float8_e4m3fn, "f8E5M2": ml_dtypes.float8_e5m2,
     "f8E4M3FNUZ": ml_dtypes.float8_e4m3fnuz, "f8E5M2FNUZ": ml_dtypes.float8_e5m2fnuz,
-    "f8E4M3B11FNUZ": ml_dtypes.float8_e4m3b11fnuz,
+    "f8E4M3B11FNUZ": ml_dtypes.float8_e4m3b11fnuz, "f8E4M3": ml_dtypes.float8_e4m3,
+    "f8E3M4": ml_dtypes.float8_e3m4, "f8E8M0FNU": ml_dtypes.float8_e8m0fnu, "f4E2M1FN": ml_dtypes.float4_e2m1fn,
+    "f6E2M3FN": ml_dtypes.float6_e2m3fn, "f6E3M2FN": ml_dtypes.float6_e3m2fn,
+    "i2": ml_dtypes.int2, "ui2": ml_dtypes.uint2,
     "i1": np.bool_, "i4": ml_dtypes.int4, "i8": np.int8, "i16": np.int16, "i32": np.int32, "i64": np.int64,
     "ui4": ml_dtypes.uint4, "ui8": np.uint8, "ui16": np.uint16, "ui32": np.uint32, "ui64": np.uint64,
     "complex<f32>": np.complex64, "complex<f64>": np.complex128,
@@ -403,6 +420,27 @@ def _parse_dense_text(attr, dtype: np.dtype, shape) -> np.ndarray:
     return _shaped(flat, shape)
 
 
+def _dense_caster(attr):
+    """The bindings' own caster for dense attributes raises TypeError for element types it has no class
+    for (complex): from `op.attributes[name]` that is a bare exception, and from `NamedAttribute.attr`
+    (a C++ callback) it aborts the process. This one falls back to the generic DenseElementsAttr."""
+    for cls in (mlir.DenseFPElementsAttr, mlir.DenseIntElementsAttr):
+        try:
+            return cls(attr)
+        except ValueError:
+            continue
+    return mlir.DenseElementsAttr(attr)
+
+
+def _register_dense_caster() -> None:
+    with mlir.Context() as ctx:  # builtin alone knows dense attributes; only the TypeID is wanted
+        typeid = mlir.Attribute.parse("dense<0> : tensor<i32>", ctx).typeid
+    _mlir_bindings.register_type_caster(typeid, replace=True)(_dense_caster)
+
+
+_register_dense_caster()
+
+
 def downcast(attr):
     """The most specific attribute class. `maybe_downcast` does not know resource attributes, nor dense
     attributes of element types the bindings have no class for (complex), so try those by hand."""
@@ -430,6 +468,9 @@ def to_numpy(attr) -> np.ndarray:
     shape, dtype = tuple(stype.shape), np_dtype(stype.element_type)
     if isinstance(attr, mlir.DenseResourceElementsAttr):
         raw = _resource_blob(attr)
+        need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        if raw.nbytes != need:  # a module built in memory: loading checks this with a location
+            raise HloError(f"{str(attr).split(' : ')[0]} holds {raw.nbytes} bytes, but its type {stype} needs {need}")
         return np.frombuffer(raw, dtype if dtype != np.bool_ else np.uint8).astype(dtype, copy=False).reshape(shape)
     if not isinstance(attr, mlir.DenseElementsAttr):
         raise HloError(f"not a dense elements attribute: {attr}")
@@ -459,8 +500,6 @@ def from_numpy(array, *, type=None, resource: str | None = None) -> mlir.Attribu
         buf = array.view(np.uint8) if array.dtype == np.bool_ else array
         return mlir.DenseResourceElementsAttr.get_from_buffer(buf, resource, ttype)
     if array.ndim == 0:  # the buffer route cannot say "rank 0" (an empty shape means "no override")
-        if array.dtype.kind == "c":
-            raise HloError("rank-0 complex constants cannot be built through jaxlib's bindings")
         raw = array.astype(np.uint8) if array.dtype == np.bool_ else array
         return mlir.Attribute.parse(f'dense<"0x{raw.tobytes().hex().upper()}"> : {ttype}')
     if array.dtype in _BUFFER_DTYPES:
@@ -483,6 +522,40 @@ def splat(value, type) -> mlir.Attribute:
     else:
         element = mlir.FloatAttr.get(et, float(value))
     return mlir.DenseElementsAttr.get_splat(ttype, element)
+
+
+def _tensor_constant(op) -> bool:
+    return op.name == "arith.constant" and isinstance(op.results[0].type, mlir.RankedTensorType)
+
+
+def _portable_copy(module):
+    """`module`, or a copy of it in the form VHLO can hold: `dense_resource` weights inline (VHLO has no
+    resources) and tensor `arith.constant`s (torch-mlir mixes them in) as `stablehlo.constant`s. One walk
+    decides; the caller's module is never changed."""
+    holders, constants = [], []
+
+    def visit(op):
+        if _tensor_constant(op):
+            constants.append(op)
+        attrs = op.attributes
+        if any(isinstance(downcast(attrs[i].attr), mlir.DenseResourceElementsAttr) for i in range(len(attrs))):
+            holders.append(op)
+        return mlir.WalkResult.ADVANCE
+
+    as_operation(module).walk(visit)
+    if not holders and not constants:
+        return module
+    copy = clone(module)
+    inline_resources(copy)
+    if constants:
+        found = []
+        copy.walk(lambda op: (found.append(op) if _tensor_constant(op) else None) or mlir.WalkResult.ADVANCE)
+        for op in found:
+            with mlir.InsertionPoint(op), op.location:
+                new = stablehlo.ConstantOp(op.attributes["value"])
+            op.results[0].replace_all_uses_with(new.result)
+            op.erase()
+    return copy
 
 
 def inline_resources(module) -> int:

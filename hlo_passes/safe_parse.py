@@ -26,6 +26,7 @@ input. Real models nest a few dozen levels; what lies past 4,096 is a generated 
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import re
@@ -43,7 +44,8 @@ from .diagnostics import HloError, SourceLoc
 
 MAX_NESTING = 4096
 PARSE_STACK_BYTES = 1 << 30  # virtual: only the pages a deep parse touches are ever committed
-CHILD_TIMEOUT = 300.0  # seconds for the child's check of one input (a parse of a 1 GB module fits)
+CHILD_TIMEOUT = 30.0  # seconds for the child's check of an input, plus CHILD_TIMEOUT_PER_MB per megabyte
+CHILD_TIMEOUT_PER_MB = 2.0  # (bytecode reads at well over 100 MB/s: a 1 GB module gets half an hour)
 
 # Strings (escapes included), comments, `->` and `>=` hold brackets or angles that do not nest.
 _NOT_NESTING = re.compile(rb'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"|//[^\n]*|->|>=')
@@ -136,11 +138,28 @@ def check_strings(text: bytes, filename: str, *, located: bool = True) -> None:
                            " be UTF-8)", loc) from None
 
 
+def check_end(raw: bytes, filename: str) -> None:
+    """Text must not end inside a string literal: MLIR's reader of the resource section crashes (SIGSEGV)
+    on `NAME: "0x0400` cut off at the end of the file. Strings cannot span lines, so the last line tells."""
+    start = raw.rfind(b"\n") + 1
+    last, pos = raw[start:], 0
+    if b'"' not in last:
+        return
+    for m in [*_STRING.finditer(last), None]:
+        gap = last[pos:m.start() if m else len(last)]
+        if b'"' in gap:
+            at = start + pos + gap.index(b'"')
+            raise HloError("unterminated string: the input ends inside it",
+                           SourceLoc(filename, *_line_col(raw, at)))
+        pos = m.end() if m else pos
+
+
 def check_text(raw: bytes, filename: str) -> None:
     """All of the in-process checks of MLIR text; raises HloError at the first problem."""
     check_utf8(raw, filename)
     check_nesting(raw, filename)
     check_strings(raw, filename)
+    check_end(raw, filename)
 
 
 def deep_stack(fn):
@@ -190,6 +209,7 @@ def _quiet_stdio() -> None:
     os.dup2(devnull, 2)
     os.close(devnull)
     os.environ["LIBC_FATAL_STDERR_"] = "1"  # glibc's "double free" goes to stderr, not the terminal
+    faulthandler.disable()  # (pytest, PYTHONFAULTHANDLER) it writes to its own copy of stderr
 
 
 def _run_check(work) -> bytes:
@@ -203,7 +223,8 @@ def _run_check(work) -> bytes:
 
 
 def _crashed(filename: str, how: str) -> HloError:
-    return HloError(f"cannot read the input: MLIR's reader {how} on it (the file is corrupt or not a module)",
+    why = "corrupt, or holds a name that is not UTF-8" if "SIGABRT" in how else "corrupt or not a module"
+    return HloError(f"cannot read the input: MLIR's reader {how} on it (the file is {why})",
                     SourceLoc(filename, 1, 1))
 
 
@@ -229,12 +250,13 @@ def check_in_child(work, filename: str, *, spawn_args: list[str] | None = None, 
         finally:
             os._exit(status)
     os.close(write_fd)
-    chunks, deadline, timed_out = [], time.monotonic() + CHILD_TIMEOUT, False
+    timeout = CHILD_TIMEOUT + CHILD_TIMEOUT_PER_MB * len(data) / 1e6
+    chunks, deadline, timed_out, busy = [], time.monotonic() + timeout, False, True
     try:
         while True:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([read_fd], [], [], left)[0]:
-                timed_out = True
+                timed_out, busy = True, _cpu_seconds(pid) > 0.2 * timeout
                 os.kill(pid, signal.SIGKILL)
                 break
             chunk = os.read(read_fd, 1 << 16)
@@ -245,9 +267,9 @@ def check_in_child(work, filename: str, *, spawn_args: list[str] | None = None, 
         os.close(read_fd)
         _, status = os.waitpid(pid, 0)
     if timed_out:
-        if spawn_args is not None:
-            return _check_spawned(spawn_args, data, filename)
-        raise HloError(f"cannot read the input: reading it took more than {CHILD_TIMEOUT:g} s",
+        if not busy and spawn_args is not None:  # it waited, not worked: a lock held at fork time
+            return _check_spawned(spawn_args, data, filename, timeout)
+        raise HloError(f"cannot read the input: reading it took more than {timeout:.0f} s",
                        SourceLoc(filename, 1, 1))
     if os.WIFSIGNALED(status):
         raise _crashed(filename, f"crashed ({signal.Signals(os.WTERMSIG(status)).name})")
@@ -258,14 +280,24 @@ def check_in_child(work, filename: str, *, spawn_args: list[str] | None = None, 
         raise error
 
 
-def _check_spawned(args: list[str], data: bytes, filename: str) -> None:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process (Linux); 0 when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def _check_spawned(args: list[str], data: bytes, filename: str, timeout: float) -> None:
     """The child check in a new interpreter (about a second: Python start and the jaxlib import)."""
     cmd = [sys.executable, "-c", "import sys; from hlo_passes.safe_parse import _child_main;"
                                  " sys.exit(_child_main(sys.argv[1:]))", *args]
     try:
-        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=CHILD_TIMEOUT)
+        proc = subprocess.run(cmd, input=data, capture_output=True, timeout=timeout + 10)
     except subprocess.TimeoutExpired:
-        raise HloError(f"cannot read the input: reading it took more than {CHILD_TIMEOUT:g} s",
+        raise HloError(f"cannot read the input: reading it took more than {timeout:.0f} s",
                        SourceLoc(filename, 1, 1)) from None
     if proc.returncode < 0:
         raise _crashed(filename, f"crashed ({signal.Signals(-proc.returncode).name})")
@@ -281,7 +313,7 @@ def _child_main(argv: list[str]) -> int:
     from . import ir
 
     data, filename = sys.stdin.buffer.read(), argv[0]
-    sys.stdout.buffer.write(_run_check(lambda: ir.checked_parse(data, filename)))
+    sys.stdout.buffer.write(_run_check(lambda: ir._check_binary(data, filename)))
     return 0
 
 
