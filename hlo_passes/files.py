@@ -129,10 +129,10 @@ def unprotect_all() -> None:
     _protected.clear()
 
 
-def protected_by(path: str | os.PathLike) -> str | None:
-    """The protected input that `path` is (the same file), or None."""
+def protected_by(path_or_fd: str | os.PathLike | int) -> str | None:
+    """The protected input that `path_or_fd` is (the same file), or None."""
     try:
-        st = os.stat(path)
+        st = os.fstat(path_or_fd) if isinstance(path_or_fd, int) else os.stat(path_or_fd)
     except OSError:
         return None
     return _protected.get((st.st_dev, st.st_ino))

@@ -118,6 +118,9 @@ def test_output_over_the_input_through_links_is_refused(src, tmp_path):
                   "refusing to write the output over the input file")
     with open(src, "rb") as stdin:  # `hlo-opt < in.mlir -o in.mlir` is the same thing
         one_error(hlo_opt("--pass", "cse", "-o", src, stdin=stdin), "over the input file <stdin>")
+    with open(src, "ab") as stdout:  # and so is `hlo-opt in.mlir >> in.mlir`
+        done = subprocess.run([HLO_OPT, src, "--pass", "cse"], stdout=stdout, stderr=subprocess.PIPE)
+        one_error(done, f"over the input file {src} (stdout is that file; use -o)")
     assert src.read_bytes() == ATTENTION.read_bytes()
 
 

@@ -420,6 +420,9 @@ def _refuse_writes_over_input(args, pipeline, n_chunks: int, run: _Run) -> None:
     """Up front, before any work: no output of this run may be the input (symlinks and hard links too)."""
     if args.output and files.protected_by(args.output):
         raise HloError(f"refusing to write the output over the input file {files.protected_by(args.output)}")
+    if not args.output and files.protected_by(1):  # `hlo-opt in.mlir >> in.mlir` (`>` has emptied it already)
+        raise HloError(f"refusing to write the output over the input file {files.protected_by(1)}"
+                       " (stdout is that file; use -o)")
     if args.reproducer and files.protected_by(args.reproducer):
         raise HloError(f"refusing to write the reproducer over the input file {files.protected_by(args.reproducer)}")
     if args.dump_dir:
