@@ -6,6 +6,8 @@
 // RUN: %hlo-opt %t.repro --pass cse | %FileCheck %s --check-prefix=VALID
 // Without --reproducer it goes to a temporary file, and the message says where.
 // RUN: not %hlo-opt %s --load-pass-plugin %inputs/test_passes.py --pass test-raise 2>&1 | %FileCheck %s --check-prefix=TMP
+// A reproducer that cannot be written (disk full) does not replace the pass's error: a note says why.
+// RUN: not %hlo-opt %s --load-pass-plugin %inputs/test_passes.py --pass test-raise --reproducer /dev/full 2>&1 | %FileCheck %s --check-prefix=FULL
 
 // CHECK: error: pass 'test-raise' raised ZeroDivisionError: integer division or modulo by zero
 // CHECK-NEXT: note: raised at {{.*}}test_passes.py:{{[0-9]+}}:{{[0-9]+}}
@@ -18,6 +20,10 @@
 // REPLAY: error: pass 'test-raise' raised ZeroDivisionError
 // VALID: stablehlo.multiply
 // TMP: note: reproducer written to {{.*}}hlo-opt-reproducer-{{.*}}.mlir
+// FULL: error: pass 'test-raise' raised ZeroDivisionError
+// FULL-NEXT: note: raised at
+// FULL-NEXT: note: no reproducer: cannot write /dev/full: No space left on device
+// FULL-NOT: Traceback
 func.func @main(%a: tensor<4xf32>) -> tensor<4xf32> {
   %0 = stablehlo.multiply %a, %a : tensor<4xf32>
   return %0 : tensor<4xf32>
