@@ -108,6 +108,14 @@ def read_input(path: str, limit: int = MAX_INPUT_BYTES, *, stdin=None) -> bytes:
         return _read_capped(stdin, "<stdin>", limit)
     try:
         with open(path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if stat.S_ISREG(st.st_mode):  # one read into one buffer: no copy of a large file
+                if st.st_size > limit:
+                    raise _too_large(path, limit)
+                data = f.read(limit + 1)
+                if len(data) > limit:  # (it grew meanwhile)
+                    raise _too_large(path, limit)
+                return data
             return _read_capped(f, path, limit)
     except OSError as e:
         raise file_error(path, e) from None

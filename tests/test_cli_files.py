@@ -348,3 +348,20 @@ def test_broken_portable_artifact_is_one_message(tmp_path):
     assert 'loc("-"' not in line and "invalid section ID" in line  # C++'s reason, folded into the one line
     with open(bad, "rb") as stdin:
         one_error(hlo_opt(stdin=stdin, text=True), "<stdin>:1:1: error: cannot read portable artifact")
+
+
+def test_read_input_directly(tmp_path):
+    path = tmp_path / "m.mlir"
+    path.write_bytes(b"x" * 100)
+    assert files.read_input(str(path)) == b"x" * 100
+    with pytest.raises(HloError, match="larger than 99 bytes"):
+        files.read_input(str(path), 99)
+    with pytest.raises(HloError, match="no such file"):
+        files.read_input(str(tmp_path / "nope"))
+    with pytest.raises(HloError, match="is a directory"):
+        files.read_input(str(tmp_path))
+    with pytest.raises(HloError, match="standard input is closed"):
+        files.read_input("-", stdin=None)
+    with open("/dev/zero", "rb") as zero:
+        with pytest.raises(HloError, match="larger than 5000 bytes"):
+            files.read_input("-", 5000, stdin=zero)
