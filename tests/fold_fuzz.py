@@ -369,7 +369,8 @@ def same(x: np.ndarray, y: np.ndarray, ulps: int = 0) -> bool:
         return False
     if dt.is_float(x.dtype):
         u = np.dtype(f"u{x.dtype.itemsize}")
-        xf, yf = x.astype(np.float64), y.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            xf, yf = x.astype(np.float64), y.astype(np.float64)
         nan = np.isnan(xf) & np.isnan(yf)
         ok = x.view(u) == y.view(u)
         if ulps:

@@ -53,7 +53,8 @@ def same(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Elementwise: equal bits, or both NaN."""
     if dt.is_float(x.dtype):
         u = np.dtype(f"u{x.dtype.itemsize}")
-        nan = np.isnan(x.astype(np.float64)) & np.isnan(y.astype(np.float64))
+        with np.errstate(invalid="ignore"):
+            nan = np.isnan(x.astype(np.float64)) & np.isnan(y.astype(np.float64))
         return nan | (x.view(u) == y.view(u))
     return x == y
 

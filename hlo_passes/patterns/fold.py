@@ -4,8 +4,8 @@ Splats stay splats: an elementwise op on splat operands is evaluated on one elem
 broadcast, transpose, reverse, slice, dynamic_slice or gather of a splat (a concatenate or pad of equal
 splats) is a splat of the result type; a reduce of a splat is computed from its one value
 (folding_reduce.reduce_splat). So folding `broadcast_in_dim(constant 0.0)` into a 1G-element tensor, or
-summing it, costs nothing. Otherwise no operand or result above `max_elements` is materialized, and the
-evaluators bound their own work. Ops on element types the folder does not claim (complex, i2, f4, ...;
+summing it, costs nothing. Otherwise no result above `max_elements` and no operand above
+max(max_elements, MAX_OPERAND) is materialized, and the evaluators bound their own work. Ops on element types the folder does not claim (complex, i2, f4, ...;
 see dtypes.CLAIMED) are left alone. Large results computed from `dense_resource` weights become
 resources again (zero-copy from numpy) rather than huge `dense` text.
 """
@@ -26,6 +26,7 @@ from .folding_reduce import reduce_splat
 from .template import Op
 
 RESOURCE_ABOVE = 1024  # elements: larger folded results from resource operands stay resources
+MAX_OPERAND = 1 << 26  # elements of a non-splat operand read into numpy (a slice of a big weight folds)
 _names = itertools.count()
 
 
@@ -136,8 +137,8 @@ def _evaluate(max_elements: int):
                 return True
             if vals.num_elements(rtype) > max_elements:
                 return f"result has more than max-elements={max_elements} elements"
-            if any(vals.num_elements(a.type) > max_elements for a in attrs):
-                return f"an operand has more than max-elements={max_elements} elements to materialize"
+            if any(vals.num_elements(a.type) > max(max_elements, MAX_OPERAND) for a in attrs):
+                return f"an operand has more than {max(max_elements, MAX_OPERAND)} elements to materialize"
             m.memo["array"] = evaluate(op, [vals.constant_array(a) for a in attrs])
         except Decline as why:
             return f"not folded: {why}"
