@@ -26,7 +26,9 @@ from pathlib import Path
 
 from .diagnostics import HloError
 
-MAX_INPUT_BYTES = 4 << 30  # 4 GiB: far above any real module, far below "read /dev/zero until OOM"
+# 4 GiB: far above any real module, far below "read /dev/zero until OOM". The CLI's --max-input-size sets
+# it for the run, so that every reader (ir.load included) applies the same cap.
+MAX_INPUT_BYTES = 4 << 30
 _CHUNK = 1 << 20
 
 _temporaries: set[str] = set()  # temporary files being written right now (removed on a signal)
@@ -73,9 +75,11 @@ def _too_large(name: str, limit: int) -> HloError:
     return HloError(f"input {name} is larger than {limit} bytes (raise the limit with --max-input-size)")
 
 
-def regular_input(path: str, limit: int = MAX_INPUT_BYTES) -> bool:
+def regular_input(path: str, limit: int | None = None) -> bool:
     """True when `path` is a regular file (so it may be opened again by name, by C++) no larger than
-    `limit`; False for a FIFO, a device or a pipe, which must be read once with `read_input`."""
+    `limit` (default `MAX_INPUT_BYTES`); False for a FIFO, a device or a pipe, which must be read once
+    with `read_input`."""
+    limit = MAX_INPUT_BYTES if limit is None else limit
     try:
         st = os.stat(path)
     except OSError as e:
@@ -100,8 +104,9 @@ def _read_capped(f, name: str, limit: int) -> bytes:
             raise _too_large(name, limit)
 
 
-def read_input(path: str, limit: int = MAX_INPUT_BYTES, *, stdin=None) -> bytes:
-    """Every byte of `path` ('-' is stdin), read once and at most `limit` of them."""
+def read_input(path: str, limit: int | None = None, *, stdin=None) -> bytes:
+    """Every byte of `path` ('-' is stdin), read once and at most `limit` (default `MAX_INPUT_BYTES`)."""
+    limit = MAX_INPUT_BYTES if limit is None else limit
     if path == "-":
         if stdin is None:
             raise HloError("standard input is closed (give an input file)")

@@ -365,3 +365,18 @@ def test_read_input_directly(tmp_path):
     with open("/dev/zero", "rb") as zero:
         with pytest.raises(HloError, match="larger than 5000 bytes"):
             files.read_input("-", 5000, stdin=zero)
+
+
+def test_one_cap_for_every_reader(tmp_path, monkeypatch):
+    """--max-input-size applies to the library's readers too: a raised cap is not undone by ir.load's own."""
+    from hlo_passes import ir
+
+    monkeypatch.setattr(files, "MAX_INPUT_BYTES", 1000)
+    with pytest.raises(HloError, match="larger than 1000 bytes"):
+        ir.load(ATTENTION)
+    monkeypatch.setattr(files, "MAX_INPUT_BYTES", 1 << 20)
+    assert ir.load(ATTENTION) is not None
+    big = tmp_path / "big.mlir"  # 5 MB of comment: over the 4 MB cap given, under the one raised on the CLI
+    big.write_bytes(b"// " + b"x" * (5 << 20) + b"\n" + ATTENTION.read_bytes())
+    one_error(hlo_opt(big, "--max-input-size", "4M", "-o", os.devnull), "larger than 4194304 bytes")
+    assert hlo_opt(big, "--max-input-size", "6M", "-o", os.devnull).returncode == 0

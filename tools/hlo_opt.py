@@ -118,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated pass/pattern names that explain their matches and near-misses")
     g.add_argument("--split-input-file", action="store_true",
                    help="treat each '// -----'-separated chunk of the input as its own module")
-    g.add_argument("--max-input-size", type=_size, default=files.MAX_INPUT_BYTES, action=_Once, metavar="SIZE",
+    g.add_argument("--max-input-size", type=_size, default=4 << 30, action=_Once, metavar="SIZE",
                    help="refuse inputs larger than this (default 4G; suffixes K, M, G)")
     o = p.add_argument_group("output")
     o.add_argument("-o", "--output", metavar="FILE", type=_file_name, action=_Once,
@@ -447,7 +447,7 @@ def _read_reproducer_head(path: str, limit: int, streams: _Streams) -> tuple[str
 
 def _main(argv, streams: _Streams) -> int:
     args = build_parser().parse_args(argv)
-    limit = args.max_input_size
+    limit = files.MAX_INPUT_BYTES = args.max_input_size  # (main() puts the default back)
     for plugin in args.load_pass_plugin:
         _load_plugin(plugin)
     if args.list_passes:
@@ -537,7 +537,7 @@ def _report(argv, streams: _Streams) -> int:
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    streams = _Streams()
+    streams, default_limit = _Streams(), files.MAX_INPUT_BYTES
     try:
         with files.cleanup_on_signals():
             return _report(argv, streams)
@@ -551,6 +551,7 @@ def main(argv=None) -> int:
         return 130
     finally:
         files.unprotect_all()
+        files.MAX_INPUT_BYTES = default_limit
         streams.restore()
 
 
