@@ -16,6 +16,7 @@ from ..pass_manager import Pass, option, register_pass
 from ..patterns.driver import apply_conversion
 from ..tflite import legalize as L
 from ..tflite import ops as T
+from ..tflite.cleanup import cleanup
 
 
 @register_pass
@@ -26,6 +27,7 @@ class LegalizeTflite(Pass):
 
     name = "legalize-tflite"
     summary = "converts StableHLO to TFL ops (tfl.*), the form written to .tflite"
+    cleanup: bool = option(True, "drop broadcasts TFL does implicitly, merge reshapes/transposes, fold FC biases")
     demote_f64: bool = option(True, "compute f64 intermediates (torch-mlir's statistics math) in f32:"
                                     " LiteRT has almost no f64 kernels")
 
@@ -47,3 +49,5 @@ class LegalizeTflite(Pass):
                 if n:
                     ctx.count("f64 values computed in f32", n)
         apply_conversion(module, L.RULES, illegal=L.ILLEGAL, legal=L.LEGAL, what="legalize-tflite", ctx=ctx)
+        if self.cleanup:
+            ctx.count("ops removed by clean-up", cleanup(module))

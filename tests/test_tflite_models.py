@@ -1,0 +1,104 @@
+"""Whole models through the TFLite backend: torch-mlir exports of tiny Hugging Face decoders and a JAX
+export, `optimize,legalize-tflite`, written and run in LiteRT against the framework's own logits; plus the
+writer's promises (weights shared across signatures, streamed weights read back identically)."""
+
+import numpy as np
+import pytest
+
+import hlo_passes as hp
+from hlo_passes import numerics
+from hlo_passes.tflite import schema
+from hlo_passes.tflite.export import export
+from hlo_passes.tflite.runtime import TFLiteModel
+from hlo_passes.tflite.writer import ModelWriter
+
+from conftest import EXAMPLES, exported_lm
+
+
+def _composites(data: bytes) -> dict[str, int]:
+    model = schema.model_from_bytes(data)
+    found: dict[str, int] = {}
+    for op in model.subgraphs[0].operators:
+        code = model.operatorCodes[op.opcodeIndex].builtinCode
+        if schema.op_name(code) == "STABLEHLO_COMPOSITE":
+            name = op.builtinOptions2.name.decode()
+            found[name] = found.get(name, 0) + 1
+    return found
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2", "gpt2"])
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_hugging_face_decoder_runs_in_litert(family, attn):
+    _, text, ids, logits = exported_lm(family, attn)
+    module = hp.run(hp.parse(text), "optimize,legalize-tflite")
+    data = export(module).to_bytes()
+    composites = _composites(data)
+    assert composites.get("odml.scaled_dot_product_attention") == 2
+    if family != "gpt2":
+        assert composites.get("odml.rms_norm") == 5
+    ref = np.asarray(logits)
+    for xnnpack in (True, False):
+        model = TFLiteModel(data, xnnpack=xnnpack)
+        (out,) = model.run(None, np.asarray(ids)).values()
+        assert np.abs(out - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max()), (family, attn, xnnpack)
+
+
+def test_jax_attention_example_runs_in_litert():
+    module = hp.load(EXAMPLES / "attention.mlir")
+    inputs = numerics.random_inputs(module, 0)
+    expected = numerics.execute(module, inputs)
+    data = export(hp.run(module, "optimize,legalize-tflite")).to_bytes()
+    assert _composites(data) == {"odml.scaled_dot_product_attention": 1}
+    (out,) = TFLiteModel(data).run(None, *inputs).values()
+    assert numerics.compare([out], expected, rtol=1e-4, atol=1e-4).ok
+
+
+TWO_SIGNATURES = """
+func.func public @prefill(%x: tensor<4x8xf32>) -> tensor<4x16xf32> {
+  %w = stablehlo.constant dense_resource<w> : tensor<8x16xf32>
+  %0 = stablehlo.dot_general %x, %w, contracting_dims = [1] x [0] : (tensor<4x8xf32>, tensor<8x16xf32>) -> tensor<4x16xf32>
+  return %0 : tensor<4x16xf32>
+}
+func.func public @decode(%x: tensor<1x8xf32>) -> tensor<1x16xf32> {
+  %w = stablehlo.constant dense_resource<w> : tensor<8x16xf32>
+  %0 = stablehlo.dot_general %x, %w, contracting_dims = [1] x [0] : (tensor<1x8xf32>, tensor<8x16xf32>) -> tensor<1x16xf32>
+  %1 = stablehlo.tanh %0 : tensor<1x16xf32>
+  return %1 : tensor<1x16xf32>
+}
+"""
+
+
+def _with_blob(text: str, array: np.ndarray) -> str:
+    blob = (np.array([4], "<u4").tobytes() + array.astype("<f4").tobytes()).hex().upper()
+    return text + f'{{-# dialect_resources: {{ builtin: {{ w: "0x{blob}" }} }} #-}}\n'
+
+
+@pytest.mark.parametrize("threshold", [1 << 30, 64])
+def test_signatures_share_one_copy_of_each_weight(threshold):
+    w = np.random.default_rng(0).standard_normal((8, 16)).astype(np.float32)
+    module = hp.run(hp.parse(_with_blob(TWO_SIGNATURES, w)), "legalize-tflite")
+    writer = export(module, ModelWriter(external_threshold=threshold))
+    data = writer.to_bytes()
+    model = schema.model_from_bytes(data)
+    weight_buffers = [b for b in model.buffers if (b.data is not None and len(b.data) == w.nbytes) or b.size == w.nbytes]
+    assert len(weight_buffers) == 1  # the weight (transposed once for FULLY_CONNECTED) is stored once
+    if threshold == 64:
+        assert weight_buffers[0].offset > 0 and weight_buffers[0].offset % 64 == 0
+    lite = TFLiteModel(data)
+    assert set(lite.signatures) == {"prefill", "decode"}
+    x = np.random.default_rng(1).standard_normal((4, 8)).astype(np.float32)
+    (p,) = lite.run("prefill", x).values()
+    (d,) = lite.run("decode", x[:1]).values()
+    np.testing.assert_allclose(p, x @ w, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(d, np.tanh(x[:1] @ w), rtol=1e-5, atol=1e-5)
+
+
+def test_runner_checks_its_inputs():
+    module = hp.run(hp.parse(_with_blob(TWO_SIGNATURES, np.ones((8, 16), np.float32))), "legalize-tflite")
+    lite = TFLiteModel(export(module).to_bytes())
+    with pytest.raises(hp.HloError, match="name one"):
+        lite.run(None, np.zeros((4, 8), np.float32))
+    with pytest.raises(hp.HloError, match="no signature 'main'"):
+        lite.run("main", np.zeros((4, 8), np.float32))
+    with pytest.raises(hp.HloError, match=r"is float32\[4, 8\], got int32\[4, 8\]"):
+        lite.run("prefill", np.zeros((4, 8), np.int32))
