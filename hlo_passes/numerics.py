@@ -419,7 +419,7 @@ def _serve() -> None:
     """The worker's loop. Its real stdout carries only replies; stray prints go to stderr. SIGINT is
     ignored (the parent decides when the worker stops); the parent's death kills it."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    pass  # mutated
+    _set_parent_death_signal()
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     requests = sys.stdin.buffer
