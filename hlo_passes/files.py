@@ -165,17 +165,17 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
         raise HloError("cannot write a file with an empty name")
     shown = str(path)
     path = Path(path)
-    if path.is_symlink():
-        path = Path(os.path.realpath(path))  # replace the link's target, keep the link
     owner = protected_by(path)
     if owner is not None:
         raise HloError(f"refusing to write {shown}: it is the input file {owner}")
     try:
-        st = os.stat(path)
+        st = os.stat(path)  # (through symlinks: /dev/stdout is a link to a pipe)
     except FileNotFoundError:
         st = None
     except OSError as e:
         raise file_error(shown, e, "write") from None
+    if (st is None or stat.S_ISREG(st.st_mode)) and path.is_symlink():
+        path = Path(os.path.realpath(path))  # replace the link's target, keep the link
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise HloError(f"cannot write {shown}: it is a directory")
     if st is not None and not stat.S_ISREG(st.st_mode):  # /dev/null, /dev/full, a FIFO: write through

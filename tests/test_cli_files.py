@@ -380,3 +380,21 @@ def test_one_cap_for_every_reader(tmp_path, monkeypatch):
     big.write_bytes(b"// " + b"x" * (5 << 20) + b"\n" + ATTENTION.read_bytes())
     one_error(hlo_opt(big, "--max-input-size", "4M", "-o", os.devnull), "larger than 4194304 bytes")
     assert hlo_opt(big, "--max-input-size", "6M", "-o", os.devnull).returncode == 0
+
+
+def test_output_to_standard_streams_by_name(tmp_path, expected):
+    """`-o -` and `-o /dev/stdout` (a symlink to a pipe) write to stdout; nothing is created on disk."""
+    for name in ("-", "/dev/stdout"):
+        done = hlo_opt(ATTENTION, "--pass", "cse", "-o", name, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == expected
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_through_a_dangling_symlink_creates_its_target(tmp_path, expected):
+    link = tmp_path / "out.mlir"
+    link.symlink_to("real/out.mlir")
+    one_error(hlo_opt(ATTENTION, "-o", link), "no such directory")
+    (tmp_path / "real").mkdir()
+    assert hlo_opt(ATTENTION, "--pass", "cse", "-o", link).returncode == 0
+    assert link.is_symlink() and (tmp_path / "real" / "out.mlir").read_bytes() == expected

@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="refuse inputs larger than this (default 4G; suffixes K, M, G)")
     o = p.add_argument_group("output")
     o.add_argument("-o", "--output", metavar="FILE", type=_file_name, action=_Once,
-                   help="write here (atomically) instead of stdout")
+                   help="write here (atomically) instead of stdout ('-': stdout)")
     o.add_argument("--emit", choices=ir.FORMATS, default="text", action=_Once, help="output format (default text)")
     o.add_argument("--target-version", default="current", action=_Once,
                    help="StableHLO version of a portable artifact: X.Y.Z, 'current' or 'minimum'")
@@ -447,6 +447,8 @@ def _read_reproducer_head(path: str, limit: int, streams: _Streams) -> tuple[str
 
 def _main(argv, streams: _Streams) -> int:
     args = build_parser().parse_args(argv)
+    if args.output == "-":  # as for the input, '-' is the standard stream
+        args.output = None
     limit = files.MAX_INPUT_BYTES = args.max_input_size  # (main() puts the default back)
     for plugin in args.load_pass_plugin:
         _load_plugin(plugin)
