@@ -33,8 +33,8 @@ array as an f32 argument.
 XLA CPU kills its whole process with SIGFPE on an integer division of constants by zero, and a
 `stablehlo.while` whose condition never turns false runs forever, so by default execution runs in a
 worker process (one, kept alive between calls, in its own session so a terminal's Ctrl-C reaches only
-`hlo-opt`). A call that does not finish within the timeout (default `DEFAULT_TIMEOUT` s, env
-`HLO_OPT_NUMERICS_TIMEOUT`) kills the worker and raises; so does a crash, naming the signal; the next
+`hlo-opt`). A call that does not finish within the timeout (`DEFAULT_TIMEOUT`, 300 s, unless
+$HLO_OPT_NUMERICS_TIMEOUT or an explicit `timeout=` says otherwise) kills the worker and raises; so does a crash, naming the signal; the next
 call starts a fresh worker. The worker dies with its parent (PR_SET_PDEATHSIG on Linux, atexit
 elsewhere), so it never outlives `hlo-opt`.
 """
