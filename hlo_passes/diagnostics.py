@@ -62,6 +62,7 @@ class SourceLoc:
 MAX_NOTE_LINES = 12
 MAX_LINE_CHARS = 400
 MAX_NOTES = 20
+MAX_MESSAGE_CHARS = 2000
 
 
 def shorten(text: str, max_lines: int = MAX_NOTE_LINES, max_chars: int = MAX_LINE_CHARS) -> str:
@@ -84,7 +85,8 @@ class HloError(Exception):
         self.notes = tuple(notes)
 
     def __str__(self) -> str:
-        head = f"{self.loc}: error: {self.message}" if self.loc else f"error: {self.message}"
+        message = shorten(self.message, max_chars=MAX_MESSAGE_CHARS)  # (an attribute's text can be megabytes)
+        head = f"{self.loc}: error: {message}" if self.loc else f"error: {message}"
         shown = list(self.notes)
         if len(shown) > MAX_NOTES:  # the last note stays: it is where the CLI says what it wrote
             shown = [*shown[:MAX_NOTES - 1], f"... ({len(shown) - MAX_NOTES} more notes)", shown[-1]]

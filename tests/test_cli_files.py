@@ -336,6 +336,7 @@ def test_shorten():
     text = "\n".join(map(str, range(100)))
     assert shorten(text, max_lines=3) == "0\n1\n2\n... (97 more lines)"
     assert shorten("x" * 50, max_chars=10) == "x" * 10 + "... (40 more characters)"
+    assert str(HloError("y" * 10_000)) == "error: " + "y" * 2000 + "... (8000 more characters)"
     notes = tuple(f"n{i}" for i in range(30))
     shown = str(HloError("m", notes=notes)).splitlines()
     assert len(shown) == 22 and shown[-1] == "  note: n29" and "(10 more notes)" in shown[-2]
