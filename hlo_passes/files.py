@@ -152,13 +152,32 @@ def protected_by(path_or_fd: str | os.PathLike | int) -> str | None:
 
 
 def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (setting it, even for a moment,
+    would race with files that other threads create)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` so that a reader sees the old file or the whole new one, never a part.
+def _write_all(f, data) -> None:
+    """`data` is bytes, or an iterable of byte chunks (a model whose weights stream from their arrays)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        f.write(data)
+    else:
+        for chunk in data:
+            f.write(chunk)
+
+
+def write_atomic(path: str | os.PathLike, data) -> None:
+    """Write `data` (bytes or an iterable of chunks) to `path` so that a reader sees the old file or the
+    whole new one, never a part.
 
     Raises `HloError` (and leaves no temporary file) for anything the OS refuses."""
     if str(path) == "":
@@ -181,7 +200,7 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     if st is not None and not stat.S_ISREG(st.st_mode):  # /dev/null, /dev/full, a FIFO: write through
         try:
             with open(path, "wb") as f:
-                f.write(data)
+                _write_all(f, data)
         except OSError as e:
             raise file_error(shown, e, "write") from None
         return
@@ -189,15 +208,21 @@ def write_atomic(path: str | os.PathLike, data: bytes) -> None:
     if not folder.is_dir():
         raise HloError(f"cannot write {shown}: no such directory '{folder}'")
     mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, CLEANUP_SIGNALS)  # no signal between create and record
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        _temporaries.add(tmp)
     except OSError as e:
         raise file_error(shown, e, "write") from None
-    _temporaries.add(tmp)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), mode)
-            f.write(data)
+            if st is not None and (st.st_uid, st.st_gid) != (os.geteuid(), os.getegid()):
+                with contextlib.suppress(OSError):  # keep the replaced file's owner where we may (root)
+                    os.fchown(f.fileno(), st.st_uid, st.st_gid)
+            _write_all(f, data)
         os.replace(tmp, path)
     except BaseException as e:  # an OS error, or a signal mid-write: the temporary file goes either way
         with contextlib.suppress(OSError):

@@ -399,3 +399,15 @@ def test_output_through_a_dangling_symlink_creates_its_target(tmp_path, expected
     (tmp_path / "real").mkdir()
     assert hlo_opt(ATTENTION, "--pass", "cse", "-o", link).returncode == 0
     assert link.is_symlink() and (tmp_path / "real" / "out.mlir").read_bytes() == expected
+
+
+def test_replaced_file_keeps_its_owner(tmp_path):
+    """Run as root over a user's file (as `cp` would), the new file keeps the user as owner."""
+    out = tmp_path / "out.mlir"
+    out.write_text("old")
+    os.chown(out, 4321, 4321)
+    files.write_atomic(out, b"new")
+    assert out.read_bytes() == b"new" and (out.stat().st_uid, out.stat().st_gid) == (4321, 4321)
+    real = os.umask(0o077)
+    os.umask(real)
+    assert files._umask() == real  # read from /proc, the same as the real one
