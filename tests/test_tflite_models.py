@@ -102,3 +102,31 @@ def test_runner_checks_its_inputs():
         lite.run("main", np.zeros((4, 8), np.float32))
     with pytest.raises(hp.HloError, match=r"is float32\[4, 8\], got int32\[4, 8\]"):
         lite.run("prefill", np.zeros((4, 8), np.int32))
+
+
+def test_inspect_reports_signatures_ops_composites_and_sharing(tmp_path):
+    from hlo_passes.tflite.inspect import inspect
+
+    w = np.random.default_rng(0).standard_normal((8, 16)).astype(np.float32)
+    module = hp.run(hp.parse(_with_blob(TWO_SIGNATURES, w)), "legalize-tflite")
+    path = tmp_path / "two.tflite"
+    export(module).write(path)
+    report = inspect(path)
+    assert "prefill (subgraph 0)" in report and "decode (subgraph 1)" in report
+    assert "in  args_0: float32[4, 8]" in report and "out output_0: float32[1, 16]" in report
+    assert "FULLY_CONNECTED" in report and "TANH" in report
+    assert "1 shared by several subgraphs" in report
+    attention = hp.run(hp.load(EXAMPLES / "attention.mlir"), "optimize,legalize-tflite")
+    export(attention).write(tmp_path / "att.tflite")
+    report = inspect(tmp_path / "att.tflite")
+    assert "composite odml.scaled_dot_product_attention {'scale':" in report
+    (tmp_path / "bad.tflite").write_bytes(b"not a model at all")
+    with pytest.raises(hp.HloError, match="not a .tflite model"):
+        inspect(tmp_path / "bad.tflite")
+
+
+def test_identical_decompositions_share_one_subgraph():
+    _, text, _, _ = exported_lm("llama", "sdpa")
+    data = export(hp.run(hp.parse(text), "optimize,legalize-tflite")).to_bytes()
+    model = schema.model_from_bytes(data)
+    assert len(model.subgraphs) == 3  # main, one rms_norm body, one attention body

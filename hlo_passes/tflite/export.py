@@ -76,6 +76,7 @@ class _Exporter:
         self.writer = writer
         self.funcs = {_fname(f): f for f in ir.module_ops(module) if f.operation.name == "func.func"}
         self.subgraphs: dict[str, Subgraph] = {}
+        self.by_body: dict[str, str] = {}
 
     def run(self) -> None:
         public = [n for n, f in self.funcs.items() if _public(f)]
@@ -90,12 +91,19 @@ class _Exporter:
                                   dict(zip(_result_names(fn, len(sg.outputs)), sg.outputs)))
 
     def _subgraph_for(self, name: str) -> Subgraph:
-        """The subgraph of a decomposition (made and filled on first use)."""
+        """The subgraph of a decomposition (made and filled on first use). Identical decompositions (one
+        per layer, differing only in their names) share one subgraph."""
         if name not in self.subgraphs:
             if name not in self.funcs:
                 raise HloError(f"composite decomposition @{name} is not a function of the module")
-            self.subgraphs[name] = self.writer.subgraph(name)
-            self._fill(name)
+            text = str(self.funcs[name].operation).replace(f"@{name}(", "@(", 1)
+            twin = self.by_body.get(text)
+            if twin is not None:
+                self.subgraphs[name] = self.subgraphs[twin]
+            else:
+                self.by_body[text] = name
+                self.subgraphs[name] = self.writer.subgraph(name)
+                self._fill(name)
         return self.subgraphs[name]
 
     def _fill(self, name: str) -> Subgraph:
