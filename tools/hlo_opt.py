@@ -408,6 +408,8 @@ def _pipeline_from_args(args) -> tuple[str, list]:
 
 
 def _check_print_ir_names(args, pipeline) -> None:
+    if not (args.print_ir_before or args.print_ir_after):
+        return
     known = set(registered_passes()) | {p.pass_name for p in pipeline}
     for flag, items in (("--print-ir-before", args.print_ir_before), ("--print-ir-after", args.print_ir_after)):
         for name in sorted(_names(items)):
