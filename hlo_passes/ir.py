@@ -149,7 +149,8 @@ def checked_parse(raw: bytes, filename: str, context: mlir.Context | None = None
     is checked here first (UTF-8, strings, nesting) and parsed on a deep stack; binary inputs are read
     once in a forked child before they are read here. `path`: text whose file C++ reads again by name, so
     that locations carry the file's name."""
-    raw = _embedded_artifact(raw) or raw
+    if b"\0" in raw[:64]:  # a wrapper (flatbuffers start with offsets); text never has NULs up front
+        raw = _embedded_artifact(raw) or raw
     if is_binary(raw):
         safe_parse.check_in_child(lambda: _check_binary(raw, filename), filename,
                                   spawn_args=[filename], data=raw)

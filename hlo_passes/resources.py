@@ -19,6 +19,7 @@ import re
 import numpy as np
 
 from .diagnostics import HloError, SourceLoc
+from .safe_parse import trailer_start
 
 _KEY = rb'(?:[A-Za-z_][\w.$-]*|"(?:[^"\\\n]|\\[^\n])*")'
 _ENTRY_KEY = re.compile(rb"(" + _KEY + rb")\s*:\s*$")
@@ -34,7 +35,7 @@ def _key(token: bytes) -> str:
 
 def text_blob_sizes(raw: bytes) -> dict[str, int]:
     """{resource name: data bytes} of the text form's trailing resource section (alignment excluded)."""
-    start = raw.rfind(b"{-#")
+    start = trailer_start(raw)
     if start < 0:
         return {}
     sizes, pos = {}, start
@@ -169,7 +170,7 @@ def check_text(module, raw: bytes, filename: str) -> None:
     """Every `dense_resource<...> : TYPE` of MLIR text against the blob sizes of its resource section."""
     if b"dense_resource<" not in raw:
         return
-    sizes, trailer = text_blob_sizes(raw), raw.rfind(b"{-#")
+    sizes, trailer = text_blob_sizes(raw), trailer_start(raw)
     context = module.context
     for m in _USE.finditer(raw, 0, trailer if trailer >= 0 else len(raw)):
         name = _key(m.group(1))

@@ -27,6 +27,7 @@ input. Real models nest a few dozen levels; what lies past 4,096 is a generated 
 from __future__ import annotations
 
 import faulthandler
+import io
 import json
 import os
 import re
@@ -48,7 +49,8 @@ CHILD_TIMEOUT = 30.0  # seconds for the child's check of an input, plus CHILD_TI
 CHILD_TIMEOUT_PER_MB = 2.0  # (bytecode reads at well over 100 MB/s: a 1 GB module gets half an hour)
 
 # Strings (escapes included) and comments hold brackets that do not nest, nor do `->` and `>=`.
-_NOT_NESTING = re.compile(rb'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"|//[^\n]*')
+_STRING_AT = re.compile(rb'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"')
+_COMMENT = re.compile(rb"//[^\n]*")
 _TOKENS = re.compile(rb'"[^"\\\n]*(?:\\[^\n][^"\\\n]*)*"|//[^\n]*|->|>=|[{}()\[\]<>]')
 _HIGH_ESCAPE = re.compile(rb'\\[89a-fA-F][0-9a-fA-F]')
 _DELTA = np.zeros(256, np.int8)
@@ -77,12 +79,43 @@ def check_utf8(raw: bytes, filename: str) -> None:
                        SourceLoc(filename, line, col)) from None
 
 
+def trailer_start(raw: bytes) -> int:
+    """Where the trailing `{-# ... #-}` section starts, or -1. Found from the last `{` (memrchr: a search
+    for the three bytes would crawl back through hundreds of MB of hex), which lies inside the section."""
+    last = raw.rfind(b"{")
+    at = raw.rfind(b"{-#", 0, last + 3) if last >= 0 else -1
+    if at > 0:  # not a trailer if it sits inside a string or a comment (neither spans lines)
+        before = _STRING_AT.sub(b"", raw[raw.rfind(b"\n", 0, at) + 1:at])
+        if b'"' in before or b"//" in before:
+            return -1
+    return at
+
+
+def _without_strings(raw: bytes) -> bytes:
+    """`raw` without its string literals and comments. Two passes, each a regex that starts with a literal
+    (a fast search, unlike an alternation, which tries every byte). Strings first: one cannot span lines
+    and a comment runs to the end of its line, so a quote inside a comment can only pair up within that
+    comment, and a `//` inside a string is gone before comments are looked for."""
+    if b'"' in raw:
+        raw = _STRING_AT.sub(b"", raw)
+    return _COMMENT.sub(b"", raw) if b"//" in raw else raw
+
+
 def nesting_depth(raw: bytes) -> int:
-    """The deepest bracket nesting of MLIR text, strings and comments left out. Linear, at C speed."""
-    stripped = _NOT_NESTING.sub(b"", raw).replace(b"->", b"-").replace(b">=", b"=")  # their '>' closes nothing
-    deepest, level = 0, 0
-    for start in range(0, len(stripped), _CHUNK):
-        steps = _DELTA[np.frombuffer(stripped, np.uint8, min(_CHUNK, len(stripped) - start), start)]
+    """The deepest bracket nesting of MLIR text, strings and comments left out. Linear, at C speed. The
+    trailing `{-# ... #-}` section (hundreds of MB of weights as hex) is left out: its grammar is flat."""
+    trailer = trailer_start(raw)
+    body = raw[:trailer] if trailer >= 0 else raw
+    data = np.frombuffer(_without_strings(body), np.uint8)
+    deepest, level, n = 0, 0, data.size
+    for start in range(0, n, _CHUNK):
+        chunk = data[start:start + _CHUNK]
+        steps = _DELTA[chunk]
+        at = np.flatnonzero(chunk == 0x3E) + start  # a '>' of `->` or `>=` closes nothing
+        if at.size:
+            arrow = ((data[np.maximum(at - 1, 0)] == 0x2D) & (at > 0)) | \
+                    ((data[np.minimum(at + 1, n - 1)] == 0x3D) & (at + 1 < n))
+            steps[at[arrow] - start] = 0
         if not steps.any():
             continue
         levels = np.cumsum(steps, dtype=np.int32) + level  # |level| <= a chunk: no overflow
@@ -103,7 +136,7 @@ def check_nesting(raw: bytes, filename: str, limit: int = MAX_NESTING) -> None:
                 line, col = _line_col(raw, m.start())
                 raise HloError(f"input nests deeper than {limit} levels of brackets (the limit of this tool:"
                                " MLIR's parser recurses once per level)", SourceLoc(filename, line, col))
-    raise AssertionError("nesting_depth and the token scan disagree")  # pragma: no cover
+    raise HloError(f"input nests deeper than {limit} levels of brackets", SourceLoc(filename, 1, 1))
 
 
 _STRING = re.compile(rb'//[^\n]*|"([^"\\\n]*(?:\\[^\n][^"\\\n]*)*)"')  # comments: skipped
@@ -123,7 +156,7 @@ def check_strings(text: bytes, filename: str, *, located: bool = True) -> None:
     """Every quoted string must spell UTF-8 once its escapes are read: a name or string attribute that is
     not UTF-8 aborts the process the moment Python reads it (nanobind cannot convert it). `text` is the
     input (`located`: report line:col) or the module as printed (the printer escapes every byte >= 0x80)."""
-    if _HIGH_ESCAPE.search(text) is None:
+    if b"\\" not in text or _HIGH_ESCAPE.search(text) is None:  # (memchr first: the regex is slower)
         return
     for m in _STRING.finditer(text):
         body = m.group(1)
@@ -323,7 +356,12 @@ def check_module(module, filename: str) -> None:
     reads any name) and its text form nests at most `MAX_NESTING` deep, as text inputs must."""
     from . import ir
 
-    text = ir._print(ir.as_operation(module), False, False, None, False)  # verifies; generic if invalid
+    top = ir.as_operation(module)
+    buf = io.BytesIO()  # each print verifies first (an invalid op prints generic); large weights elided
+    top.print(file=buf, binary=True, skip_regions=True)  # the module's own attributes
+    for op in top.regions[0].blocks[0].operations:  # one by one: no resource section (hex of every weight)
+        op.operation.print(file=buf, binary=True, use_local_scope=True, large_elements_limit=1024)
+    text = buf.getvalue()
     check_strings(text, filename, located=False)
     if nesting_depth(text) > MAX_NESTING:
         raise HloError(f"input nests deeper than {MAX_NESTING} levels of brackets in its text form (the limit"

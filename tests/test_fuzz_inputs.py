@@ -115,6 +115,8 @@ def test_text_cut_off_inside_a_resource_string_is_an_error():
 def test_nesting_depth_skips_strings_and_comments():
     assert safe_parse.nesting_depth(b'{ "((((" // [[[[\n ( ) } a -> b >= c') == 2
     assert safe_parse.nesting_depth(nested_ifs(10).encode()) == 1 + 2 * 10 + 1  # func {, ({ per if, tensor<
+    assert safe_parse.nesting_depth(b"{ a -> <b> >= } {-# k: { w: \"0x0400\" } #-}") == 2  # weights: skipped
+    assert safe_parse.nesting_depth(b'x = "{-#" ' + b"{" * 5000) == 5000  # a string is no resource section
 
 
 def test_too_deep_nesting_is_refused_where_the_limit_is_crossed(tmp_path):
