@@ -190,3 +190,13 @@ def test_fuzzed_inputs_through_the_installed_cli(tmp_path):
 def test_fuzz_campaign_long():
     result = fuzz_inputs.campaign(3000, seed=7, batch=1000, log=lambda _: None, save_crashes=False)
     assert result["problems"] == [], result["problems"][:5]
+
+
+def test_the_check_also_runs_in_a_fresh_interpreter():
+    """The fallback when a forked child waits on a lock instead of working: same verdicts, new process."""
+    good = ir.serialize(ir.parse(NAMED), "bytecode")
+    safe_parse._check_spawned(["good.mlirbc"], good, "good.mlirbc", 120)
+    with pytest.raises(hp.HloError, match='string "ma\\\\FFin" is not UTF-8'):
+        safe_parse._check_spawned(["bad.mlirbc"], _bytecode_with(b"maXin", b"ma\xffin"), "bad.mlirbc", 120)
+    with pytest.raises(hp.HloError, match="crashed \\(SIGABRT\\)"):
+        safe_parse._check_spawned(["op.mlirbc"], _bytecode_with(b"add", b"a\xffd"), "op.mlirbc", 120)
