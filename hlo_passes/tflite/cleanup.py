@@ -13,6 +13,7 @@ to a fixpoint by MLIR's greedy driver:
     reshape/transpose chains that move no element  -> one reshape   # checked on an arange of indices
     reshape(fc(reshape(x)))           -> fc(reshape(x))      # FC keeps leading dims itself
     add(fully_connected(x, w), b)     -> fully_connected(x, w, b)   # b a constant [N] vector, FC used once
+    1 / (1 + exp(-x))                 -> logistic(x)
 
 Dead TFL ops are removed afterwards (MLIR cannot know that unregistered ops are free of side effects).
 """
@@ -188,6 +189,32 @@ def _reshape_rules(op):
     return _reshape(op) or _chain(op) or _fc_reshapes(op)
 
 
+def _is_one(value) -> bool:
+    c = _const(value)
+    return c is not None and c.dtype.kind == "f" and c.size > 0 and bool(np.all(c == 1))
+
+
+def _logistic(op):
+    """1 / (1 + exp(-x)) -> logistic(x): how JAX writes sigmoid (and SiLU's gate); one kernel, not four."""
+    if not _is_one(op.operands[0]):
+        return None
+    add = _producer(op.operands[1])
+    if add is None or add.name != "tfl.add" or str(add.attributes["fused_activation_function"]) != '"NONE"':
+        return None
+    for i in (0, 1):
+        exp = _producer(add.operands[i])
+        if exp is None or exp.name != "tfl.exp" or not _is_one(add.operands[1 - i]):
+            continue
+        neg = _producer(exp.operands[0])
+        if neg is None or neg.name != "tfl.neg":
+            continue
+        x = neg.operands[0]
+        if _shape(x) != _shape(op.result):
+            continue
+        return lambda x=x: [T.create("tfl.logistic", [x], [op.result.type]).result]
+    return None
+
+
 def _fc_bias(op):
     if op.name != "tfl.add" or str(op.attributes["fused_activation_function"]) != '"NONE"':
         return None
@@ -211,7 +238,7 @@ def _fc_bias(op):
 
 RULES = [(name, _drop_broadcasts, 1) for name in sorted(_BROADCASTING)] + [
     ("tfl.reshape", _reshape_rules, 1), ("tfl.transpose", lambda op: _transpose(op) or _chain(op), 1),
-    ("tfl.add", _fc_bias, 2)]
+    ("tfl.add", _fc_bias, 2), ("tfl.div", _logistic, 1)]
 
 
 def remove_dead(function) -> int:

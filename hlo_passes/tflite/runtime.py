@@ -43,6 +43,25 @@ def _interpreter_module():
     return interpreter
 
 
+def _signature_order(data: bytes) -> dict[str, tuple[list[str], list[str]]]:
+    """Input and output names of each signature in the order the model declares them (LiteRT's own
+    details come back sorted by name, which puts `args_10` before `args_2`). Reads only the signature
+    tables of the flatbuffer, not the weights."""
+    from .schema import fb
+
+    try:
+        model = fb.Model.GetRootAs(data, 0)
+        result = {}
+        for i in range(model.SignatureDefsLength()):
+            sig = model.SignatureDefs(i)
+            ins = [sig.Inputs(j).Name().decode() for j in range(sig.InputsLength())]
+            outs = [sig.Outputs(j).Name().decode() for j in range(sig.OutputsLength())]
+            result[sig.SignatureKey().decode()] = (ins, outs)
+        return result
+    except Exception:  # noqa: BLE001 -- a damaged file: LiteRT itself will say what is wrong with it
+        return {}
+
+
 class TFLiteModel:
     """A `.tflite` model loaded in LiteRT, called by signature."""
 
@@ -55,11 +74,14 @@ class TFLiteModel:
         try:
             if isinstance(model, (bytes, bytearray, memoryview)):
                 self._data = bytes(model)  # LiteRT reads the bytes in place: keep them alive
+                self._order = _signature_order(self._data)
                 self.interpreter = interp.Interpreter(model_content=self._data, **kwargs)
             else:
                 path = Path(model)
                 if not path.is_file():
                     raise HloError(f"no such model file: {path}")
+                with open(path, "rb") as f:
+                    self._order = _signature_order(f.read())
                 self.interpreter = interp.Interpreter(model_path=str(path), **kwargs)
         except ValueError as e:
             raise HloError(f"LiteRT cannot load the model: {' '.join(str(e).split())}") from None
@@ -71,9 +93,11 @@ class TFLiteModel:
         for key in self.interpreter.get_signature_list():
             runner = self._runner(key)
             specs = []
-            for details in (runner.get_input_details(), runner.get_output_details()):
-                specs.append(tuple(TensorSpec(name, tuple(int(d) for d in info["shape"]), np.dtype(info["dtype"]))
-                                   for name, info in details.items()))
+            for side, details in enumerate((runner.get_input_details(), runner.get_output_details())):
+                order = self._order.get(key, ([], []))[side]
+                names = sorted(details, key=lambda n: order.index(n) if n in order else len(order))
+                specs.append(tuple(TensorSpec(name, tuple(int(d) for d in details[name]["shape"]),
+                                              np.dtype(details[name]["dtype"])) for name in names))
             result[key] = SignatureSpec(key, *specs)
         return result
 
