@@ -218,3 +218,43 @@ def test_every_rule_leaves_unclaimed_types_alone(ty, one, zero):
         if pipeline != "fold-constants":
             printed = ir.to_text(out)
             assert "stablehlo.negate" not in printed and "stablehlo.reshape" not in printed, printed
+
+
+def _reduce_case(name, kind, x, init, dims):
+    s, t = fold_fuzz.tensor((), name), fold_fuzz.tensor(x.shape, name)
+    out = [n for i, n in enumerate(x.shape) if i not in dims]
+    body = (f'{{r}} = "stablehlo.reduce"({{0}}, {{1}}) ({{{{\n  ^bb0(%a: {s}, %b: {s}):\n'
+            f"    %s = stablehlo.{kind} %a, %b : {s}\n    stablehlo.return %s : {s}\n  }}}}) "
+            f"{{{{dimensions = array<i64: {', '.join(map(str, dims))}>}}}} : ({t}, {s}) -> {fold_fuzz.tensor(out, name)}")
+    d = fold_fuzz.npd(name)
+    return fold_fuzz.Case(f"reduce-{kind}:{name}", [x.astype(d), np.array(init).astype(d)], [name, name],
+                          fold_fuzz.tensor(out, name), body)
+
+
+def test_what_the_fuzzer_found_stays_fixed():
+    """Each of these folded wrong once: f64 -> i64 of 2^63 (passed a range check done in floats), a
+    bf16 product with a subnormal factor (XLA's kernels flush it), a 1-element add reduction of -0.0
+    (XLA returns the element), an f8 dot (XLA runs it in f16), TOTALORDER on an FNUZ NaN, an f64 sum of
+    eight equal values (XLA does not add them in order)."""
+    F = fold_fuzz
+    d8 = F.npd("f8E4M3FN")
+    dot_body = ('{r} = "stablehlo.dot_general"({0}, {1}) {{dot_dimension_numbers = #stablehlo.dot<'
+                "lhs_contracting_dimensions = [1], rhs_contracting_dimensions = [0]>}} : "
+                "(tensor<1x3xf8E4M3FN>, tensor<3x1xf8E4M3FN>) -> tensor<1x1xf8E4M3FN>")
+    cases = [
+        F.Case("convert", [np.array([2.0 ** 63, -(2.0 ** 63), 1.5])], ["f64"], "tensor<3xi64>",
+               "{r} = stablehlo.convert {0} : (tensor<3xf64>) -> tensor<3xi64>"),
+        _reduce_case("bf16", "multiply", np.array([[127.5, 1.1663108012064884e-38]]), 1.0, [1]),
+        _reduce_case("f32", "add", np.array([[-0.0]]), 0.0, [1]),
+        F.Case("dot", [np.array([[-0.015625, 240.0, -6.0]]).astype(d8), np.array([[0.5], [0.0], [-9.0]]).astype(d8)],
+               ["f8E4M3FN"] * 2, "tensor<1x1xf8E4M3FN>", dot_body),
+        F.Case("compare", [np.array([-0.0234375, 1.0]).astype(F.npd("f8E4M3FNUZ")),
+                           np.array([np.nan, 2.0]).astype(F.npd("f8E4M3FNUZ"))], ["f8E4M3FNUZ"] * 2, "tensor<2xi1>",
+               "{r} = stablehlo.compare LT, {0}, {1}, TOTALORDER : (tensor<2xf8E4M3FNUZ>, tensor<2xf8E4M3FNUZ>) -> "
+               "tensor<2xi1>"),
+        _reduce_case("f64", "add", np.full((2, 4), 6.739577274354763e+67), 0.0, [0, 1]),
+    ]
+    tally = F.Tally()
+    F.run_batch(cases, tally)
+    assert tally.counts["wrong"] == 0 and tally.counts["crashes"] == 0, "\n".join(tally.failures)
+    assert tally.counts["folded"] >= 2, tally.line()  # the -0.0 reduce and the f8 dot fold (right, now)

@@ -178,6 +178,10 @@ def reduce_splat(op, value, init, count: int):
     if kind == "stablehlo.add" and dtype in (np.float32, np.float16) and count < (1 << 29):
         with np.errstate(all="ignore"):  # summed in f64: every partial sum k*v (k < 2^29) is exact
             return np.asarray(np.asarray(init).astype(np.float64) + np.float64(v[0]) * count).astype(dtype)[()]
+    if kind == "stablehlo.add" and dtype == np.float64:
+        if not order_free_sum(np.array([[value, value * count]])):  # (the bound on the n-fold sum)
+            raise Decline("an f64 sum whose rounding depends on the order of the additions")
+        return np.float64(value) * count  # exact: every partial sum is
     wide, _ = _accumulation(kind, dtype)
     history = [np.asarray([init]).astype(dtype).astype(wide)]
     with np.errstate(all="ignore"):
@@ -196,6 +200,21 @@ def reduce_splat(op, value, init, count: int):
     return history[-1].astype(dtype)[0]
 
 
+def order_free_sum(rows: np.ndarray) -> bool:
+    """Whether f64 sums along the last axis come out the same in every order: the finite elements of each
+    row are multiples of their smallest set bit 2^e and their magnitudes add up to at most 2^(53+e), so
+    every partial sum is exact (infinities and NaN then decide the same way in any order). XLA does not
+    add f64 values one after the other, and its order is its own."""
+    f = np.where(np.isfinite(rows), rows, 0.0)
+    mant, exp = np.frexp(np.abs(f))
+    sig = (mant * 2.0 ** 53).astype(np.uint64)
+    low = np.log2((sig & (~sig + np.uint64(1))).astype(np.float64), where=sig > 0, out=np.zeros(sig.shape))
+    lowest = np.where(sig > 0, exp - 53 + low, np.inf).min(axis=-1)
+    total = np.abs(f).sum(axis=-1) * (1 + 2.0 ** -30)  # a bound: the float sum of magnitudes rounds
+    with np.errstate(over="ignore"):
+        return bool(((total == 0) | (total <= np.exp2(np.minimum(lowest + 53, 1023)))).all())
+
+
 def reduce(op, x, init):
     kind = foldable_reducer(op, init)
     dims = sorted(vals.attr_value(op.attributes["dimensions"]))  # XLA walks them in row-major order
@@ -210,6 +229,8 @@ def reduce(op, x, init):
     if dt.is_float(x.dtype) and kind in ("stablehlo.add", "stablehlo.multiply"):
         if reduced > MAX_STEPS:
             raise Decline(f"a sequential float reduction of {reduced} elements per result")
+        if x.dtype == np.float64 and kind == "stablehlo.add" and not order_free_sum(moved):
+            raise Decline("an f64 sum whose rounding depends on the order of the additions")
         return _sequential(kind, out, lambda i: moved[..., i], reduced, x.dtype)
     if kind in ("stablehlo.maximum", "stablehlo.minimum") and dt.is_float(x.dtype):
         return _float_extreme(kind, moved, out)
@@ -273,6 +294,8 @@ def reduce_window(op, x, init):
     padded = padded[tuple(slice(-a if a < 0 else 0, (padded.shape[i] + b) if b < 0 else None)
                           for i, (a, b) in enumerate(zip(lo, hi)))]
     offsets = list(np.ndindex(*window))
+    if x.dtype == np.float64 and kind == "stablehlo.add" and not order_free_sum(padded.reshape(1, -1)):
+        raise Decline("an f64 sum whose rounding depends on the order of the additions")
 
     def column(i):
         off = offsets[i]
