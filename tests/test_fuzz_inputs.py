@@ -200,3 +200,23 @@ def test_the_check_also_runs_in_a_fresh_interpreter():
         safe_parse._check_spawned(["bad.mlirbc"], _bytecode_with(b"maXin", b"ma\xffin"), "bad.mlirbc", 120)
     with pytest.raises(hp.HloError, match="crashed \\(SIGABRT\\)"):
         safe_parse._check_spawned(["op.mlirbc"], _bytecode_with(b"add", b"a\xffd"), "op.mlirbc", 120)
+
+
+@pytest.mark.parametrize("index,signame", [(258, "SIGSEGV"), (366, "SIGSEGV"), (64, "SIGABRT")])
+def test_inputs_that_kill_the_bindings_are_errors_here(index, signame):
+    """Fuzz cases (seed 5) on which jaxlib 0.10.2's own reader dies: ir.parse reports them and lives."""
+    seeds = {k: v for k, v in fuzz_inputs.seed_inputs().items() if not k.endswith(".mlir")}
+    _, data = fuzz_inputs.make_case(5, index, seeds)
+    raw = ir._embedded_artifact(data) or data
+
+    def bindings_alone():
+        ctx = ir.make_context()
+        if ir._portable_producer(raw):
+            ir.stablehlo.deserialize_portable_artifact(ctx, raw)
+        else:
+            ir.mlir.Module.parse(raw, ctx)
+
+    with pytest.raises(hp.HloError, match=f"crashed \\({signame}\\)"):
+        safe_parse.check_in_child(bindings_alone, "case")
+    with pytest.raises(hp.HloError):
+        ir.parse(data, filename="case")
