@@ -28,6 +28,7 @@ printed form). Real models nest a few dozen levels; what lies past 4,096 is a ge
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import io
 import json
@@ -245,6 +246,8 @@ def _quiet_stdio() -> None:
     os.close(devnull)
     os.environ["LIBC_FATAL_STDERR_"] = "1"  # glibc's "double free" goes to stderr, not the terminal
     faulthandler.disable()  # (pytest, PYTHONFAULTHANDLER) it writes to its own copy of stderr
+    for signo in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # the parent's handlers clean up *its*
+        signal.signal(signo, signal.SIG_DFL)  # temporary files: a Ctrl-C simply ends the child
 
 
 def _run_check(work) -> bytes:
@@ -270,7 +273,9 @@ def check_in_child(work, filename: str, *, spawn_args: list[str] | None = None, 
     read_fd, write_fd = os.pipe()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "fork with threads" (Python, JAX): the child only parses
-        sys.stdout.flush(), sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):  # nothing buffered may be written twice
+            with contextlib.suppress(AttributeError, OSError, ValueError):
+                stream.flush()
         pid = os.fork()
     if pid == 0:  # the child: never returns to the caller's code
         status = 3
@@ -286,7 +291,7 @@ def check_in_child(work, filename: str, *, spawn_args: list[str] | None = None, 
             os._exit(status)
     os.close(write_fd)
     timeout = CHILD_TIMEOUT + CHILD_TIMEOUT_PER_MB * len(data) / 1e6
-    chunks, deadline, timed_out, busy = [], time.monotonic() + timeout, False, True
+    chunks, deadline, timed_out, busy, ended = [], time.monotonic() + timeout, False, True, False
     try:
         while True:
             left = deadline - time.monotonic()
@@ -296,10 +301,14 @@ def check_in_child(work, filename: str, *, spawn_args: list[str] | None = None, 
                 break
             chunk = os.read(read_fd, 1 << 16)
             if not chunk:
+                ended = True
                 break
             chunks.append(chunk)
-    finally:
+    finally:  # also on Ctrl-C or SIGTERM in the parent: the child must not outlive the wait
         os.close(read_fd)
+        if not ended and not timed_out:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
     if timed_out:
         if not busy and spawn_args is not None:  # it waited, not worked: a lock held at fork time
