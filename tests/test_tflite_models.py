@@ -30,17 +30,17 @@ def _composites(data: bytes) -> dict[str, int]:
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 def test_hugging_face_decoder_runs_in_litert(family, attn):
     _, text, ids, logits = exported_lm(family, attn)
-    module = hp.run(hp.parse(text), "optimize,legalize-tflite")
-    data = export(module).to_bytes()
-    composites = _composites(data)
-    assert composites.get("odml.scaled_dot_product_attention") == 2
-    if family != "gpt2":
-        assert composites.get("odml.rms_norm") == 5
+    optimized = hp.run(hp.parse(text), "optimize")
     ref = np.asarray(logits)
-    for xnnpack in (True, False):
-        model = TFLiteModel(data, xnnpack=xnnpack)
-        (out,) = model.run(None, np.asarray(ids)).values()
-        assert np.abs(out - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max()), (family, attn, xnnpack)
+    for keep in ("xnnpack", "all"):  # the CPU preset keeps SDPA only; `all` keeps RMSNorm too
+        data = export(hp.run(optimized, f"legalize-tflite{{keep={keep}}}")).to_bytes()
+        composites = _composites(data)
+        assert composites.get("odml.scaled_dot_product_attention") == 2
+        assert composites.get("odml.rms_norm") == ((5 if family != "gpt2" else None) if keep == "all" else None)
+        for xnnpack in (True, False):
+            model = TFLiteModel(data, xnnpack=xnnpack)
+            (out,) = model.run(None, np.asarray(ids)).values()
+            assert np.abs(out - ref).max() <= 1e-4 * max(1.0, np.abs(ref).max()), (family, attn, keep, xnnpack)
 
 
 def test_jax_attention_example_runs_in_litert():
@@ -125,8 +125,17 @@ def test_inspect_reports_signatures_ops_composites_and_sharing(tmp_path):
         inspect(tmp_path / "bad.tflite")
 
 
+def test_keep_policy_by_name():
+    _, text, _, _ = exported_lm("llama", "sdpa")
+    optimized = hp.run(hp.parse(text), "optimize")
+    data = export(hp.run(optimized, "legalize-tflite{keep=odml.rms_norm}")).to_bytes()
+    assert _composites(data) == {"odml.rms_norm": 5}
+    data = export(hp.run(optimized, "legalize-tflite{keep=none}")).to_bytes()
+    assert _composites(data) == {} and len(schema.model_from_bytes(data).subgraphs) == 1
+
+
 def test_identical_decompositions_share_one_subgraph():
     _, text, _, _ = exported_lm("llama", "sdpa")
-    data = export(hp.run(hp.parse(text), "optimize,legalize-tflite")).to_bytes()
+    data = export(hp.run(hp.parse(text), "optimize,legalize-tflite{keep=all}")).to_bytes()
     model = schema.model_from_bytes(data)
     assert len(model.subgraphs) == 3  # main, one rms_norm body, one attention body

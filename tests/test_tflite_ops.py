@@ -189,3 +189,58 @@ def test_declined_op_says_why():
                    "  %0 = stablehlo.and %a, %b : tensor<4xi32>\n  return %0 : tensor<4xi32>")
     with pytest.raises(hp.HloError, match="bitwise and of integers has no TFL builtin"):
         hp.run(hp.parse(text), "legalize-tflite")
+
+
+CLEANUPS = {  # module -> the TFL ops left in main after legalize-tflite's clean-ups
+    "sigmoid-as-jax-writes-it": (_module("%a: tensor<4x8xf32>", "tensor<4x8xf32>",
+                                         "  %one = stablehlo.constant dense<1.0> : tensor<4x8xf32>\n"
+                                         "  %0 = stablehlo.negate %a : tensor<4x8xf32>\n"
+                                         "  %1 = stablehlo.exponential %0 : tensor<4x8xf32>\n"
+                                         "  %2 = stablehlo.add %one, %1 : tensor<4x8xf32>\n"
+                                         "  %3 = stablehlo.divide %one, %2 : tensor<4x8xf32>\n"
+                                         "  %4 = stablehlo.multiply %a, %3 : tensor<4x8xf32>\n"
+                                         "  return %4 : tensor<4x8xf32>"), {"tfl.logistic": 1, "tfl.mul": 1}),
+    "rms-norm-mean-square": (_module("%a: tensor<4x8xf32>", "tensor<4x8xf32>",
+                                     "  %two = stablehlo.constant dense<2.0> : tensor<4x8xf32>\n"
+                                     "  %n = stablehlo.constant dense<8.0> : tensor<4x1xf32>\n"
+                                     "  %z = stablehlo.constant dense<0.0> : tensor<f32>\n"
+                                     "  %0 = stablehlo.power %a, %two : tensor<4x8xf32>\n"
+                                     "  %1 = stablehlo.reduce(%0 init: %z) applies stablehlo.add across dimensions = [1] : (tensor<4x8xf32>, tensor<f32>) -> tensor<4xf32>\n"
+                                     "  %2 = stablehlo.reshape %1 : (tensor<4xf32>) -> tensor<4x1xf32>\n"
+                                     "  %3 = stablehlo.divide %2, %n : tensor<4x1xf32>\n"
+                                     "  %4 = stablehlo.rsqrt %3 : tensor<4x1xf32>\n"
+                                     "  %5 = stablehlo.broadcast_in_dim %4, dims = [0, 1] : (tensor<4x1xf32>) -> tensor<4x8xf32>\n"
+                                     "  %6 = stablehlo.multiply %a, %5 : tensor<4x8xf32>\n"
+                                     "  return %6 : tensor<4x8xf32>"),
+                             {"tfl.mul": 2, "tfl.mean": 1, "tfl.rsqrt": 1}),
+    "fc-bias-and-reshapes": (_module("%x: tensor<1x5x3xf32>", "tensor<1x5x4xf32>",
+                                     f"  %w = stablehlo.constant {W}\n"
+                                     "  %b = stablehlo.constant dense<[1.0, 2.0, 3.0, 4.0]> : tensor<4xf32>\n"
+                                     "  %0 = stablehlo.reshape %x : (tensor<1x5x3xf32>) -> tensor<5x3xf32>\n"
+                                     "  %1 = stablehlo.dot_general %0, %w, contracting_dims = [1] x [1] : (tensor<5x3xf32>, tensor<4x3xf32>) -> tensor<5x4xf32>\n"
+                                     "  %2 = stablehlo.reshape %1 : (tensor<5x4xf32>) -> tensor<1x5x4xf32>\n"
+                                     "  %3 = stablehlo.broadcast_in_dim %b, dims = [2] : (tensor<4xf32>) -> tensor<1x5x4xf32>\n"
+                                     "  %4 = stablehlo.add %2, %3 : tensor<1x5x4xf32>\n"
+                                     "  return %4 : tensor<1x5x4xf32>"), {"tfl.fully_connected": 1}),
+    "layout-round-trip": (_module("%a: tensor<1x8x4x16xf32>", "tensor<8x64xf32>",
+                                  "  %0 = stablehlo.reshape %a : (tensor<1x8x4x16xf32>) -> tensor<8x4x16xf32>\n"
+                                  "  %1 = stablehlo.transpose %0, dims = [1, 0, 2] : (tensor<8x4x16xf32>) -> tensor<4x8x16xf32>\n"
+                                  "  %2 = stablehlo.reshape %1 : (tensor<4x8x16xf32>) -> tensor<1x4x8x16xf32>\n"
+                                  "  %3 = stablehlo.transpose %2, dims = [0, 2, 1, 3] : (tensor<1x4x8x16xf32>) -> tensor<1x8x4x16xf32>\n"
+                                  "  %4 = stablehlo.reshape %3 : (tensor<1x8x4x16xf32>) -> tensor<8x64xf32>\n"
+                                  "  return %4 : tensor<8x64xf32>"), {"tfl.reshape": 1}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CLEANUPS))
+def test_cleanups_leave_the_lean_form_and_keep_results(name):
+    text, want = CLEANUPS[name]
+    module = hp.parse(text)
+    legal = hp.run(module, "legalize-tflite")
+    from hlo_passes.instrumentation import op_histogram
+
+    left = {k: v for k, v in op_histogram(legal).items() if k.startswith("tfl.") and k not in ("tfl.pseudo_const", "tfl.no_value")}
+    assert left == want
+    inputs = numerics.random_inputs(module, 0)
+    got = list(TFLiteModel(export(legal).to_bytes()).run(None, *inputs).values())
+    assert numerics.compare(got, numerics.execute(module, inputs), rtol=1e-5, atol=1e-5).ok

@@ -6,9 +6,8 @@ to see what a composite stands for, gets exactly the computation that was matche
 
 from dataclasses import dataclass
 
-from ..ir import mlir
 from ..pass_manager import Pass, option, register_pass
-from ..patterns.outline import replace_by_block
+from ..patterns.outline import inline_composites
 
 
 @register_pass
@@ -23,21 +22,6 @@ class InlineComposites(Pass):
 
     def run(self, module, ctx):
         wanted = {n.strip() for n in self.names.split(",") if n.strip()}
-        body = module.regions[0].blocks[0]
-        funcs = {mlir.StringAttr(op.attributes["sym_name"]).value: op for op in body.operations
-                 if op.operation.name == "func.func"}
-        found = []
-        module.walk(lambda op: (found.append(op) if op.name == "stablehlo.composite" else None)
-                    or mlir.WalkResult.ADVANCE)
-        for comp in found:
-            if wanted and mlir.StringAttr(comp.attributes["name"]).value not in wanted:
-                continue
-            fn = funcs[mlir.FlatSymbolRefAttr(comp.attributes["decomposition"]).value]
-            replace_by_block(comp, fn.regions[0].blocks[0])
-            ctx.count("composites inlined")
-        still = set()
-        module.walk(lambda op: (still.add(mlir.FlatSymbolRefAttr(op.attributes["decomposition"]).value)
-                                if op.name == "stablehlo.composite" else None) or mlir.WalkResult.ADVANCE)
-        for name, fn in funcs.items():
-            if name not in still and ".impl" in name and "sym_visibility" in fn.attributes:
-                fn.operation.erase()
+        n = inline_composites(module, lambda name: not wanted or name in wanted)
+        if n:
+            ctx.count("composites inlined", n)

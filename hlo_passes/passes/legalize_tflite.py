@@ -14,9 +14,22 @@ from dataclasses import dataclass
 from ..ir import mlir
 from ..pass_manager import Pass, option, register_pass
 from ..patterns.driver import apply_conversion
+from ..patterns.outline import inline_composites
 from ..tflite import legalize as L
 from ..tflite import ops as T
 from ..tflite.cleanup import cleanup
+
+
+# Which composites a target runs better as one op (measured: bench/tflite.py, tests/test_tflite_models.py).
+# XNNPACK replaces SDPA composites by its own attention kernel (tiny Llama: 60 us kept vs 83 us inlined), but
+# has no RMSNorm kernel: a kept odml.rms_norm makes it hand a subgraph call back to LiteRT (51 us inlined
+# vs 60 us kept). The GPU delegates know both (not measurable on this machine).
+KEEP_PRESETS = {
+    "xnnpack": frozenset({"odml.scaled_dot_product_attention"}),
+    "gpu": frozenset({"odml.scaled_dot_product_attention", "odml.rms_norm", "odml.layer_norm", "odml.gelu"}),
+    "all": frozenset({"*"}),
+    "none": frozenset(),
+}
 
 
 @register_pass
@@ -27,12 +40,20 @@ class LegalizeTflite(Pass):
 
     name = "legalize-tflite"
     summary = "converts StableHLO to TFL ops (tfl.*), the form written to .tflite"
+    keep: str = option("xnnpack", "composites kept as STABLEHLO_COMPOSITE, the rest inlined into plain ops: a"
+                                  " preset (xnnpack, gpu, all, none) or comma-separated composite names")
     cleanup: bool = option(True, "drop broadcasts TFL does implicitly, merge reshapes/transposes, fold FC biases")
     demote_f64: bool = option(True, "compute f64 intermediates (torch-mlir's statistics math) in f32:"
                                     " LiteRT has almost no f64 kernels")
 
     def run(self, module, ctx):
         T.allow(module.context)
+        keep = KEEP_PRESETS.get(self.keep)
+        if keep is None:
+            keep = frozenset(n.strip() for n in self.keep.split(",") if n.strip())
+        inlined = inline_composites(module, lambda name: "*" not in keep and name not in keep)
+        if inlined:
+            ctx.count("composites inlined (keep policy)", inlined)
         calls = []
 
         def visit(op):

@@ -14,6 +14,8 @@ to a fixpoint by MLIR's greedy driver:
     reshape(fc(reshape(x)))           -> fc(reshape(x))      # FC keeps leading dims itself
     add(fully_connected(x, w), b)     -> fully_connected(x, w, b)   # b a constant [N] vector, FC used once
     1 / (1 + exp(-x))                 -> logistic(x)
+    pow(x, 2)                         -> x * x
+    sum(x, axes) / count              -> mean(x, axes)
 
 Dead TFL ops are removed afterwards (MLIR cannot know that unregistered ops are free of side effects).
 """
@@ -215,6 +217,56 @@ def _logistic(op):
     return None
 
 
+def _square(op):
+    """pow(x, 2) -> x * x: POW is a general kernel that XNNPACK does not take; a multiply it does."""
+    c = _const(op.operands[1])
+    if c is None or c.dtype.kind != "f" or c.size == 0 or not bool(np.all(c == 2)):
+        return None
+    x = op.operands[0]
+    if _shape(x) != _shape(op.result):
+        return None
+    return lambda: [T.create("tfl.mul", [x, x], [op.result.type], fused_activation_function="NONE").result]
+
+
+def _mean(op):
+    """sum(x, axes) / N, N the number of summed elements -> mean(x, axes) (RMSNorm's and LayerNorm's mean);
+    also through the reshape that puts the reduced axes back as 1s (-> mean with keep_dims)."""
+    total = _producer(op.operands[0])
+    keep = False
+    if total is not None and total.name == "tfl.reshape" and _uses(total.result) == 1:
+        inner = _producer(total.operands[0])
+        if inner is None or inner.name != "tfl.sum":
+            return None
+        axes = _const(inner.operands[1])
+        if axes is None:
+            return None
+        kept = list(_shape(inner.operands[0]))
+        for a in axes.reshape(-1):
+            kept[int(a)] = 1
+        if _shape(total.result) != kept:
+            return None
+        total, keep = inner, True
+    c = _const(op.operands[1])
+    if total is None or total.name != "tfl.sum" or c is None or c.dtype.kind != "f" or c.size == 0:
+        return None
+    axes = _const(total.operands[1])
+    if axes is None or _uses(total.result) != 1:
+        return None
+    src = _shape(total.operands[0])
+    count = int(np.prod([src[int(a)] for a in axes.reshape(-1)], dtype=np.int64))
+    if not bool(np.all(c == np.asarray(count, c.dtype))):
+        return None
+    expected = [1 if i in {int(a) for a in axes.reshape(-1)} else d for i, d in enumerate(src)] if keep \
+        else _shape(total.result)
+    if expected != _shape(op.result):
+        return None
+    return lambda: [T.create("tfl.mean", list(total.operands), [op.result.type], keep_dims=keep).result]
+
+
+def _div_rules(op):
+    return _logistic(op) or _mean(op)
+
+
 def _fc_bias(op):
     if op.name != "tfl.add" or str(op.attributes["fused_activation_function"]) != '"NONE"':
         return None
@@ -238,7 +290,7 @@ def _fc_bias(op):
 
 RULES = [(name, _drop_broadcasts, 1) for name in sorted(_BROADCASTING)] + [
     ("tfl.reshape", _reshape_rules, 1), ("tfl.transpose", lambda op: _transpose(op) or _chain(op), 1),
-    ("tfl.add", _fc_bias, 2), ("tfl.div", _logistic, 1)]
+    ("tfl.add", _fc_bias, 2), ("tfl.div", _div_rules, 1), ("tfl.pow", _square, 1)]
 
 
 def remove_dead(function) -> int:
