@@ -241,3 +241,27 @@ def decomposition_names(module) -> set[str]:
 
     ir.as_operation(module).walk(visit)
     return names
+
+
+def inline_composites(module, should_inline) -> int:
+    """Replace each composite whose name `should_inline(name)` approves by its decomposition, then erase
+    the decomposition functions no composite refers to any more. Returns how many were inlined."""
+    module = ir.as_operation(module)
+    body = module.regions[0].blocks[0]
+    funcs = {mlir.StringAttr(op.attributes["sym_name"]).value: op for op in body.operations
+             if op.operation.name == "func.func"}
+    found = []
+    module.walk(lambda op: (found.append(op) if op.name == "stablehlo.composite" else None)
+                or mlir.WalkResult.ADVANCE)
+    count = 0
+    for comp in found:
+        if not should_inline(mlir.StringAttr(comp.attributes["name"]).value):
+            continue
+        fn = funcs[mlir.FlatSymbolRefAttr(comp.attributes["decomposition"]).value]
+        replace_by_block(comp, fn.regions[0].blocks[0])
+        count += 1
+    still = decomposition_names(module)
+    for name, fn in funcs.items():
+        if name not in still and ".impl" in name and "sym_visibility" in fn.attributes:
+            fn.operation.erase()
+    return count
