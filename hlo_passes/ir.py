@@ -365,7 +365,8 @@ _RESOURCE_SECTION = 5
 def _resource_blob(attr) -> memoryview:
     """The raw bytes of a dense_resource attribute, read from the bytecode of a constant that holds it."""
     with attr.context, mlir.Location.unknown():
-        op = mlir.Operation.create("stablehlo.constant", results=[attr.type], attributes={"value": attr})
+        op = mlir.Operation.create("stablehlo.constant", results=[attr.type], attributes={"value": attr},
+                                    ip=False)  # never into a block that has an insertion point active
     buf = io.BytesIO()
     op.write_bytecode(buf)
     data = memoryview(buf.getbuffer())
