@@ -194,6 +194,10 @@ def test_dev_full_and_closed_stdout_are_clean_errors(tmp_path):
     one_error(closed, "standard output is closed")
     listing = subprocess.run(f"{HLO_OPT} --list-passes >&-", shell=True, capture_output=True, text=True)
     one_error(listing, "standard output is closed")
+    helped = subprocess.run(f"{HLO_OPT} --help >&-", shell=True, capture_output=True, text=True)
+    one_error(helped, "cannot write to standard output: it is closed")
+    with open("/dev/full", "wb") as full:  # --help is output too: not a silent exit 0
+        one_error(subprocess.run([HLO_OPT, "--help"], stdout=full, stderr=subprocess.PIPE), "No space left")
     # stdout and stderr both closed, output to a file: the work is done, exit 0
     out = tmp_path / "out.mlir"
     done = subprocess.run(f"{HLO_OPT} {ATTENTION} -o {out} >&- 2>&-", shell=True)

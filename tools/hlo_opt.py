@@ -45,6 +45,12 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise HloError(f"{message} (see hlo-opt --help)")
 
+    def print_help(self, file=None):
+        """`--help` is output like any other: a full disk or a closed stdout is an error, not a silent 0."""
+        if file is not None:
+            return super().print_help(file)
+        return _write_stdout(self.format_help().encode())
+
 
 class _AppendPipeline(argparse.Action):
     """--pass and --pass-pipeline share one list so that their order on the command line is kept."""
@@ -215,16 +221,22 @@ class _Streams:
             raise HloError("standard output is closed: give -o FILE")
 
     def write_stdout(self, data: bytes) -> None:
-        """All of `data` on stdout; a reader that left early (`| head`) had what it wanted (exit 0)."""
         self.check_stdout()
-        try:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        except BrokenPipeError:
-            _to_devnull(1)
-        except OSError as e:
-            _to_devnull(1)  # what is still buffered must not fail again at exit
-            raise HloError(f"cannot write to standard output: {e.strerror}") from None
+        _write_stdout(data)
+
+
+def _write_stdout(data: bytes) -> None:
+    """All of `data` on stdout; a reader that left early (`| head`) had what it wanted (exit 0)."""
+    if sys.stdout is None:
+        raise HloError("cannot write to standard output: it is closed")
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _to_devnull(1)
+    except OSError as e:
+        _to_devnull(1)  # what is still buffered must not fail again at exit
+        raise HloError(f"cannot write to standard output: {e.strerror}") from None
 
 
 def _to_devnull(fd: int) -> None:
