@@ -139,3 +139,40 @@ def test_identical_decompositions_share_one_subgraph():
     data = export(hp.run(hp.parse(text), "optimize,legalize-tflite{keep=all}")).to_bytes()
     model = schema.model_from_bytes(data)
     assert len(model.subgraphs) == 3  # main, one rms_norm body, one attention body
+
+
+def test_torch_cnn_runs_in_litert():
+    """A small vision net from the torch front end: conv + batch norm + relu, depthwise conv, max pooling,
+    GELU, global average pooling, linear, softmax."""
+    import torch
+
+    from hlo_passes.frontends.torch import export_torch
+
+    torch.manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.b1 = torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.BatchNorm2d(8)
+            self.dw = torch.nn.Conv2d(8, 8, 3, padding=1, groups=8)
+            self.c2 = torch.nn.Conv2d(8, 16, 3, stride=2)
+            self.fc = torch.nn.Linear(16, 10)
+
+        def forward(self, x):
+            x = torch.relu(self.b1(self.c1(x)))
+            x = torch.nn.functional.max_pool2d(torch.relu(self.dw(x)), 2)
+            x = torch.nn.functional.gelu(self.c2(x))
+            x = torch.nn.functional.adaptive_avg_pool2d(x, 1).flatten(1)
+            return torch.softmax(self.fc(x), -1)
+
+    net = Net().eval()
+    x = torch.randn(1, 3, 16, 16)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    module = hp.run(hp.parse(export_torch(net, x)), "optimize,legalize-tflite")
+    text = hp.ir.to_text(module)
+    assert '"tfl.conv_2d"' in text and '"tfl.depthwise_conv_2d"' in text and '"tfl.max_pool_2d"' in text
+    data = export(module).to_bytes()
+    for xnnpack in (True, False):
+        (out,) = TFLiteModel(data, xnnpack=xnnpack).run(None, x.numpy()).values()
+        np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-6)

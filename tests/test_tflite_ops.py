@@ -153,7 +153,10 @@ def _tflite(text: str) -> bytes:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_op_matches_xla(name):
-    text = CASES[name]
+    _check_case(name, CASES[name])
+
+
+def _check_case(name, text):
     module = hp.parse(text)
     data = _tflite(text)
     for seed in (0, 1):
@@ -244,3 +247,50 @@ def test_cleanups_leave_the_lean_form_and_keep_results(name):
     inputs = numerics.random_inputs(module, 0)
     got = list(TFLiteModel(export(legal).to_bytes()).run(None, *inputs).values())
     assert numerics.compare(got, numerics.execute(module, inputs), rtol=1e-5, atol=1e-5).ok
+
+
+NN_CASES = {
+    "conv-nchw-padded-strided": _module(
+        "%x: tensor<1x3x9x9xf32>", "tensor<1x4x5x5xf32>",
+        "  %w = stablehlo.constant dense<0.125> : tensor<4x3x3x3xf32>\n"
+        "  %0 = stablehlo.convolution(%x, %w) dim_numbers = [b, f, 0, 1]x[o, i, 0, 1]->[b, f, 0, 1], "
+        "window = {stride = [2, 2], pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64}"
+        " : (tensor<1x3x9x9xf32>, tensor<4x3x3x3xf32>) -> tensor<1x4x5x5xf32>\n  return %0 : tensor<1x4x5x5xf32>"),
+    "conv-nhwc-dilated": _module(
+        "%x: tensor<1x8x8x2xf32>, %w: tensor<3x3x2x5xf32>", "tensor<1x4x4x5xf32>",
+        "  %0 = stablehlo.convolution(%x, %w) dim_numbers = [b, 0, 1, f]x[0, 1, i, o]->[b, 0, 1, f], "
+        "window = {rhs_dilate = [2, 2]} {batch_group_count = 1 : i64, feature_group_count = 1 : i64}"
+        " : (tensor<1x8x8x2xf32>, tensor<3x3x2x5xf32>) -> tensor<1x4x4x5xf32>\n  return %0 : tensor<1x4x4x5xf32>"),
+    "conv-depthwise": _module(
+        "%x: tensor<1x4x6x6xf32>", "tensor<1x8x6x6xf32>",
+        "  %w = stablehlo.constant dense<0.5> : tensor<8x1x3x3xf32>\n"
+        "  %0 = stablehlo.convolution(%x, %w) dim_numbers = [b, f, 0, 1]x[o, i, 0, 1]->[b, f, 0, 1], "
+        "window = {pad = [[1, 1], [1, 1]]} {batch_group_count = 1 : i64, feature_group_count = 4 : i64}"
+        " : (tensor<1x4x6x6xf32>, tensor<8x1x3x3xf32>) -> tensor<1x8x6x6xf32>\n  return %0 : tensor<1x8x6x6xf32>"),
+    "max-pool-nchw": _module(
+        "%x: tensor<1x2x6x6xf32>", "tensor<1x2x3x3xf32>",
+        "  %m = stablehlo.constant dense<0xFF800000> : tensor<f32>\n"
+        '  %0 = "stablehlo.reduce_window"(%x, %m) ({\n  ^bb0(%a: tensor<f32>, %b: tensor<f32>):\n'
+        "    %r = stablehlo.maximum %a, %b : tensor<f32>\n    stablehlo.return %r : tensor<f32>\n"
+        "  }) {window_dimensions = array<i64: 1, 1, 3, 3>, window_strides = array<i64: 1, 1, 2, 2>,"
+        " padding = dense<[[0, 0], [0, 0], [1, 1], [1, 1]]> : tensor<4x2xi64>}"
+        " : (tensor<1x2x6x6xf32>, tensor<f32>) -> tensor<1x2x3x3xf32>\n  return %0 : tensor<1x2x3x3xf32>"),
+    "sum-pool-nhwc": _module(
+        "%x: tensor<1x4x4x3xf32>", "tensor<1x2x2x3xf32>",
+        "  %z = stablehlo.constant dense<0.0> : tensor<f32>\n"
+        '  %0 = "stablehlo.reduce_window"(%x, %z) ({\n  ^bb0(%a: tensor<f32>, %b: tensor<f32>):\n'
+        "    %r = stablehlo.add %a, %b : tensor<f32>\n    stablehlo.return %r : tensor<f32>\n"
+        "  }) {window_dimensions = array<i64: 1, 2, 2, 1>, window_strides = array<i64: 1, 2, 2, 1>}"
+        " : (tensor<1x4x4x3xf32>, tensor<f32>) -> tensor<1x2x2x3xf32>\n  return %0 : tensor<1x2x2x3xf32>"),
+    "pad-reverse": _module(
+        "%x: tensor<2x3xf32>", "tensor<4x6xf32>",
+        "  %c = stablehlo.constant dense<1.5> : tensor<f32>\n"
+        "  %0 = stablehlo.pad %x, %c, low = [1, 2], high = [1, 1], interior = [0, 0] : (tensor<2x3xf32>, tensor<f32>) -> tensor<4x6xf32>\n"
+        "  %1 = stablehlo.reverse %0, dims = [1] : tensor<4x6xf32>\n  return %1 : tensor<4x6xf32>"),
+    "atan2": _binary("atan2"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NN_CASES))
+def test_vision_op_matches_xla(name):
+    _check_case(name, NN_CASES[name])

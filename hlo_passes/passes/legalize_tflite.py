@@ -16,6 +16,7 @@ from ..pass_manager import Pass, option, register_pass
 from ..patterns.driver import apply_conversion
 from ..patterns.outline import inline_composites
 from ..tflite import legalize as L
+from ..tflite.legalize_nn import RULES as NN_RULES
 from ..tflite import ops as T
 from ..tflite.cleanup import cleanup
 
@@ -69,6 +70,6 @@ class LegalizeTflite(Pass):
                 n = L.demote_f64(fn.operation)
                 if n:
                     ctx.count("f64 values computed in f32", n)
-        apply_conversion(module, L.RULES, illegal=L.ILLEGAL, legal=L.LEGAL, what="legalize-tflite", ctx=ctx)
+        apply_conversion(module, {**L.RULES, **NN_RULES}, illegal=L.ILLEGAL, legal=L.LEGAL, what="legalize-tflite", ctx=ctx)
         if self.cleanup:
             ctx.count("ops removed by clean-up", cleanup(module))

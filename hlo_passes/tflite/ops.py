@@ -50,6 +50,12 @@ OPS: dict[str, OpDef] = {
                                  (*_ACT, ("weightsFormat", "FullyConnectedOptionsWeightsFormat"))),
     "tfl.concatenation": OpDef("CONCATENATION", "ConcatenationOptions", _ACT),
     "tfl.cast": OpDef("CAST", "CastOptions"),
+    "tfl.conv_2d": OpDef("CONV_2D", "Conv2DOptions", (*_ACT, ("padding", "Padding"))),
+    "tfl.depthwise_conv_2d": OpDef("DEPTHWISE_CONV_2D", "DepthwiseConv2DOptions", (*_ACT, ("padding", "Padding")),
+                                   version=2),  # version 2: dilation factors
+    "tfl.max_pool_2d": OpDef("MAX_POOL_2D", "Pool2DOptions", (*_ACT, ("padding", "Padding"))),
+    "tfl.average_pool_2d": OpDef("AVERAGE_POOL_2D", "Pool2DOptions", (*_ACT, ("padding", "Padding"))),
+    "tfl.atan2": OpDef("ATAN2", None),
     "tfl.broadcast_to": OpDef("BROADCAST_TO", "BroadcastToOptions", version=2),  # version 1 was never a builtin
     **_simple({
         "maximum": ("MAXIMUM", "MaximumMinimumOptions"), "minimum": ("MINIMUM", "MaximumMinimumOptions"),
