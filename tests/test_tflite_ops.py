@@ -294,3 +294,29 @@ NN_CASES = {
 @pytest.mark.parametrize("name", sorted(NN_CASES))
 def test_vision_op_matches_xla(name):
     _check_case(name, NN_CASES[name])
+
+
+BF16 = _module("%a: tensor<4x8xbf16>, %b: tensor<8xbf16>", "tensor<4x8xbf16>",
+               "  %0 = stablehlo.broadcast_in_dim %b, dims = [1] : (tensor<8xbf16>) -> tensor<4x8xbf16>\n"
+               "  %1 = stablehlo.multiply %a, %0 : tensor<4x8xbf16>\n"
+               "  %2 = stablehlo.tanh %1 : tensor<4x8xbf16>\n  return %2 : tensor<4x8xbf16>")
+
+
+def test_bf16_is_refused_unless_asked_to_compute_in_f32():
+    module = hp.parse(BF16)
+    with pytest.raises(hp.HloError, match=r"computes in bf16 .*legalize-tflite\{bf16=f32\}"):
+        hp.run(module, "legalize-tflite")
+    legal = hp.run(module, "legalize-tflite{bf16=f32}")
+    lite = TFLiteModel(export(legal).to_bytes())
+    assert [t.dtype for t in lite.signatures["main"].inputs] == [np.float32, np.float32]
+    inputs = numerics.random_inputs(module, 0)
+    (expected,) = numerics.execute(module, inputs)
+    (got,) = lite.run(None, *[x.astype(np.float32) for x in inputs]).values()
+    np.testing.assert_allclose(got, expected.astype(np.float32), rtol=2e-2, atol=2e-2)  # bf16's own precision
+
+
+def test_f64_interface_is_refused():
+    text = _module("%a: tensor<4xf64>", "tensor<4xf64>", "  %0 = stablehlo.tanh %a : tensor<4xf64>\n"
+                   "  return %0 : tensor<4xf64>")
+    with pytest.raises(hp.HloError, match="takes or returns tensor<4xf64>"):
+        hp.run(hp.parse(text), "legalize-tflite")

@@ -19,6 +19,7 @@ from ..tflite import legalize as L
 from ..tflite.legalize_nn import RULES as NN_RULES
 from ..tflite import ops as T
 from ..tflite.cleanup import cleanup
+from ..tflite.retype import retype, uses_type
 
 
 # Which composites a target runs better as one op (measured: bench/tflite.py, tests/test_tflite_models.py).
@@ -43,9 +44,15 @@ class LegalizeTflite(Pass):
     summary = "converts StableHLO to TFL ops (tfl.*), the form written to .tflite"
     keep: str = option("xnnpack", "composites kept as STABLEHLO_COMPOSITE, the rest inlined into plain ops: a"
                                   " preset (xnnpack, gpu, all, none) or comma-separated composite names")
+    bf16: str = option("error", "a bf16 model: 'error' (refuse, naming the first bf16 value) or 'f32' (compute,"
+                                " take and return f32)")
     cleanup: bool = option(True, "drop broadcasts TFL does implicitly, merge reshapes/transposes, fold FC biases")
     demote_f64: bool = option(True, "compute f64 intermediates (torch-mlir's statistics math) in f32:"
                                     " LiteRT has almost no f64 kernels")
+
+    def __post_init__(self):
+        if self.bf16 not in ("error", "f32"):
+            raise ValueError(f"bf16 must be 'error' or 'f32', not '{self.bf16}'")
 
     def run(self, module, ctx):
         T.allow(module.context)
@@ -65,9 +72,17 @@ class LegalizeTflite(Pass):
         module.walk(visit)
         if calls:
             ctx.fail("the module calls functions (func.call): run inline-calls first", calls[0])
-        if self.demote_f64:
-            for fn in [op for op in module.regions[0].blocks[0].operations if op.operation.name == "func.func"]:
-                n = L.demote_f64(fn.operation)
+        funcs = [op.operation for op in module.regions[0].blocks[0].operations if op.operation.name == "func.func"]
+        for fn in funcs:
+            if self.bf16 == "f32":
+                n = retype(fn, mlir.BF16Type, interface=True)
+                if n:
+                    ctx.count("bf16 values computed in f32", n)
+            elif (where := uses_type(fn, mlir.BF16Type)) is not None:
+                ctx.fail(f"the model computes in bf16 ({where}), which LiteRT has no kernels for: run"
+                         " legalize-tflite{bf16=f32} to compute (and take inputs) in f32")
+            if self.demote_f64:
+                n = retype(fn, mlir.F64Type, interface=False)
                 if n:
                     ctx.count("f64 values computed in f32", n)
         apply_conversion(module, {**L.RULES, **NN_RULES}, illegal=L.ILLEGAL, legal=L.LEGAL, what="legalize-tflite", ctx=ctx)

@@ -320,55 +320,6 @@ def _gather(op):
     return _one("tfl.gather", [x, idx], op.result.type, axis=axis, batch_dims=0)
 
 
-# ------------------------------------------------------------------------------------------- f64 -> f32
-
-def demote_f64(function) -> int:
-    """Compute f64 values inside `function` in f32; returns how many values changed type.
-
-    torch-mlir exports do some scalar and statistics math in f64 (GPT-2's LayerNorm variance: cast to f64,
-    sum, cast back). LiteRT has almost no f64 kernels, and a TFLite model computes in f32 anyway; the
-    difference is f32 rounding of intermediate sums. Function arguments and results keep their types: an
-    f64 interface is refused by the export instead of changed behind the caller's back.
-    """
-    changed = 0
-    f32 = mlir.F32Type.get()
-    with mlir.Location.unknown():
-        return _demote(function, f32)
-
-
-def _demote(function, f32) -> int:
-    changed = 0
-    for block in [b for r in function.regions for b in r.blocks]:
-        todo = [block]
-        while todo:
-            current = todo.pop()
-            for item in current.operations:
-                op = item.operation
-                if op.name == "func.return":
-                    continue
-                for r in op.results:
-                    t = r.type
-                    if isinstance(t, mlir.RankedTensorType) and isinstance(mlir.RankedTensorType(t).element_type, mlir.F64Type):
-                        r.set_type(mlir.RankedTensorType.get(list(mlir.RankedTensorType(t).shape), f32))
-                        changed += 1
-                if op.name in ("stablehlo.constant", "arith.constant") and changed and \
-                        isinstance(mlir.RankedTensorType(op.result.type).element_type, mlir.F32Type):
-                    attr = op.attributes["value"]
-                    if isinstance(mlir.ShapedType(attr.type).element_type, mlir.F64Type):
-                        op.attributes["value"] = ir.from_numpy(ir.to_numpy(attr).astype(np.float32),
-                                                               type=op.result.type)
-                for region in op.regions:
-                    for b in region.blocks:
-                        for arg in b.arguments:
-                            t = arg.type
-                            if isinstance(t, mlir.RankedTensorType) and \
-                                    isinstance(mlir.RankedTensorType(t).element_type, mlir.F64Type):
-                                arg.set_type(mlir.RankedTensorType.get(list(mlir.RankedTensorType(t).shape), f32))
-                                changed += 1
-                        todo.append(b)
-    return changed
-
-
 RULES = {
     **{k: _binary(*v) for k, v in _BINARY.items()},
     **{k: _unary(v) for k, v in _UNARY.items()},
