@@ -234,6 +234,22 @@ def write_atomic(path: str | os.PathLike, data) -> None:
         _temporaries.discard(tmp)
 
 
+_received: int | None = None  # the signal `cleanup_on_signals` caught, if any
+
+
+def signalled() -> int | None:
+    """The signal caught while `cleanup_on_signals` was active, or None."""
+    return _received
+
+
+def check_signals() -> None:
+    """Raise `Terminated` again if a signal arrived. A signal that lands in a Python callback under C++
+    (a rewrite pattern inside MLIR's greedy driver) comes back out as a RuntimeError: whoever is about to
+    report an error calls this first, so that the run still ends as the interruption it was."""
+    if _received is not None:
+        raise Terminated(_received) from None
+
+
 def remove_temporaries() -> None:
     for tmp in list(_temporaries):
         with contextlib.suppress(OSError):
@@ -250,6 +266,8 @@ def cleanup_on_signals():
     during the unwinding exits at once). The previous handlers come back afterwards."""
 
     def first(signo, frame):
+        global _received
+        _received = signo
         for s in saved:
             signal.signal(s, second)
         remove_temporaries()
@@ -260,11 +278,14 @@ def cleanup_on_signals():
         os._exit(128 + signo)
 
     # a signal ignored by whoever started us stays ignored (`nohup hlo-opt ...` must outlive the terminal)
+    global _received
+    _received = None
     saved = {s: signal.getsignal(s) for s in CLEANUP_SIGNALS if signal.getsignal(s) != signal.SIG_IGN}
     for s in saved:
         signal.signal(s, first)
     try:
         yield
     finally:
+        _received = None
         for s, handler in saved.items():
             signal.signal(s, handler if handler is not None else signal.SIG_DFL)

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from . import ir, numerics
+from . import files, ir, numerics
 from .diagnostics import HloError
 from .pass_manager import Instrument, Pass, PassContext, pipeline_text
 
@@ -97,6 +97,8 @@ class DumpDir(Instrument):
         self._dump(f"{index:02d}-{p.pass_name}.mlir", module)
 
     def after_failure(self, index, p, module, error):
+        if files.signalled():  # an interruption, not a failure: nothing to show
+            return
         try:
             self._dump(f"{index:02d}-{p.pass_name}.failed.mlir", module)
         except HloError as e:
@@ -267,6 +269,8 @@ class Reproducer(Instrument):
         self._entry = ir.clone(module)
 
     def after_failure(self, index, p, module, error):
+        if files.signalled():  # the "failure" is an interruption that C++ turned into an exception
+            return
         rest = pipeline_text(self.passes[index - 1:])
         head = [REPRODUCER_MARK, f"// pipeline: {rest}"]
         head += [f"// plugin: {f}" for f in self.plugins]

@@ -141,3 +141,46 @@ def test_ignored_signals_stay_ignored():
         assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+CALLBACK_PLUGIN = '''
+import time
+from dataclasses import dataclass
+from pathlib import Path
+import hlo_passes as hp
+from hlo_passes import ir
+
+@hp.register_pass
+@dataclass(frozen=True)
+class SlowPattern(hp.Pass):
+    """A walk that takes its time: its callback runs in Python under MLIR's C++ walker."""
+    name = "test-slow-pattern"
+    summary = "a slow pattern"
+    marker: str = hp.option("", "file to create when the pattern first runs")
+
+    def run(self, module, ctx):
+        def look(op):
+            Path(self.marker).touch()
+            time.sleep(0.5)
+            return ir.mlir.WalkResult.ADVANCE
+        module.walk(look)  # an exception in here comes out of C++ as "RuntimeError: Exception raised in callback"
+'''
+
+
+@pytest.mark.parametrize("signo", [signal.SIGTERM, signal.SIGINT])
+def test_signal_inside_a_callback_under_cpp_is_still_a_signal(tmp_path, signo):
+    """C++ turns an exception in a Python callback into a RuntimeError; the run must still end as the
+    interruption it was (not "pass raised RuntimeError", exit 1, plus a reproducer of nothing)."""
+    plugin = tmp_path / "slow.py"
+    plugin.write_text(CALLBACK_PLUGIN)
+    marker, out, repro, dump = (tmp_path / n for n in ("started", "out.mlir", "repro.mlir", "dump"))
+    proc = subprocess.Popen([sys.executable, "-m", "hlo_passes.tools.hlo_opt", ATTENTION, "--load-pass-plugin",
+                             plugin, "--pass", f"test-slow-pattern{{marker={marker}}}", "-o", out,
+                             "--reproducer", repro, "--dump-dir", dump], stderr=subprocess.PIPE, text=True)
+    _wait_for(marker, proc)
+    proc.send_signal(signo)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signo, err
+    assert err.strip() == _message(signo)
+    assert not out.exists() and not repro.exists()
+    assert sorted(p.name for p in dump.iterdir()) == ["00-input.mlir"]  # no "failed" dump of an interruption

@@ -388,6 +388,7 @@ class _Run:
         try:
             result = pm.run(module, inplace=True)
         except HloError as err:
+            files.check_signals()  # a signal that C++ turned into a pass's RuntimeError: still a signal
             if a.traceback and err.__cause__ is not None:
                 traceback.print_exception(err.__cause__, file=sys.stderr)
             raise self._with_notes(err, instruments).with_filename(display) from None
@@ -538,11 +539,13 @@ def _report(argv, streams: _Streams) -> int:
     try:
         return _main(argv, streams)
     except HloError as err:
+        files.check_signals()
         with contextlib.suppress(OSError, ValueError, AttributeError):  # (stdout may be closed: None)
             sys.stdout.flush()
         print(err if err.loc else f"hlo-opt: {err}", file=sys.stderr)
         return 1
     except Exception as e:  # noqa: BLE001 -- a bug of ours: say so in one line, trace on request
+        files.check_signals()
         if "--traceback" in argv:
             traceback.print_exc()
         site = traceback.extract_tb(e.__traceback__)[-1]
