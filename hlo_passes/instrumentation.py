@@ -59,7 +59,7 @@ class PrintIR(Instrument):
                 self._emit(_header("After", index, p) + text + "\n")
 
     def after_failure(self, index, p, module, error):
-        if self.after_failure_:
+        if self.after_failure_ and not files.signalled():  # (an interruption is not a failure to show)
             self._emit(_header("After Failure", index, p) + ir.to_text(module, debuginfo=self.debuginfo,
                                                                          generic=True) + "\n")
 
