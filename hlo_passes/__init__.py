@@ -14,23 +14,33 @@ Write a pass as a frozen dataclass and register it:
         summary = "counts stablehlo.add ops"
         def run(self, module, ctx):
             ...
+
+The names below are imported on first use (PEP 562): `import hlo_passes` itself loads nothing heavy, so
+the CLI can set up its signal handling before jaxlib's second-long import starts.
 """
 
-from . import ir
-from .diagnostics import HloError, SourceLoc
-from .ir import load, parse, save
-from .passes import BUILTIN_PASSES, BUILTIN_PIPELINES
-from .pass_manager import (
-    Instrument, MlirPass, Pass, PassContext, PassFailure, PassManager, load_plugin, option, parse_pipeline,
-    register_pass, register_pipeline, registered_passes, registered_pipelines, run,
-)
+import importlib
 
-from .pass_manager import register_builtins as _register_builtins
+_EXPORTS = {
+    "ir": ("ir", None), "HloError": ("diagnostics", "HloError"), "SourceLoc": ("diagnostics", "SourceLoc"),
+    "load": ("ir", "load"), "parse": ("ir", "parse"), "save": ("ir", "save"),
+    **{name: ("pass_manager", name) for name in (
+        "Instrument", "MlirPass", "Pass", "PassContext", "PassFailure", "PassManager", "load_plugin", "option",
+        "parse_pipeline", "register_pass", "register_pipeline", "registered_passes", "registered_pipelines", "run")},
+}
 
-_register_builtins(BUILTIN_PASSES, BUILTIN_PIPELINES)
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "ir", "HloError", "SourceLoc", "load", "parse", "save", "Instrument", "MlirPass", "Pass", "PassContext",
-    "PassFailure", "PassManager", "load_plugin", "option", "parse_pipeline", "register_pass",
-    "register_pipeline", "registered_passes", "registered_pipelines", "run",
-]
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'hlo_passes' has no attribute '{name}'")
+    module, attr = _EXPORTS[name]
+    value = importlib.import_module(f".{module}", __name__)
+    value = value if attr is None else getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -285,9 +285,9 @@ def register_pipeline(name: str, text: str, summary: str, *, replace: bool = Fal
 
 
 def register_builtins(passes: dict[str, str], pipelines: dict[str, tuple[str, str]]) -> None:
-    """The built-in table: pass name -> the module that registers it on import (imported only when the
-    pass is used or listed), and named pipelines (name -> (text, summary)). Called once, by the package's
-    `__init__`, so that this module knows no passes and imports none of them at start-up."""
+    """A table of passes: pass name -> the module that registers it on import (imported only when the pass
+    is used or listed), and named pipelines (name -> (text, summary)). The built-in table
+    (`hlo_passes.passes`) is registered when this module loads; this module knows no pass itself."""
     _LAZY.update(passes)
     for name, (text, summary) in pipelines.items():
         if name not in _PIPELINES:
@@ -541,3 +541,12 @@ def run(module, pipeline: str | list[Pass], *, inplace: bool = False, verify: bo
         instruments: list[Instrument] = (), debug: frozenset = frozenset()) -> ir.mlir.Operation:
     """Run a pipeline on a module and return the result (a new module unless `inplace`)."""
     return PassManager(pipeline, verify=verify, instruments=instruments, debug=debug).run(module, inplace=inplace)
+
+
+def _builtin_table() -> None:
+    from .passes import BUILTIN_PASSES, BUILTIN_PIPELINES  # a table only: it imports no pass module
+
+    register_builtins(BUILTIN_PASSES, BUILTIN_PIPELINES)
+
+
+_builtin_table()

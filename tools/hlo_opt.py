@@ -12,6 +12,25 @@ the temporary file in flight and exits 128 + its number; a closed or broken stde
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+
+
+def _interrupted_at_startup(signo, frame):
+    """A signal while jaxlib and numpy import (a second or so): nothing is open or half-written yet, so end
+    at once with the one line every interruption gets. (A KeyboardInterrupt raised inside numpy's import
+    would come out as numpy's ImportError and its traceback.)"""
+    with contextlib.suppress(OSError, ValueError):
+        os.write(2, b"hlo-opt: interrupted\n" if signo == signal.SIGINT else
+                 f"hlo-opt: terminated by signal {signo}\n".encode())
+    os._exit(128 + signo)
+
+
+_STARTUP = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+            if signal.getsignal(s) != signal.SIG_IGN}  # ignored stays ignored (nohup)
+for _s in _STARTUP:
+    signal.signal(_s, _interrupted_at_startup)
 import argparse
 import contextlib
 import io
@@ -23,7 +42,7 @@ import time
 import traceback
 from pathlib import Path
 
-try:  # importing jaxlib takes a moment: Ctrl-C during it is an interruption like any other, not a traceback
+try:
     from hlo_passes import files, ir
     from hlo_passes.diagnostics import HloError, did_you_mean
     from hlo_passes.instrumentation import (
@@ -32,9 +51,9 @@ try:  # importing jaxlib takes a moment: Ctrl-C during it is an interruption lik
     from hlo_passes.pass_manager import (
         PassManager, load_plugin, loaded_plugin_files, parse_pipeline, registered_passes, registered_pipelines,
     )
-except KeyboardInterrupt:
-    sys.stderr.write("hlo-opt: interrupted\n")
-    sys.exit(130)
+finally:
+    for _s, _h in _STARTUP.items():
+        signal.signal(_s, _h if _h is not None else signal.SIG_DFL)
 
 _SPLIT = re.compile(rb"^// -----[^\n]*$\n?", re.M)
 
