@@ -15,6 +15,7 @@ BUILTIN_PASSES = {
     "inline-calls": "hlo_passes.passes.inline_calls",
     "inline-composites": "hlo_passes.passes.inline_composites",
     "legalize-tflite": "hlo_passes.passes.legalize_tflite",
+    "quantize-int8-dynamic": "hlo_passes.passes.quantize_int8_dynamic",
     "simplify": "hlo_passes.passes.simplify",
     **{name: _MLIR for name in (
         "canonicalize", "cse", "symbol-dce", "inline", "sccp", "loop-invariant-code-motion", "control-flow-sink",

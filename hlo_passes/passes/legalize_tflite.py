@@ -85,6 +85,9 @@ class LegalizeTflite(Pass):
                 n = retype(fn, mlir.F64Type, interface=False)
                 if n:
                     ctx.count("f64 values computed in f32", n)
+        folded = L.fold_dequantize(module)
+        if folded:
+            ctx.count("int8 weights (hybrid kernels)", folded)
         apply_conversion(module, {**L.RULES, **NN_RULES}, illegal=L.ILLEGAL, legal=L.LEGAL, what="legalize-tflite", ctx=ctx)
         if self.cleanup:
             ctx.count("ops removed by clean-up", cleanup(module))

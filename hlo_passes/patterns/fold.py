@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import ir
 from ..ir import stablehlo
+from .quant import DEQUANTIZE_MARK
 from . import values as vals
 from . import dtypes as dt
 from .driver import Pattern, PatternSet
@@ -120,6 +121,8 @@ def _evaluate(max_elements: int):
 
     def where(m) -> bool | str:
         op = m.root
+        if DEQUANTIZE_MARK in op.attributes:
+            return "a dequantization from quantize-int8-dynamic: folding it would turn the int8 weight back into floats"
         why = _unclaimed(op)  # first: the bindings cannot even read some attributes (complex)
         if why:
             return why

@@ -6,6 +6,7 @@ where a quarter would do, and each op costs LiteRT a dispatch. The rules (root o
 to a fixpoint by MLIR's greedy driver:
 
     binary(broadcast_to(x), y)        -> binary(x, y)         # TFL broadcasts; y already has the full shape
+    binary(splat constant, y)         -> binary(scalar, y)    # the same, for folded broadcasts of constants
     reshape(reshape(x))               -> reshape(x)
     reshape(x) to x's own shape       -> x
     transpose(transpose(x, p), q)     -> transpose(x, p∘q)    # identity: x
@@ -63,9 +64,36 @@ def _clone_with(op, operands) -> mlir.Value:
     return new.result
 
 
+def _splat(value):
+    """The scalar of a splat `tfl.pseudo_const` with more than one element, else None."""
+    op = _producer(value)
+    if op is None or op.name != T.CONST:
+        return None
+    attr = ir.downcast(op.attributes["value"])
+    if not isinstance(attr, mlir.DenseElementsAttr) or not attr.is_splat or _num(value) <= 1:
+        return None
+    from ..patterns.values import splat_scalar
+
+    return splat_scalar(attr)
+
+
+def _num(value) -> int:
+    return int(np.prod(_shape(value), dtype=np.int64))
+
+
 def _drop_broadcasts(op):
     if op.name not in _BROADCASTING:
         return None
+    out = _shape(op.result)
+    operands = list(op.operands)
+    others_full = [i for i, v in enumerate(operands) if _shape(v) == out]
+    for i, v in enumerate(operands):  # a splat constant of the full shape: one scalar, broadcast by TFL
+        scalar = _splat(v)
+        if scalar is not None and [j for j in others_full if j != i] and len(out) <= _MAX_BROADCAST_RANK:
+            def rewrite(i=i, scalar=scalar):  # build only once the match is certain
+                operands[i] = T.const(np.asarray(scalar).reshape(()))
+                return [_clone_with(op, operands)]
+            return rewrite
     out = _shape(op.result)
     if len(out) > _MAX_BROADCAST_RANK:
         return None

@@ -19,7 +19,7 @@ from ..diagnostics import HloError, SourceLoc
 from ..ir import mlir
 from . import ops as T
 from . import schema
-from .writer import ModelWriter, Subgraph
+from .writer import ModelWriter, Quantization, Subgraph
 
 
 def _where(op) -> str:
@@ -138,6 +138,10 @@ class _Exporter:
             if oname == T.CONST:
                 attr = op.attributes["value"]
                 tensors[op.result] = sg.constant(ir.to_numpy(attr), tensor_name(f"const_{k}"))
+            elif oname == T.QCONST:
+                values, scale, axis = T.qconst_parts(op.result)
+                quant = Quantization(scale, np.zeros(scale.size, np.int64), 0 if axis is None else axis)
+                tensors[op.result] = sg.constant(values, tensor_name(f"qconst_{k}"), quantization=quant)
             elif oname == T.NO_VALUE:
                 tensors[op.result] = -1
             elif oname == "func.return":

@@ -60,6 +60,75 @@ def _const_value(value):
     return None
 
 
+def _float_weight(value) -> mlir.Value:
+    """An int8 weight (`tfl.pseudo_qconst`) in a place no hybrid kernel takes it: its float values."""
+    parts = T.qconst_parts(value)
+    if parts is None:
+        return value
+    values, scale, axis = parts
+    shape = [1] * values.ndim
+    if axis is not None:
+        shape[axis] = -1
+    return T.const((values.astype(np.float32) * scale.reshape(shape if axis is not None else ())).astype(
+        _dtype(value)))
+
+
+def fold_dequantize(module) -> int:
+    """Marked dequantizations (quantize-int8-dynamic's convert * broadcast(scale)) of int8 constants that
+    only weight dot_generals and convolutions -> `tfl.pseudo_qconst`, which the conversion rules hand to
+    the hybrid kernels. Returns how many."""
+    from ..patterns.quant import DEQUANTIZE_MARK
+
+    found = []
+
+    def visit(op):
+        if op.name == "stablehlo.multiply" and DEQUANTIZE_MARK in op.attributes:
+            found.append(op)
+        return mlir.WalkResult.ADVANCE
+
+    ir.as_operation(module).walk(visit)
+    count = 0
+    for mul in found:
+        parts = _dequantize_parts(mul)
+        users = [u.owner for u in mul.result.uses]
+        users = [getattr(u, "operation", u) for u in users]
+        if parts is None or not users or any(u.name not in ("stablehlo.dot_general", "stablehlo.convolution")
+                                             for u in users):
+            continue
+        values, scale, axis = parts
+        with mlir.InsertionPoint(mul), mul.location:
+            q = T.qconst(values, scale, axis, mul.result.type)
+        mul.result.replace_all_uses_with(q)
+        mul.erase()
+        count += 1
+    return count
+
+
+def _dequantize_parts(mul):
+    def producer(v):
+        owner = v.owner
+        o = getattr(owner, "operation", owner)
+        return o if isinstance(o, mlir.Operation) else None
+
+    for a, b in ((0, 1), (1, 0)):
+        conv, bcast = producer(mul.operands[a]), producer(mul.operands[b])
+        if conv is None or bcast is None or conv.name != "stablehlo.convert" or \
+                bcast.name != "stablehlo.broadcast_in_dim":
+            continue
+        q_op, s_op = producer(conv.operands[0]), producer(bcast.operands[0])
+        if q_op is None or s_op is None or q_op.name != "stablehlo.constant" or s_op.name != "stablehlo.constant":
+            continue
+        values = ir.to_numpy(q_op.attributes["value"])
+        if values.dtype != np.int8:
+            continue
+        dims = _ints(bcast.attributes["broadcast_dimensions"])
+        scale = ir.to_numpy(s_op.attributes["value"])
+        if len(dims) > 1 or scale.ndim != len(dims):
+            continue
+        return values, scale.astype(np.float32), (dims[0] if dims else None)
+    return None
+
+
 def reshape(value, shape) -> mlir.Value:
     if _shape(value) == list(shape):
         return value
@@ -228,13 +297,25 @@ def _dot_general(op):
     rf = [d for d in range(len(rs)) if d not in rb + rc]
     out = _shape(op.result)
     weight = _const_value(rhs)
-    if weight is not None and not rb and len(rc) == 1 and len(rs) == 2 and lc == [len(ls) - 1] and ls:
+    quantized = T.qconst_parts(rhs)
+    fc_form = not rb and len(rc) == 1 and len(rs) == 2 and lc == [len(ls) - 1] and bool(ls)
+    if (weight is not None or quantized is not None) and fc_form:
         # x[..., K] . W -> FULLY_CONNECTED with W as [N, K] (output channels first), leading dims kept
-        w = ir.to_numpy(weight)
-        w = w.T if rc == [0] else w
-        fc = _one("tfl.fully_connected", [lhs, T.const(np.ascontiguousarray(w)), T.no_value()],
-                  _ttype([*ls[:-1], w.shape[0]], op.result), keep_num_dims=True, fused_activation_function="NONE")
+        if quantized is not None:  # int8 weight: LiteRT's hybrid kernel, scales per output channel (axis 0)
+            values, scale, axis = quantized
+            if rc == [0]:
+                values, axis = values.T, (None if axis is None else 1 - axis)
+            w_type = mlir.RankedTensorType.get(list(values.shape), _type(op.result).element_type)
+            w_value = T.qconst(values, scale, axis, w_type)
+            n = values.shape[0]
+        else:
+            w = ir.to_numpy(weight)
+            w = w.T if rc == [0] else w
+            w_value, n = T.const(np.ascontiguousarray(w)), w.shape[0]
+        fc = _one("tfl.fully_connected", [lhs, w_value, T.no_value()],
+                  _ttype([*ls[:-1], n], op.result), keep_num_dims=True, fused_activation_function="NONE")
         return reshape(fc, out)
+    lhs, rhs = _float_weight(lhs), _float_weight(rhs)  # an int8 weight elsewhere: dequantized at conversion
     # BATCH_MATMUL: lhs as [batch..., M, K], rhs as [batch..., K, N]
     batch = [ls[d] for d in lb]
     m, k, n = math.prod(ls[d] for d in lf), math.prod(ls[d] for d in lc), math.prod(rs[d] for d in rf)

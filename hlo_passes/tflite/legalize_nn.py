@@ -95,7 +95,13 @@ def _convolution(op):
     else:
         raise Decline(f"grouped convolution ({groups} groups of {c_in // groups} channels) has no TFL kernel;"
                       " only plain and depthwise convolutions convert")
-    if weight is not None:  # the layout change goes into the constant: no TRANSPOSE at run time
+    quantized = T.qconst_parts(rhs)
+    if quantized is not None:  # int8 filter: hybrid CONV_2D, scales along the output channels
+        values, scale, axis = quantized
+        values = np.ascontiguousarray(values.transpose(order))
+        w = T.qconst(values, scale, None if axis is None else order.index(axis),
+                     mlir.RankedTensorType.get(list(values.shape), mlir.RankedTensorType(rhs.type).element_type))
+    elif weight is not None:  # the layout change goes into the constant: no TRANSPOSE at run time
         w = T.const(np.ascontiguousarray(ir.to_numpy(weight).transpose(order)))
     else:
         w = transpose(rhs, order)

@@ -23,6 +23,7 @@ from ..ir import mlir
 
 DIALECT = "tfl"
 CONST = "tfl.pseudo_const"  # a constant tensor: `value` attribute, becomes a tensor with a buffer
+QCONST = "tfl.pseudo_qconst"  # an int8 weight: `value` (int8), `scale` (f32), `axis` (-1: per tensor)
 NO_VALUE = "tfl.no_value"  # an omitted optional operand (a FULLY_CONNECTED without bias): tensor index -1
 
 
@@ -118,7 +119,7 @@ def _attr(value) -> mlir.Attribute:
 
 def create(name: str, operands, result_types, **attrs) -> mlir.Operation:
     """A tfl op at the current insertion point and location. `attrs` are plain Python values."""
-    if name not in OPS and name not in (CONST, NO_VALUE):
+    if name not in OPS and name not in (CONST, QCONST, NO_VALUE):
         raise HloError(f"internal: the backend has no TFL op {name}")
     return mlir.Operation.create(name, results=list(result_types), operands=list(operands),
                                  attributes={k: _attr(v) for k, v in attrs.items()})
@@ -128,6 +129,25 @@ def const(array, *, type=None) -> mlir.Value:
     """A `tfl.pseudo_const` holding `array` (or the attribute `array`, e.g. a dense_resource weight)."""
     attr = array if isinstance(array, mlir.Attribute) else ir.from_numpy(np.asarray(array), type=type)
     return mlir.Operation.create(CONST, results=[attr.type], attributes={"value": attr}).result
+
+
+def qconst(values, scale, axis: int | None, result_type) -> mlir.Value:
+    """A `tfl.pseudo_qconst`: int8 `values` whose float meaning (`result_type`) is values * scale along
+    `axis` (None: one scale). Only weight operands of FC / BATCH_MATMUL / CONV_2D take it (hybrid kernels)."""
+    attrs = {"value": ir.from_numpy(np.ascontiguousarray(values, np.int8)),
+             "scale": ir.from_numpy(np.asarray(scale, np.float32).reshape(-1)),
+             "axis": _attr(-1 if axis is None else int(axis))}
+    return mlir.Operation.create(QCONST, results=[result_type], attributes=attrs).result
+
+
+def qconst_parts(value):
+    """(int8 values, scales, axis or None) of a `tfl.pseudo_qconst` result, or None."""
+    owner = value.owner
+    op = getattr(owner, "operation", owner)
+    if not isinstance(op, mlir.Operation) or op.name != QCONST:
+        return None
+    axis = int(op.attributes["axis"].value)
+    return ir.to_numpy(op.attributes["value"]), ir.to_numpy(op.attributes["scale"]), (None if axis < 0 else axis)
 
 
 def i32(values) -> mlir.Value:

@@ -1,0 +1,176 @@
+"""`quantize-int8-dynamic`: int8 weights, float activations (dynamic-range quantization), as an IR rewrite.
+
+Every `dot_general` and `convolution` whose weight is a constant with at least `min-elements` elements gets
+an int8 copy of that weight and an explicit dequantization (see patterns/quant.py for the form). Run it
+after `optimize`: the fusions see the float graph, and composites stay as they are. The TFLite backend
+turns the dequantized weights into INT8 tensors with per-channel scales under FULLY_CONNECTED,
+BATCH_MATMUL and CONV_2D (LiteRT's hybrid kernels); XLA CPU runs the module as it stands.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import ir
+from ..ir import mlir, stablehlo
+from ..pass_manager import Pass, option, register_pass
+from ..patterns import values as vals
+from ..patterns.outline import decomposition_names
+from ..patterns.quant import DEQUANTIZE_MARK, quantize, relative_error
+
+
+def _weight_axes(op, index: int) -> tuple[list[int], list[int]] | None:
+    """(batch + contracting dims, free dims) of operand `index` of a dot_general or convolution."""
+    rank = len(vals.shape(op.operands[index]))
+    if op.name == "stablehlo.dot_general":
+        lb, rb, lc, rc = vals.dot_dims(op)
+        used = (lb + lc) if index == 0 else (rb + rc)
+        if (lb if index == 0 else rb):
+            return None  # a batched weight (one per batch entry) is not a layer's weight
+        return used, [d for d in range(rank) if d not in used]
+    if index != 1:
+        return None
+    dn = stablehlo.ConvDimensionNumbers(op.attributes["dimension_numbers"])
+    out = dn.kernel_output_feature_dimension
+    return [d for d in range(rank) if d != out], [out]
+
+
+@register_pass
+@dataclass(frozen=True)
+class QuantizeInt8Dynamic(Pass):
+    """Quantizes constant weights of dot_general and convolution ops to int8 (symmetric, per output channel
+    by default), leaving a dequantization XLA can run and the TFLite backend writes as INT8 tensors.
+
+    Statistics: `weights quantized`, `weight bytes before` / `after`, `largest relative error` (of one
+    weight, ||w - dequant(q)|| / ||w||)."""
+
+    name = "quantize-int8-dynamic"
+    summary = "int8 weights with float activations (dynamic-range quantization) for dot_general and convolution"
+    min_elements: int = option(1024, "weights with fewer elements stay float")
+    granularity: str = option("channel", "'channel' (one scale per output channel) or 'tensor'")
+    skip: str = option("", "a regex: ops whose location matches it keep float weights (e.g. the LM head)")
+    embeddings: bool = option(True, "also quantize embedding tables (gathers of rows from a constant), per row")
+
+    def __post_init__(self):
+        if self.granularity not in ("channel", "tensor"):
+            raise ValueError(f"granularity must be 'channel' or 'tensor', not '{self.granularity}'")
+        if self.min_elements < 0:
+            raise ValueError(f"min-elements must be >= 0, got {self.min_elements}")
+        try:
+            re.compile(self.skip)
+        except re.error as e:
+            raise ValueError(f"skip is not a valid regex: {e}") from None
+
+    def run(self, module, ctx):
+        skip = re.compile(self.skip) if self.skip else None
+        keep = decomposition_names(module)
+        targets = []
+
+        def visit(op):
+            if op.name in ("stablehlo.dot_general", "stablehlo.convolution") or \
+                    (self.embeddings and op.name == "stablehlo.gather"):
+                targets.append(op)
+            return mlir.WalkResult.ADVANCE
+
+        for fn in ir.module_ops(module):
+            if fn.operation.name == "func.func" and mlir.StringAttr(fn.attributes["sym_name"]).value not in keep:
+                fn.operation.walk(visit)
+        worst = 0.0
+        for op in targets:
+            if skip is not None and skip.search(str(op.location)):
+                ctx.count("weights skipped (skip regex)")
+                continue
+            if op.name == "stablehlo.gather":
+                worst = max(worst, self._gather(op, ctx))
+                continue
+            for index in (1, 0):
+                const = vals.defining_op(op.operands[index])
+                attr = vals.constant_attr(const)
+                if attr is None or vals.dtype(op.operands[index]) != np.float32:
+                    continue
+                if vals.num_elements(op.operands[index]) < max(self.min_elements, 1):
+                    ctx.count("weights too small")
+                    break
+                axes = _weight_axes(op, index)
+                if axes is None:
+                    break
+                free = axes[1]
+                axis = free[0] if self.granularity == "channel" and len(free) == 1 else None
+                weight = ir.to_numpy(attr)
+                try:
+                    q = quantize(weight, axis)
+                except ValueError as e:
+                    ctx.count(f"weights refused ({e})")
+                    break
+                worst = max(worst, relative_error(weight, q))
+                with mlir.InsertionPoint(op), op.location:
+                    op.operands[index] = self._dequantized(q, op.operands[index].type)
+                if not vals.has_uses(const.results[0]):
+                    const.erase()  # the float weight is gone unless something else still reads it
+                ctx.count("weights quantized")
+                ctx.count("weight bytes before", weight.nbytes)
+                ctx.count("weight bytes after", q.values.nbytes + q.scale.nbytes)
+                break
+        if worst:
+            ctx.statistics["largest relative error"] = round(worst, 6)
+
+    def _gather(self, op, ctx) -> float:
+        """An embedding lookup (rows of a constant [V, D] table): int8 rows with one scale per row; the
+        gather takes the int8 rows and their scales, and multiplies (exact: scales are per row)."""
+        table = op.operands[0]
+        const = vals.defining_op(table)
+        attr = vals.constant_attr(const)
+        if attr is None or vals.dtype(table) != np.float32 or len(vals.shape(table)) != 2:
+            return 0.0
+        dn = stablehlo.GatherDimensionNumbers(op.attributes["dimension_numbers"])
+        sizes = [int(x) for x in op.attributes["slice_sizes"]]
+        if list(dn.start_index_map) != [0] or list(dn.collapsed_slice_dims) != [0] or \
+                sizes != [1, vals.shape(table)[1]] or vals.num_elements(table) < max(self.min_elements, 1):
+            return 0.0
+        weight = ir.to_numpy(attr)
+        try:
+            q = quantize(weight, 0)
+        except ValueError as e:
+            ctx.count(f"weights refused ({e})")
+            return 0.0
+        with mlir.InsertionPoint(op), op.location:
+            out = mlir.RankedTensorType(op.result.type)
+            out_i8 = mlir.RankedTensorType.get(list(out.shape), mlir.IntegerType.get_signless(8))
+            offset = list(dn.offset_dims)
+            scale_out = mlir.RankedTensorType.get([1 if d in offset else n for d, n in enumerate(out.shape)],
+                                                  out.element_type)
+            values = stablehlo.ConstantOp(ir.from_numpy(q.values)).result
+            scales = stablehlo.ConstantOp(ir.from_numpy(q.scale.reshape(-1, 1))).result
+            attrs = {name: op.attributes[name] for name in op.attributes}
+            rows = mlir.Operation.create("stablehlo.gather", results=[out_i8], operands=[values, op.operands[1]],
+                                         attributes=attrs).result
+            attrs["slice_sizes"] = mlir.DenseI64ArrayAttr.get([1, 1])
+            row_scales = mlir.Operation.create("stablehlo.gather", results=[scale_out],
+                                               operands=[scales, op.operands[1]], attributes=attrs).result
+            spread = stablehlo.BroadcastInDimOp(out, row_scales,
+                                                mlir.DenseI64ArrayAttr.get(list(range(len(out.shape))))).result
+            result = stablehlo.MulOp(stablehlo.ConvertOp(out, rows).result, spread).result
+        op.result.replace_all_uses_with(result)
+        op.erase()
+        if not vals.has_uses(const.results[0]):
+            const.erase()
+        ctx.count("embedding tables quantized")
+        ctx.count("weight bytes before", weight.nbytes)
+        ctx.count("weight bytes after", q.values.nbytes + q.scale.nbytes)
+        return relative_error(weight, q)
+
+    @staticmethod
+    def _dequantized(q, ftype) -> mlir.Value:
+        ftype = mlir.RankedTensorType(ftype)
+        values = stablehlo.ConstantOp(ir.from_numpy(q.values)).result
+        scale = stablehlo.ConstantOp(ir.from_numpy(np.asarray(q.scale, np.float32))).result
+        as_float = stablehlo.ConvertOp(ftype, values)
+        dims = [q.axis] if q.axis is not None else []
+        spread = stablehlo.BroadcastInDimOp(ftype, scale, mlir.DenseI64ArrayAttr.get(dims))
+        mul = stablehlo.MulOp(as_float.result, spread.result)
+        for marked in (as_float, spread, mul):  # fold-constants leaves marked ops alone
+            marked.operation.attributes[DEQUANTIZE_MARK] = mlir.UnitAttr.get()
+        return mul.result

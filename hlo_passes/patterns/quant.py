@@ -1,0 +1,68 @@
+"""Symmetric int8 weight quantization: the numbers, and the dequantization the IR carries.
+
+A quantized weight is written in StableHLO as what it means:
+
+    %q = stablehlo.constant dense<...> : tensor<NxKxi8>         # the int8 weight
+    %s = stablehlo.constant dense<...> : tensor<Nxf32>          # one scale per output channel
+    %f = stablehlo.convert %q : (tensor<NxKxi8>) -> tensor<NxKxf32>
+    %b = stablehlo.broadcast_in_dim %s, dims = [0] : (tensor<Nxf32>) -> tensor<NxKxf32>
+    %w = stablehlo.multiply %f, %b : tensor<NxKxf32>            # {hlo.dequantize}
+
+XLA CPU runs that as it stands, so `--check-numerics` (with a tolerance) still works after quantization,
+and the TFLite backend recognises the marked multiply and writes an INT8 weight tensor with per-channel
+scales under a FULLY_CONNECTED or BATCH_MATMUL (LiteRT's hybrid kernels: int8 weights, float
+activations). The `hlo.dequantize` unit attribute marks the multiply so that `fold-constants` does not fold
+the int8 weight back into floats.
+
+Scales: max |w| / 127 per channel (or per tensor), zero points 0. A channel of zeros gets scale 1 (its
+values quantize to 0 exactly); non-finite weights are refused rather than turned into NaN scales.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+DEQUANTIZE_MARK = "hlo.dequantize"
+QMAX = 127
+
+
+@dataclass(frozen=True)
+class Quantized:
+    values: np.ndarray  # int8, the weight's shape
+    scale: np.ndarray  # float32: [channels] (per channel along `axis`) or [] (per tensor)
+    axis: int | None  # None: per tensor
+
+    def dequantize(self) -> np.ndarray:
+        if self.axis is None:
+            return self.values.astype(np.float32) * self.scale
+        shape = [1] * self.values.ndim
+        shape[self.axis] = -1
+        return self.values.astype(np.float32) * self.scale.reshape(shape)
+
+
+def quantize(weight: np.ndarray, axis: int | None) -> Quantized:
+    """Symmetric int8 quantization of `weight` per channel along `axis` (or per tensor with None)."""
+    w = np.asarray(weight, np.float32)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("the weight holds inf or NaN: it cannot be quantized")
+    if axis is None:
+        peak = np.abs(w).max(initial=0.0).astype(np.float32)
+        scale = np.float32(peak / QMAX) if peak > 0 else np.float32(1.0)
+        q = np.clip(np.rint(w / scale), -QMAX, QMAX).astype(np.int8)
+        return Quantized(q, np.asarray(scale, np.float32), None)
+    moved = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
+    peak = np.abs(moved).max(axis=1, initial=0.0).astype(np.float32)
+    scale = np.where(peak > 0, peak / QMAX, 1.0).astype(np.float32)
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    q = np.clip(np.rint(w / scale.reshape(shape)), -QMAX, QMAX).astype(np.int8)
+    return Quantized(q, scale, axis)
+
+
+def relative_error(weight: np.ndarray, quantized: Quantized) -> float:
+    """||w - dequant(q)|| / ||w|| (0 for an all-zero weight)."""
+    w = np.asarray(weight, np.float64)
+    norm = np.linalg.norm(w)
+    return float(np.linalg.norm(w - quantized.dequantize()) / norm) if norm else 0.0

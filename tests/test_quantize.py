@@ -1,0 +1,121 @@
+"""quantize-int8-dynamic: the numbers (hypothesis), the rewrite on XLA CPU, and whole models in LiteRT
+against the issue's bars (constant bytes, logits error, .tflite size)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import hlo_passes as hp
+from hlo_passes import ir, numerics
+from hlo_passes.patterns.quant import QMAX, quantize, relative_error
+from hlo_passes.tflite.export import export
+from hlo_passes.tflite.runtime import TFLiteModel
+
+from conftest import exported_lm
+
+finite = st.floats(-1e4, 1e4, allow_nan=False, width=32)
+
+
+@settings(max_examples=200, deadline=None)
+@given(hnp.arrays(np.float32, hnp.array_shapes(min_dims=2, max_dims=3, max_side=9), elements=finite),
+       st.booleans(), st.data())
+def test_error_is_at_most_half_a_step(w, per_channel, data):
+    axis = data.draw(st.integers(0, w.ndim - 1)) if per_channel else None
+    q = quantize(w, axis)
+    assert q.values.dtype == np.int8 and np.abs(q.values.astype(int)).max(initial=0) <= QMAX
+    assert np.all(np.isfinite(q.scale)) and np.all(q.scale > 0)
+    step = q.scale if axis is None else q.scale.reshape([-1 if d == axis else 1 for d in range(w.ndim)])
+    assert np.all(np.abs(q.dequantize() - w) <= step / 2 * (1 + 1e-6) + 1e-30)
+
+
+def test_zero_channels_outliers_and_non_finite():
+    w = np.zeros((3, 4), np.float32)
+    w[1] = [1e-3, -2e-3, 0, 1e-3]
+    w[2] = [1000.0, 0.001, -0.001, 0]  # an outlier: its channel's small values round to 0, the others keep theirs
+    q = quantize(w, 0)
+    np.testing.assert_array_equal(q.dequantize()[0], 0)  # an all-zero channel is exactly zero, scale 1
+    assert q.scale[0] == 1.0
+    np.testing.assert_allclose(q.dequantize()[1], w[1], atol=q.scale[1] / 2)
+    assert relative_error(w, q) < 1e-2
+    with pytest.raises(ValueError, match="inf or NaN"):
+        quantize(np.array([[1.0, np.inf]], np.float32), 0)
+
+
+def _constant_bytes(module) -> int:
+    total = [0]
+
+    def visit(op):
+        if op.name == "stablehlo.constant":
+            attr = ir.downcast(op.attributes["value"])
+            t = ir.mlir.ShapedType(attr.type)
+            count = 1 if isinstance(attr, ir.mlir.DenseElementsAttr) and attr.is_splat else int(np.prod(t.shape))
+            total[0] += count * ir.np_dtype(t.element_type).itemsize
+        return ir.mlir.WalkResult.ADVANCE
+
+    ir.as_operation(module).walk(visit)
+    return total[0]
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2", "gpt2"])
+def test_decoder_meets_the_bars(family):
+    _, text, ids, logits = exported_lm(family)
+    ref = np.asarray(logits)
+    ids = np.asarray(ids)
+    fp = hp.run(hp.parse(text), "optimize")
+    q = hp.run(fp, "quantize-int8-dynamic")
+    assert _constant_bytes(q) <= 0.32 * _constant_bytes(fp)
+    assert _constant_bytes(hp.run(q, "optimize")) == _constant_bytes(q)  # folding never undoes it
+
+    def rel(x):
+        return np.linalg.norm(x - ref) / np.linalg.norm(ref)
+
+    (on_xla,) = numerics.execute(q, [ids])
+    assert rel(on_xla) <= 0.02
+    float_model = export(hp.run(fp, "legalize-tflite")).to_bytes()
+    int8_model = export(hp.run(q, "legalize-tflite")).to_bytes()
+    assert len(int8_model) <= 0.35 * len(float_model)
+    for xnnpack in (True, False):
+        (out,) = TFLiteModel(int8_model, xnnpack=xnnpack).run(None, ids).values()
+        assert rel(out) <= 0.02, (family, xnnpack, rel(out))
+
+
+def test_int8_weights_are_written_as_int8_tensors_with_scales():
+    from hlo_passes.tflite import schema
+
+    _, text, ids, _ = exported_lm("llama")
+    q = hp.run(hp.parse(text), "optimize,quantize-int8-dynamic,legalize-tflite")
+    model = schema.model_from_bytes(export(q).to_bytes())
+    main = model.subgraphs[0]
+    fc = [op for op in main.operators
+          if schema.op_name(model.operatorCodes[op.opcodeIndex].builtinCode) == "FULLY_CONNECTED"]
+    assert len(fc) == 15
+    for op in fc:
+        w = main.tensors[op.inputs[1]]
+        assert schema.type_name(w.type) == "INT8"
+        assert len(w.quantization.scale) == w.shape[0] and w.quantization.quantizedDimension == 0
+        assert not any(w.quantization.zeroPoint)
+
+
+def test_quantized_cnn_runs_in_litert():
+    import torch
+
+    from hlo_passes.frontends.torch import export_torch
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(4, 16, 3, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(16, 16, 3, padding=1), torch.nn.Flatten(),
+                              torch.nn.Linear(16 * 8 * 8, 10)).eval()
+    x = torch.randn(1, 4, 8, 8)
+    with torch.no_grad():
+        ref = net(x).numpy()
+    q = hp.run(hp.parse(export_torch(net, x)), "optimize,quantize-int8-dynamic")
+    # the second conv (2304) and the linear layer (10240) are quantized; the first conv (432) is under min-elements
+    assert ir.to_text(q).count("{hlo.dequantize}") == 6  # three marked ops per weight
+    (on_xla,) = numerics.execute(q, [x.numpy()])
+    assert np.linalg.norm(on_xla - ref) / np.linalg.norm(ref) <= 0.02
+    data = export(hp.run(q, "legalize-tflite")).to_bytes()
+    for xnnpack in (True, False):
+        (out,) = TFLiteModel(data, xnnpack=xnnpack).run(None, x.numpy()).values()
+        assert np.linalg.norm(out - ref) / np.linalg.norm(ref) <= 0.02
