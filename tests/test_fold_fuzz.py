@@ -235,7 +235,7 @@ def test_what_the_fuzzer_found_stays_fixed():
     """Each of these folded wrong once: f64 -> i64 of 2^63 (passed a range check done in floats), a
     bf16 product with a subnormal factor (XLA's kernels flush it), a 1-element add reduction of -0.0
     (XLA returns the element), an f8 dot (XLA runs it in f16), TOTALORDER on an FNUZ NaN, an f64 sum of
-    eight equal values (XLA does not add them in order)."""
+    eight equal values (XLA does not add them in order), an f16 reduce_window sum (rounded every step)."""
     F = fold_fuzz
     d8 = F.npd("f8E4M3FN")
     dot_body = ('{r} = "stablehlo.dot_general"({0}, {1}) {{dot_dimension_numbers = #stablehlo.dot<'
@@ -253,8 +253,14 @@ def test_what_the_fuzzer_found_stays_fixed():
                "{r} = stablehlo.compare LT, {0}, {1}, TOTALORDER : (tensor<2xf8E4M3FNUZ>, tensor<2xf8E4M3FNUZ>) -> "
                "tensor<2xi1>"),
         _reduce_case("f64", "add", np.full((2, 4), 6.739577274354763e+67), 0.0, [0, 1]),
+        F.Case("reduce_window", [np.full((2, 5), 3780.0, np.float16), np.array(0.0, np.float16)], ["f16", "f16"],
+               "tensor<1x4xf16>",
+               '{r} = "stablehlo.reduce_window"({0}, {1}) ({{\n  ^bb0(%a: tensor<f16>, %b: tensor<f16>):\n'
+               "    %s = stablehlo.add %a, %b : tensor<f16>\n    stablehlo.return %s : tensor<f16>\n  }}) "
+               "{{window_dimensions = array<i64: 2, 4>, window_strides = array<i64: 2, 1>, padding = "
+               "dense<[[0, 1], [1, 1]]> : tensor<2x2xi64>}} : (tensor<2x5xf16>, tensor<f16>) -> tensor<1x4xf16>"),
     ]
     tally = F.Tally()
     F.run_batch(cases, tally)
     assert tally.counts["wrong"] == 0 and tally.counts["crashes"] == 0, "\n".join(tally.failures)
-    assert tally.counts["folded"] >= 2, tally.line()  # the -0.0 reduce and the f8 dot fold (right, now)
+    assert tally.counts["folded"] >= 3, tally.line()  # -0.0 reduce, f8 dot, f16 window fold (right, now)

@@ -122,8 +122,9 @@ def foldable_reducer(op, init) -> str:
     return kind
 
 
-def _step(kind: str, dtype):
-    """acc, x -> acc of one reduction step on arrays of `dtype` (integers exact and wrapped)."""
+def _step(kind: str, dtype, windowed: bool = False):
+    """acc, x -> acc of one reduction step on arrays of `dtype` (integers exact and wrapped). `windowed`:
+    reduce_window's precision, the element type's at every step (XLA keeps no wider sum there)."""
     fn = _REDUCERS[kind]
     if dt.is_bool(dtype):
         fn = {np.add: np.logical_or, np.multiply: np.logical_and}.get(fn, fn)
@@ -133,6 +134,8 @@ def _step(kind: str, dtype):
             return lambda acc, x: fn(acc, x)
         return lambda acc, x: dt.wrap(fn(dt.wide(acc), dt.wide(x)), dtype)
     wide, each_step = _accumulation(kind, dtype)
+    if windowed:
+        wide, each_step = (np.float32, True) if dtype.itemsize < 4 else (dtype, False)
     if wide == dtype:
         return lambda acc, x: fn(acc, x)
 
@@ -143,10 +146,11 @@ def _step(kind: str, dtype):
     return step
 
 
-def _sequential(kind: str, init: np.ndarray, columns, count: int, dtype) -> np.ndarray:
+def _sequential(kind: str, init: np.ndarray, columns, count: int, dtype, windowed: bool = False) -> np.ndarray:
     """Fold `count` columns (callable i -> array) into an accumulator starting at `init`, in order."""
-    wide, _ = _accumulation(kind, dtype)
-    step = _step(kind, dtype)
+    wide = _accumulation(kind, dtype)[0] if not windowed or not dt.is_float(dtype) else \
+        (np.float32 if dtype.itemsize < 4 else dtype)
+    step = _step(kind, dtype, windowed)
     acc = np.asarray(init).astype(wide)
     with np.errstate(all="ignore"):
         for i in range(count):
@@ -272,7 +276,7 @@ def _ir_padding(attr) -> list:
 
 def reduce_window(op, x, init):
     """reduce_window with padding, strides and dilations: the windows' elements combined offset by offset
-    in row-major window order, each step on all windows at once (precision of `_accumulation`)."""
+    in row-major window order, each step on all windows at once, rounded to the element type each time."""
     kind = foldable_reducer(op, init)
     rank = x.ndim
     get = lambda key, default: vals.attr_value(op.attributes[key]) if key in op.attributes else default  # noqa
@@ -303,7 +307,7 @@ def reduce_window(op, x, init):
                             for o, d, n, s in zip(off, win_dil, out_shape, strides))]
 
     start = np.broadcast_to(np.asarray(init).astype(x.dtype), out_shape)
-    return _sequential(kind, start, column, len(offsets), x.dtype)
+    return _sequential(kind, start, column, len(offsets), x.dtype, windowed=True)
 
 
 def dot_general(op, a, b):
