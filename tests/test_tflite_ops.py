@@ -136,6 +136,11 @@ CASES = {
                                 "  %r = stablehlo.reshape %i : (tensor<1x4xi32>) -> tensor<1x4x1xi32>\n"
                                 '  %0 = "stablehlo.gather"(%w, %r) {dimension_numbers = #stablehlo.gather<offset_dims = [2], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 2>, slice_sizes = array<i64: 1, 3>} : (tensor<4x3xf32>, tensor<1x4x1xi32>) -> tensor<1x4x3xf32>\n'
                                 "  return %0 : tensor<1x4x3xf32>"),
+    "gather-raw-ids": _module("%ids: tensor<1x4xi32>", "tensor<1x4x3xf32>",
+                              f"  %w = stablehlo.constant {W}\n"
+                              "  %r = stablehlo.reshape %ids : (tensor<1x4xi32>) -> tensor<1x4x1xi32>\n"
+                              '  %0 = "stablehlo.gather"(%w, %r) {dimension_numbers = #stablehlo.gather<offset_dims = [2], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 2>, slice_sizes = array<i64: 1, 3>} : (tensor<4x3xf32>, tensor<1x4x1xi32>) -> tensor<1x4x3xf32>\n'
+                              "  return %0 : tensor<1x4x3xf32>"),
     "f64-intermediates": _module("%a: tensor<2x3xf32>", "tensor<2xf32>",
                                  "  %d = stablehlo.convert %a : (tensor<2x3xf32>) -> tensor<2x3xf64>\n"
                                  "  %z = stablehlo.constant dense<0.0> : tensor<f64>\n"
@@ -163,6 +168,8 @@ def _check_case(name, text):
         inputs = numerics.random_inputs(module, seed)
         if name == "dynamic-slice-clamped" or name == "dynamic-update-slice":
             inputs[-1] = np.array(7 * (seed + 1) - 10, np.int32)  # out of range both ways: must clamp
+        if name == "gather-raw-ids":
+            inputs[0] = np.array([[-5, 0, 3, 99]], np.int32)  # XLA clamps out-of-range rows; so must we
         expected = numerics.execute(module, inputs)
         for xnnpack in (True, False):
             got = list(TFLiteModel(data, xnnpack=xnnpack).run(None, *inputs).values())

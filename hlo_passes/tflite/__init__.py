@@ -1,2 +1,3 @@
-"""The TFLite backend: a `.tflite` writer (`writer`), LiteRT's schema behind one door (`schema`), and a runner
-(`runtime`). Nothing here imports MLIR: the legalization that turns StableHLO into TFL ops feeds the writer."""
+"""The TFLite backend: StableHLO -> TFL ops (`legalize`, `legalize_nn`, `cleanup`, `retype`), the TFL op table
+(`ops`), a `.tflite` writer (`writer`, `export`), LiteRT's schema behind one door (`schema`), a runner
+(`runtime`) and `inspect`. The writer, schema, runner and inspector need no MLIR."""

@@ -398,6 +398,10 @@ def _gather(op):
     if offset != want_offsets or _shape(op.result) != expected:
         raise Decline("the gather's result dims are not in TFL GATHER's order (operand dims before the axis,"
                       " index dims, then the rest)")
+    # XLA clamps out-of-range starts into the operand; TFL GATHER fails on them: clamp first
+    dt = _dtype(idx)
+    idx = _one("tfl.maximum", [idx, T.const(np.zeros((), dt))], idx.type)
+    idx = _one("tfl.minimum", [idx, T.const(np.asarray(xs[axis] - 1, dt))], idx.type)
     return _one("tfl.gather", [x, idx], op.result.type, axis=axis, batch_dims=0)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,13 @@ def _interpreter_module():
     return interpreter
 
 
+def _pass_on(text: str) -> None:
+    """Forward what LiteRT's C++ printed, minus its INFO chatter."""
+    said = [line for line in text.splitlines() if line and not line.startswith("INFO:")]
+    if said:
+        print("\n".join(said), file=sys.stderr)
+
+
 def _signature_order(data: bytes) -> dict[str, tuple[list[str], list[str]]]:
     """Input and output names of each signature in the order the model declares them (LiteRT's own
     details come back sorted by name, which puts `args_10` before `args_2`). Reads only the signature
@@ -71,6 +79,16 @@ class TFLiteModel:
         if threads < 1:
             raise HloError(f"threads must be >= 1, got {threads}")
         kwargs = dict(num_threads=threads, experimental_op_resolver_type=resolver)
+        from ..ir import captured_stderr  # LiteRT's C++ logs "INFO: Created ... XNNPACK delegate" on fd 2
+
+        self._runners: dict = {}
+        with captured_stderr() as cpp:
+            self._load(model, interp, kwargs)
+            self.signatures = self._signatures()  # (the delegate is made, and announced, here)
+        self._called: set[str] = set()
+        _pass_on(cpp.text)
+
+    def _load(self, model, interp, kwargs) -> None:
         try:
             if isinstance(model, (bytes, bytearray, memoryview)):
                 self._data = bytes(model)  # LiteRT reads the bytes in place: keep them alive
@@ -85,8 +103,6 @@ class TFLiteModel:
                 self.interpreter = interp.Interpreter(model_path=str(path), **kwargs)
         except ValueError as e:
             raise HloError(f"LiteRT cannot load the model: {' '.join(str(e).split())}") from None
-        self._runners: dict = {}
-        self.signatures = self._signatures()
 
     def _signatures(self) -> dict[str, SignatureSpec]:
         result = {}
@@ -139,7 +155,15 @@ class TFLiteModel:
                                f" {value.dtype}{list(value.shape)}")
             feed[name] = value
         try:
-            out = self._runner(spec.key)(**feed)
+            if spec.key in self._called:
+                out = self._runner(spec.key)(**feed)
+            else:  # the first call applies the delegate, which LiteRT announces on fd 2 ("INFO: Created ...")
+                from ..ir import captured_stderr
+
+                with captured_stderr() as cpp:
+                    out = self._runner(spec.key)(**feed)
+                self._called.add(spec.key)
+                _pass_on(cpp.text)
         except (ValueError, RuntimeError) as e:
             raise HloError(f"LiteRT failed to run signature '{spec.key}': {' '.join(str(e).split())}") from None
         return {t.name: np.array(out[t.name]) for t in spec.outputs}
@@ -149,6 +173,8 @@ class TFLiteModel:
         """Median wall time of one call in seconds, over `runs` calls after `warmup`."""
         spec = self._signature(signature)
         inputs = inputs if inputs is not None else {t.name: np.zeros(t.shape, t.dtype) for t in spec.inputs}
+        if spec.key not in self._called:
+            self.run(spec.key, **inputs)  # checks the inputs, and keeps the delegate's announcement quiet
         runner = self._runner(spec.key)
         for _ in range(warmup):
             runner(**inputs)
@@ -158,3 +184,29 @@ class TFLiteModel:
             runner(**inputs)
             times.append(time.perf_counter() - t0)
         return statistics.median(times)
+
+
+def has_tfl_ops(module) -> bool:
+    """True when `module` holds legalized TFL ops (it then runs in LiteRT, not on XLA)."""
+    from .. import ir
+
+    found = [False]
+
+    def visit(op):
+        if op.name.startswith("tfl."):
+            found[0] = True
+            return ir.mlir.WalkResult.INTERRUPT
+        return ir.mlir.WalkResult.ADVANCE
+
+    ir.as_operation(module).walk(visit)
+    return found[0]
+
+
+def execute_sets(module, sets, *, xnnpack: bool = True) -> list[list[np.ndarray]]:
+    """Write a legalized module as a `.tflite` (in memory) and run its entry signature on each input set:
+    how `--check-numerics` follows a pipeline across `legalize-tflite`."""
+    from .export import export
+
+    model = TFLiteModel(export(module).to_bytes(), xnnpack=xnnpack)
+    key = "main" if "main" in model.signatures else next(iter(model.signatures))
+    return [list(model.run(key, *inputs).values()) for inputs in sets]
