@@ -148,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     o = p.add_argument_group("output")
     o.add_argument("-o", "--output", metavar="FILE", type=_file_name, action=_Once,
                    help="write here (atomically) instead of stdout ('-': stdout)")
-    o.add_argument("--emit", choices=ir.FORMATS, default="text", action=_Once, help="output format (default text)")
+    o.add_argument("--emit", choices=(*ir.FORMATS, "tflite"), default=None, action=_Once,
+                   help="output format (default text; tflite when -o ends in .tflite: legalize-tflite is added to"
+                        " the pipeline unless it has it)")
     o.add_argument("--target-version", default="current", action=_Once,
                    help="StableHLO version of a portable artifact: X.Y.Z, 'current' or 'minimum'")
     o.add_argument("--generic", action="store_true", help="print ops in MLIR's generic form")
@@ -176,6 +178,22 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--atol", type=_tolerance, default=1e-6, action=_Once,
                    help="absolute tolerance of --check-numerics")
     d.add_argument("--seed", type=_count, default=0, action=_Once, help="seed of --check-numerics' random inputs")
+    d.add_argument("--numerics-timeout", type=_tolerance, default=None, action=_Once, metavar="SECONDS",
+                   help="give up a --check-numerics run after this long (default $HLO_OPT_NUMERICS_TIMEOUT or 300)")
+    d.add_argument("--numerics-inputs", choices=("typical", "edges", "float-edges"), default="edges", action=_Once,
+                   help="--check-numerics' input sets: typical values, plus integer edges (default), plus float edges")
+    t = p.add_argument_group("tflite")
+    t.add_argument("--run-tflite", metavar="MODEL", type=_file_name, action=_Once,
+                   help="run a .tflite in LiteRT: print its outputs and median latency, then exit")
+    t.add_argument("--inspect", metavar="MODEL", type=_file_name, action=_Once,
+                   help="print what a .tflite holds: signatures, ops, composites, quantization, buffers")
+    t.add_argument("--signature", action=_Once, help="the signature --run-tflite calls (needed when there are several)")
+    t.add_argument("--inputs", metavar="NPZ", type=_file_name, action=_Once,
+                   help="inputs for --run-tflite, by name (default: seeded random ones)")
+    t.add_argument("--save-outputs", metavar="NPZ", type=_file_name, action=_Once, help="--run-tflite's outputs, as .npz")
+    t.add_argument("--runs", type=_count, default=100, action=_Once, help="timed runs of --run-tflite (default 100)")
+    t.add_argument("--threads", type=_count, default=1, action=_Once, help="LiteRT threads (default 1)")
+    t.add_argument("--no-xnnpack", action="store_true", help="run LiteRT's builtin kernels, not XNNPACK")
     d.add_argument("--reproducer", metavar="FILE", type=_file_name, action=_Once,
                    help="where to write the reproducer of a failing pass (default: a temporary file)")
     d.add_argument("--run-reproducer", metavar="FILE", type=_file_name, action=_Once,
@@ -383,7 +401,8 @@ class _Run:
             self.histograms.append(OpHistogram())
             result.append(self.histograms[-1])
         if a.check_numerics:
-            result.append(NumericsCheck(a.rtol, a.atol, a.seed))
+            result.append(NumericsCheck(a.rtol, a.atol, a.seed, timeout=a.numerics_timeout,
+                                        input_mode=a.numerics_inputs))
         if self.statistics:
             result.append(self.statistics)
         if self.timing:
@@ -412,8 +431,13 @@ class _Run:
                 traceback.print_exception(err.__cause__, file=sys.stderr)
             raise self._with_notes(err, instruments).with_filename(display) from None
         t1 = time.perf_counter()
-        data = ir.serialize(result, a.emit, target_version=a.target_version, debuginfo=a.print_debuginfo,
-                            generic=a.generic, verified=not a.no_verify)
+        if a.emit == "tflite":
+            from hlo_passes.tflite.export import export
+
+            data = export(result).to_bytes()
+        else:
+            data = ir.serialize(result, a.emit, target_version=a.target_version, debuginfo=a.print_debuginfo,
+                                generic=a.generic, verified=not a.no_verify)
         if self.timing and chunk_index == n_chunks - 1:
             self.timing.extra.append(("output", time.perf_counter() - t1))
         return data
@@ -491,6 +515,21 @@ def _main(argv, streams: _Streams) -> int:
         list_passes(listing)
         streams.write_stdout(listing.getvalue().encode())
         return 0
+    if args.run_tflite or args.inspect:
+        from hlo_passes.tools import tflite_cli
+
+        if args.run_tflite and args.inspect:
+            raise HloError("--run-tflite and --inspect: one at a time")
+        if args.inspect:
+            report = tflite_cli.inspect(args.inspect)
+        else:
+            report = tflite_cli.run_tflite(args.run_tflite, signature=args.signature, inputs=args.inputs,
+                                           runs=args.runs, threads=max(args.threads, 1), xnnpack=not args.no_xnnpack,
+                                           seed=args.seed, save=args.save_outputs)
+        streams.write_stdout(report.encode())
+        return 0
+    if args.emit is None:
+        args.emit = "tflite" if (args.output or "").endswith(".tflite") else "text"
     path = data = None
     if args.run_reproducer:
         if getattr(args, "pipeline_parts", None):
@@ -505,6 +544,8 @@ def _main(argv, streams: _Streams) -> int:
         args.input, pipeline = args.run_reproducer, parse_pipeline(text)
     else:
         text, pipeline = _pipeline_from_args(args)
+    if args.emit == "tflite" and not any(p.pass_name == "legalize-tflite" for p in pipeline):
+        pipeline = [*pipeline, *parse_pipeline("legalize-tflite")]
     _check_print_ir_names(args, pipeline)
     if args.split_input_file and args.emit != "text":
         raise HloError("--split-input-file writes text only (drop --emit)")

@@ -1,0 +1,68 @@
+"""The CLI's .tflite side: `-o model.tflite` (legalize-tflite added when the pipeline lacks it), `--inspect`,
+`--run-tflite` with inputs and saved outputs, and failures that leave nothing behind."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import hlo_passes as hp
+from hlo_passes import numerics
+
+from conftest import EXAMPLES
+
+HLO_OPT = str(Path(sys.executable).parent / "hlo-opt")
+
+
+def _run(*args, **kw):
+    return subprocess.run([HLO_OPT, *map(str, args)], capture_output=True, text=True, timeout=300, **kw)
+
+
+def test_write_inspect_and_run_a_model(tmp_path):
+    model = tmp_path / "attention.tflite"
+    done = _run(EXAMPLES / "attention.mlir", "--pass-pipeline=optimize", "-o", model, "--statistics")
+    assert done.returncode == 0, done.stderr
+    assert "legalize-tflite (#10)" in done.stderr  # added to the pipeline for a .tflite output
+    report = _run("--inspect", model)
+    assert report.returncode == 0 and "composite odml.scaled_dot_product_attention" in report.stdout
+    module = hp.load(EXAMPLES / "attention.mlir")
+    inputs = numerics.random_inputs(module, 3)
+    np.savez(tmp_path / "in.npz", *inputs)
+    ran = _run("--run-tflite", model, "--inputs", tmp_path / "in.npz", "--save-outputs", tmp_path / "out.npz",
+               "--runs", 20)
+    assert ran.returncode == 0, ran.stderr
+    assert "latency:" in ran.stdout and "median of 20 runs" in ran.stdout
+    with np.load(tmp_path / "out.npz") as out:
+        got = [out[k] for k in out.files]
+    assert numerics.compare(got, numerics.execute(module, inputs), rtol=1e-4, atol=1e-4).ok
+
+
+def test_unsupported_op_writes_no_model(tmp_path):
+    src = tmp_path / "bad.mlir"
+    src.write_text("func.func @main(%a: tensor<4xf32>) -> tensor<4xf32> {\n"
+                   "  %0 = stablehlo.custom_call @my_kernel(%a) : (tensor<4xf32>) -> tensor<4xf32>\n"
+                   "  return %0 : tensor<4xf32>\n}\n")
+    out = tmp_path / "bad.tflite"
+    done = _run(src, "-o", out)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert f"{src}:2:8: stablehlo.custom_call: no rule converts stablehlo.custom_call" in done.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == [src]
+
+
+def test_run_tflite_errors_are_one_line(tmp_path):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"\0" * 64)
+    for args in (["--run-tflite", bad], ["--inspect", bad], ["--run-tflite", tmp_path / "missing.tflite"]):
+        done = _run(*args)
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_numerics_flags_reach_the_check():
+    done = _run(EXAMPLES / "attention.mlir", "--pass", "cse", "--check-numerics", "--numerics-inputs", "typical",
+                "--numerics-timeout", "120", "-o", "/dev/null")
+    assert done.returncode == 0, done.stderr
+    assert "check-numerics: after cse (#1): same results" in done.stderr
+    bad = _run(EXAMPLES / "attention.mlir", "--pass", "cse", "--check-numerics", "--numerics-timeout", "-1")
+    assert bad.returncode == 1 and "expected a finite number >= 0" in bad.stderr
