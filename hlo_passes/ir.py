@@ -187,8 +187,46 @@ def _deserialize(ctx: mlir.Context, raw: bytes, filename: str) -> mlir.Module:
     raise HloError(f"cannot read portable artifact: {why}", SourceLoc(filename, 1, 1))
 
 
+BACKEND_DIALECTS = ("tfl",)  # unregistered dialects our backends emit (legalize-tflite's ops)
+
+
+def _allow_backend_ops(ctx: mlir.Context, raw: bytes) -> bool:
+    """A legalized module holds `tfl.*` ops, a dialect jaxlib does not know: let the context take them (and
+    only them: `_refuse_unknown_dialects` checks after the parse). A cheap byte search decides."""
+    if any(name.encode() in raw for name in BACKEND_DIALECTS):
+        ctx.allow_unregistered_dialects = True
+        return True
+    return False
+
+
+def _refuse_unknown_dialects(module, filename: str) -> None:
+    """With unregistered ops allowed, an op of any unknown dialect would parse: only ours may."""
+    bad = []
+
+    def visit(op):
+        if not op.context.is_registered_operation(op.name) and op.name.split(".", 1)[0] not in BACKEND_DIALECTS:
+            bad.append(op)
+            return mlir.WalkResult.INTERRUPT
+        return mlir.WalkResult.ADVANCE
+
+    as_operation(module).walk(visit)
+    if bad:
+        op = bad[0]
+        raise HloError(f"operation '{op.name}' is of an unknown dialect (this build knows stablehlo, chlo, func,"
+                       f" arith, ... and the backends' {', '.join(BACKEND_DIALECTS)})",
+                       SourceLoc.parse(str(op.location), filename))
+
+
 def _parse_checked(raw: bytes, filename: str, ctx: mlir.Context, path: str | None) -> mlir.Module:
     """The bindings' reader, on bytes that passed `checked_parse`'s checks."""
+    if _allow_backend_ops(ctx, raw):
+        module = _parse_checked_inner(raw, filename, ctx, path)
+        _refuse_unknown_dialects(module, filename)
+        return module
+    return _parse_checked_inner(raw, filename, ctx, path)
+
+
+def _parse_checked_inner(raw: bytes, filename: str, ctx: mlir.Context, path: str | None) -> mlir.Module:
     try:
         if _portable_producer(raw):
             return _deserialize(ctx, raw, filename)
