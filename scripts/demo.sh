@@ -6,3 +6,5 @@ mkdir -p out
 set -x
 hlo-opt examples/attention.mlir --pass-pipeline="${PIPELINE:-optimize}" \
   --op-histogram --statistics --timing --check-numerics -o out/attention.opt.mlir
+hlo-opt examples/attention.mlir --pass-pipeline="${PIPELINE:-optimize}" -o out/attention.tflite
+hlo-opt --run-tflite out/attention.tflite --runs 200
