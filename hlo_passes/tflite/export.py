@@ -136,8 +136,17 @@ class _Exporter:
             op = item.operation
             oname = op.name
             if oname == T.CONST:
-                attr = op.attributes["value"]
-                tensors[op.result] = sg.constant(ir.to_numpy(attr), tensor_name(f"const_{k}"))
+                attr = ir.downcast(op.attributes["value"])
+                if isinstance(attr, mlir.DenseResourceElementsAttr):  # a weight: read once, when written
+                    t = mlir.RankedTensorType(attr.type)
+                    dtype = ir.np_dtype(t.element_type)
+                    nbytes = int(np.prod(t.shape, dtype=np.int64)) * dtype.itemsize
+                    tensors[op.result] = sg.constant_lazy((str(attr), str(t)), t.shape, dtype, nbytes,
+                                                          tensor_name(f"const_{k}"),
+                                                          lambda attr=attr: ir.to_numpy(attr))
+                else:
+                    tensors[op.result] = sg.constant(ir.to_numpy(attr), tensor_name(f"const_{k}"),
+                                                     reload=lambda attr=attr: ir.to_numpy(attr))
             elif oname == T.QCONST:
                 values, scale, axis = T.qconst_parts(op.result)
                 quant = Quantization(scale, np.zeros(scale.size, np.int64), 0 if axis is None else axis)

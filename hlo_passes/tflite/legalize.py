@@ -308,9 +308,10 @@ def _dot_general(op):
             w_type = mlir.RankedTensorType.get(list(values.shape), _type(op.result).element_type)
             w_value = T.qconst(values, scale, axis, w_type)
             n = values.shape[0]
+        elif rc == [1]:  # already [N, K]: the constant itself, not a copy (weights can be gigabytes)
+            w_value, n = T.const(weight), rs[0]
         else:
-            w = ir.to_numpy(weight)
-            w = w.T if rc == [0] else w
+            w = ir.to_numpy(weight).T
             w_value, n = T.const(np.ascontiguousarray(w)), w.shape[0]
         fc = _one("tfl.fully_connected", [lhs, w_value, T.no_value()],
                   _ttype([*ls[:-1], n], op.result), keep_num_dims=True, fused_activation_function="NONE")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator
 
 import flatbuffers
 import numpy as np
@@ -50,8 +50,16 @@ class Quantization:
 
 @dataclass
 class _Buffer:
-    array: np.ndarray  # C-contiguous; its bytes are the buffer
+    array: np.ndarray | None  # C-contiguous; its bytes are the buffer (None: read again when written)
     external: bool
+    nbytes: int
+    load: Callable[[], np.ndarray] | None = None
+
+    def data(self) -> np.ndarray:
+        array = self.array if self.array is not None else np.ascontiguousarray(self.load())
+        if array.nbytes != self.nbytes:
+            raise HloError(f"internal: a weight read back with {array.nbytes} bytes, not {self.nbytes}")
+        return array.view(np.uint8).reshape(-1) if array.size else np.zeros(0, np.uint8)
 
 
 @dataclass
@@ -80,11 +88,18 @@ class Subgraph:
         self.tensors.append(t)
         return len(self.tensors) - 1
 
-    def constant(self, array, name: str, *, quantization: Quantization | None = None) -> int:
-        """A tensor holding `array` (its buffer shared with every identical array in the model)."""
+    def constant(self, array, name: str, *, quantization: Quantization | None = None,
+                 reload: Callable[[], np.ndarray] | None = None) -> int:
+        """A tensor holding `array` (its buffer shared with every identical array in the model). With
+        `reload`, a large array is not kept: it is read again when the file is written."""
         array = np.asarray(array)
-        return self.tensor(array.shape, array.dtype, name, buffer=self.writer.buffer(array),
+        return self.tensor(array.shape, array.dtype, name, buffer=self.writer.buffer(array, reload),
                            quantization=quantization)
+
+    def constant_lazy(self, key, shape, dtype, nbytes: int, name: str, load: Callable[[], np.ndarray]) -> int:
+        """A constant tensor whose bytes are read only when the file is written (`load()`), deduplicated by
+        `key` instead of by content: a weight the module holds as a named resource is never copied twice."""
+        return self.tensor(shape, dtype, name, buffer=self.writer.lazy_buffer(key, nbytes, load))
 
     def op(self, name: str, inputs, outputs, *, options=None, custom: str | None = None,
            custom_options: bytes | None = None, version: int = 1) -> None:
@@ -135,14 +150,28 @@ class ModelWriter:
         self.subgraphs.append(sg)
         return sg
 
-    def buffer(self, array) -> int:
-        """The index of a buffer holding `array`'s bytes; identical bytes get the same buffer."""
+    def buffer(self, array, reload: Callable[[], np.ndarray] | None = None) -> int:
+        """The index of a buffer holding `array`'s bytes; identical bytes get the same buffer. A large
+        array with a `reload` is hashed now and read again at write time, so that the writer never holds
+        all the weights at once (the module holds them already)."""
         array = np.ascontiguousarray(array)
         raw = array.view(np.uint8).reshape(-1) if array.size else np.zeros(0, np.uint8)
         key = (raw.size, hashlib.blake2b(raw.data, digest_size=16).digest())
         if key not in self._by_content:
             self._by_content[key] = len(self.buffers)
-            self.buffers.append(_Buffer(array, raw.size >= self.external_threshold))
+            external = raw.size >= self.external_threshold
+            lazy = external and reload is not None
+            self.buffers.append(_Buffer(None if lazy else array, external, raw.size, reload if lazy else None))
+        return self._by_content[key]
+
+    def lazy_buffer(self, key, nbytes: int, load: Callable[[], np.ndarray]) -> int:
+        """A buffer read at write time, shared by everything with the same `key`."""
+        key = ("lazy", key)
+        if key not in self._by_content:
+            self._by_content[key] = len(self.buffers)
+            external = nbytes >= self.external_threshold
+            self.buffers.append(_Buffer(None if external else np.ascontiguousarray(load()), external, nbytes,
+                                        load if external else None))
         return self._by_content[key]
 
     def opcode(self, code: int, custom: str | None = None, version: int = 1) -> int:
@@ -177,9 +206,9 @@ class ModelWriter:
             b = fb.BufferT()
             if buf is not None:
                 if buf.external:
-                    b.offset, b.size = offsets.get(i, 1), buf.array.nbytes
+                    b.offset, b.size = offsets.get(i, 1), buf.nbytes
                 else:
-                    b.data = buf.array.view(np.uint8).reshape(-1)
+                    b.data = buf.data()
             m.buffers.append(b)
         return m
 
@@ -199,7 +228,7 @@ class ModelWriter:
         offsets, pos = {}, _aligned(len(head))
         for i in externals:
             offsets[i] = pos
-            pos = _aligned(pos + self.buffers[i].array.nbytes)
+            pos = _aligned(pos + self.buffers[i].nbytes)
         final = self._pack(self._model(offsets))
         if len(final) != len(head):  # cannot happen with fixed-width offsets; never write a wrong file
             raise HloError("internal: the flatbuffer changed length when its buffer offsets were filled in")
@@ -207,9 +236,10 @@ class ModelWriter:
         written = len(final)
         for i in externals:
             yield b"\0" * (offsets[i] - written)
-            data = self.buffers[i].array.view(np.uint8).reshape(-1)
-            yield memoryview(data)
+            data = self.buffers[i].data()
             written = offsets[i] + data.size
+            yield memoryview(data)
+            del data  # one weight at a time
 
     def to_bytes(self) -> bytes:
         return b"".join(bytes(c) for c in self.chunks())
