@@ -112,77 +112,17 @@ class _Exporter:
         if len(fn.regions[0].blocks) != 1:
             raise HloError(f"{_where(fn)}function @{name} has several blocks: TFLite subgraphs are straight-line")
         block = fn.regions[0].blocks[0]
-        tensors: dict = {}
-        used_names: set[str] = set()
-
-        def tensor_name(base: str) -> str:
-            candidate, k = base, 0
-            while candidate in used_names:
-                k += 1
-                candidate = f"{base}_{k}"
-            used_names.add(candidate)
-            return candidate
-
-        def new_tensor(value, base: str) -> int:
-            t = mlir.RankedTensorType(value.type)
-            return sg.tensor(t.shape, ir.np_dtype(t.element_type), tensor_name(base))
-
+        w = _BlockWriter(self, sg, name)
         for i, arg in enumerate(block.arguments):
             if not isinstance(arg.type, mlir.RankedTensorType):
                 raise HloError(f"{_where(fn)}argument {i} of @{name} is {arg.type}: only ranked tensors")
-            tensors[arg] = new_tensor(arg, f"args_{i}")
-        sg.inputs = [tensors[a] for a in block.arguments]
-        for k, item in enumerate(block.operations):
-            op = item.operation
-            oname = op.name
-            if oname == T.CONST:
-                attr = ir.downcast(op.attributes["value"])
-                if isinstance(attr, mlir.DenseResourceElementsAttr):  # a weight: read once, when written
-                    t = mlir.RankedTensorType(attr.type)
-                    dtype = ir.np_dtype(t.element_type)
-                    nbytes = int(np.prod(t.shape, dtype=np.int64)) * dtype.itemsize
-                    tensors[op.result] = sg.constant_lazy((str(attr), str(t)), t.shape, dtype, nbytes,
-                                                          tensor_name(f"const_{k}"),
-                                                          lambda attr=attr: ir.to_numpy(attr))
-                else:
-                    tensors[op.result] = sg.constant(ir.to_numpy(attr), tensor_name(f"const_{k}"),
-                                                     reload=lambda attr=attr: ir.to_numpy(attr))
-            elif oname == T.QCONST:
-                values, scale, axis = T.qconst_parts(op.result)
-                quant = Quantization(scale, np.zeros(scale.size, np.int64), 0 if axis is None else axis)
-                tensors[op.result] = sg.constant(values, tensor_name(f"qconst_{k}"), quantization=quant)
-            elif oname == T.NO_VALUE:
-                tensors[op.result] = -1
-            elif oname == "func.return":
-                outs = []
-                for v in op.operands:
-                    if v not in tensors:
-                        raise HloError(f"{_where(op)}@{name} returns a value the export did not see")
-                    outs.append(tensors[v])
-                if len(set(outs)) != len(outs) or set(outs) & set(sg.inputs) or -1 in outs:
-                    raise HloError(f"{_where(op)}@{name} returns an input, a constant or one value twice:"
-                                   " TFLite outputs must be distinct computed tensors")
-                sg.outputs = outs
-            elif oname == "stablehlo.composite":
-                self._composite(sg, op, tensors, new_tensor, k)
-            elif oname in T.OPS:
-                inputs = [self._operand(tensors, v, op) for v in op.operands]
-                outputs = [new_tensor(r, f"{oname[4:]}_{k}") for r in op.results]
-                for r, t in zip(op.results, outputs):
-                    tensors[r] = t
-                sg.op(T.OPS[oname].builtin, inputs, outputs, options=T.options_of(op, self._extra(op)),
-                      version=T.OPS[oname].version)
-            else:
-                hint = " (run legalize-tflite first)" if not oname.startswith("tfl.") else \
-                    " (not in the backend's op table)"
-                raise HloError(f"{_where(op)}{oname} cannot be written to a .tflite{hint}")
+        sg.inputs = [w.arg(a, f"args_{i}") for i, a in enumerate(block.arguments)]
+        outs, ret = w.body(block)
+        if len(set(outs)) != len(outs) or set(outs) & set(sg.inputs) or -1 in outs:
+            raise HloError(f"{_where(ret)}@{name} returns an input, a constant or one value twice:"
+                           " TFLite outputs must be distinct computed tensors")
+        sg.outputs = outs
         return sg
-
-    @staticmethod
-    def _operand(tensors, value, op) -> int:
-        if value not in tensors:
-            raise HloError(f"{_where(op)}{op.name} uses a value defined outside its function")
-        return tensors[value]
 
     @staticmethod
     def _extra(op) -> dict:
@@ -196,21 +136,185 @@ class _Exporter:
             return {"newShape": [int(d) for d in mlir.RankedTensorType(op.result.type).shape]}
         return {}
 
-    def _composite(self, sg: Subgraph, op, tensors, new_tensor, k: int) -> None:
+class _BlockWriter:
+    """Fills one subgraph from one block: tensors for its values, operators for its ops. Loop and branch
+    bodies become subgraphs of their own; what they use from outside comes in as extra inputs (constants
+    are simply repeated: they share their buffer)."""
+
+    def __init__(self, exporter: _Exporter, sg: Subgraph, name: str):
+        self.exporter, self.sg, self.name = exporter, sg, name
+        self.tensors: dict = {}
+        self.used_names: set[str] = set()
+
+    def tensor_name(self, base: str) -> str:
+        candidate, k = base, 0
+        while candidate in self.used_names:
+            k += 1
+            candidate = f"{base}_{k}"
+        self.used_names.add(candidate)
+        return candidate
+
+    def new_tensor(self, value, base: str) -> int:
+        t = mlir.RankedTensorType(value.type)
+        return self.sg.tensor(t.shape, ir.np_dtype(t.element_type), self.tensor_name(base))
+
+    def arg(self, value, base: str) -> int:
+        self.tensors[value] = self.new_tensor(value, base)
+        return self.tensors[value]
+
+    def operand(self, value, op) -> int:
+        if value in self.tensors:
+            return self.tensors[value]
+        producer = _producer(value)
+        if producer is not None and producer.name in (T.CONST, T.QCONST):  # a constant from outside the body
+            self.constant(producer, f"outer_{len(self.tensors)}")
+            return self.tensors[value]
+        raise HloError(f"{_where(op)}{op.name} uses a value defined outside its function")
+
+    def body(self, block) -> tuple[list[int], object]:
+        """Emit every op of `block`; returns the tensors its terminator returns, and the terminator."""
+        for k, item in enumerate(block.operations):
+            op = item.operation
+            if op.name in ("func.return", "stablehlo.return"):
+                return [self.operand(v, op) for v in op.operands], op
+            self.emit(op, k)
+        raise HloError(f"a block of @{self.name} has no terminator")
+
+    def constant(self, op, base: str) -> None:
+        sg = self.sg
+        if op.name == T.QCONST:
+            values, scale, axis = T.qconst_parts(op.result)
+            quant = Quantization(scale, np.zeros(scale.size, np.int64), 0 if axis is None else axis)
+            self.tensors[op.result] = sg.constant(values, self.tensor_name(base), quantization=quant)
+            return
+        attr = ir.downcast(op.attributes["value"])
+        if isinstance(attr, mlir.DenseResourceElementsAttr):  # a weight: read once, when written
+            t = mlir.RankedTensorType(attr.type)
+            dtype = ir.np_dtype(t.element_type)
+            nbytes = int(np.prod(t.shape, dtype=np.int64)) * dtype.itemsize
+            self.tensors[op.result] = sg.constant_lazy((str(attr), str(t)), t.shape, dtype, nbytes,
+                                                       self.tensor_name(base), lambda attr=attr: ir.to_numpy(attr))
+        else:
+            self.tensors[op.result] = sg.constant(ir.to_numpy(attr), self.tensor_name(base),
+                                                  reload=lambda attr=attr: ir.to_numpy(attr))
+
+    def results(self, op, base: str) -> list[int]:
+        outputs = [self.new_tensor(r, base) for r in op.results]
+        for r, t in zip(op.results, outputs):
+            self.tensors[r] = t
+        return outputs
+
+    def emit(self, op, k: int) -> None:
+        oname = op.name
+        if oname in (T.CONST, T.QCONST):
+            self.constant(op, f"{'q' if oname == T.QCONST else ''}const_{k}")
+        elif oname == T.NO_VALUE:
+            self.tensors[op.result] = -1
+        elif oname == "stablehlo.composite":
+            self.composite(op, k)
+        elif oname == "stablehlo.while":
+            self.loop(op, k)
+        elif oname == "stablehlo.if":
+            self.branch(op, k)
+        elif oname in T.OPS:
+            inputs = [self.operand(v, op) for v in op.operands]
+            outputs = self.results(op, f"{oname[4:]}_{k}")
+            self.sg.op(T.OPS[oname].builtin, inputs, outputs, options=T.options_of(op, _Exporter._extra(op)),
+                       version=T.OPS[oname].version)
+        else:
+            hint = " (run legalize-tflite first)" if not oname.startswith("tfl.") else " (not in the backend's op table)"
+            raise HloError(f"{_where(op)}{oname} cannot be written to a .tflite{hint}")
+
+    def composite(self, op, k: int) -> None:
         decomposition = mlir.FlatSymbolRefAttr(op.attributes["decomposition"]).value
-        body = self._subgraph_for(decomposition)
+        body = self.exporter._subgraph_for(decomposition)
         comp_name = mlir.StringAttr(op.attributes["name"]).value
         version = int(op.attributes["version"].value) if "version" in op.attributes else 0
         attrs = schema.flexbuffer(_composite_attributes(op))
-        inputs = [self._operand(tensors, v, op) for v in op.operands]
-        outputs = [new_tensor(r, f"{comp_name}_{k}") for r in op.results]
-        for r, t in zip(op.results, outputs):
-            tensors[r] = t
+        inputs = [self.operand(v, op) for v in op.operands]
+        outputs = self.results(op, f"{comp_name}_{k}")
         options = schema.options("StableHLOCompositeOptions", name=comp_name, decompositionSubgraphIndex=body.index,
                                  compositeAttributes=np.frombuffer(attrs, np.uint8),
                                  compositeAttributesFormat=schema.enum("CustomOptionsFormat", "FLEXBUFFERS"),
                                  version=version)
-        sg.op("STABLEHLO_COMPOSITE", inputs, outputs, options=options)
+        self.sg.op("STABLEHLO_COMPOSITE", inputs, outputs, options=options)
+
+    def _region(self, region, name: str, captured: list, args_first: bool = True):
+        """A subgraph from a single-block region: its block arguments, then the captured values, as inputs."""
+        if len(region.blocks) != 1:
+            raise HloError(f"a region of @{self.name} has several blocks: TFLite subgraphs are straight-line")
+        block = region.blocks[0]
+        sg = self.exporter.writer.subgraph(name)
+        w = _BlockWriter(self.exporter, sg, name)
+        ins = [w.arg(a, f"arg_{i}") for i, a in enumerate(block.arguments)]
+        ins += [w.arg(v, f"captured_{i}") for i, v in enumerate(captured)]
+        sg.inputs = ins
+        outs, _ = w.body(block)
+        return sg, w, outs
+
+    def loop(self, op, k: int) -> None:
+        """stablehlo.while -> WHILE with cond and body subgraphs; outside values ride along as loop inputs."""
+        captured = _captures(op)
+        base = f"{self.name}.while_{k}"
+        cond, _, cond_outs = self._region(op.regions[0], f"{base}.cond", captured)
+        cond.outputs = cond_outs
+        body, w, body_outs = self._region(op.regions[1], f"{base}.body", captured)
+        body.outputs = body_outs + [w.tensors[v] for v in captured]  # unchanged from one iteration to the next
+        inputs = [self.operand(v, op) for v in op.operands] + [self.operand(v, op) for v in captured]
+        outputs = self.results(op, f"while_{k}")
+        outputs += [self.new_tensor(v, f"while_{k}_passthrough") for v in captured]
+        self.sg.op("WHILE", inputs, outputs,
+                   options=schema.options("WhileOptions", condSubgraphIndex=cond.index, bodySubgraphIndex=body.index))
+
+    def branch(self, op, k: int) -> None:
+        """stablehlo.if -> IF with then/else subgraphs taking what the branches use from outside."""
+        captured = _captures(op)
+        base = f"{self.name}.if_{k}"
+        then, _, then_outs = self._region(op.regions[0], f"{base}.then", captured)
+        then.outputs = then_outs
+        other, _, else_outs = self._region(op.regions[1], f"{base}.else", captured)
+        other.outputs = else_outs
+        inputs = [self.operand(op.operands[0], op)] + [self.operand(v, op) for v in captured]
+        outputs = self.results(op, f"if_{k}")
+        self.sg.op("IF", inputs, outputs,
+                   options=schema.options("IfOptions", thenSubgraphIndex=then.index, elseSubgraphIndex=other.index))
+
+
+def _producer(value):
+    owner = value.owner
+    op = getattr(owner, "operation", owner)
+    return op if isinstance(op, mlir.Operation) else None
+
+
+def _captures(op) -> list:
+    """Values that ops nested in `op` use but that are defined outside it (constants excepted: a body
+    repeats those itself), in first-use order."""
+    inside: set = set()
+    used: list = []
+
+    def visit(inner):
+        if inner != op:
+            for r in inner.results:
+                inside.add(r)
+        for region in inner.regions:
+            for block in region.blocks:
+                inside.update(block.arguments)
+        if inner != op:
+            used.extend(inner.operands)
+        return mlir.WalkResult.ADVANCE
+
+    op.walk(visit, mlir.WalkOrder.PRE_ORDER)
+    seen: set = set()
+    result = []
+    for v in used:
+        if v in inside or v in seen:
+            continue
+        producer = _producer(v)
+        if producer is not None and producer.name in (T.CONST, T.QCONST):
+            continue
+        seen.add(v)
+        result.append(v)
+    return result
 
 
 def export(module, writer: ModelWriter | None = None) -> ModelWriter:

@@ -417,8 +417,26 @@ RULES = {
     "stablehlo.broadcast_in_dim": _broadcast_in_dim, "stablehlo.slice": _slice,
     "stablehlo.concatenate": _concatenate, "stablehlo.dynamic_slice": _dynamic_slice,
     "stablehlo.dynamic_update_slice": _dynamic_update_slice, "stablehlo.dot_general": _dot_general,
-    "stablehlo.reduce": _reduce, "stablehlo.gather": _gather,
+    "stablehlo.reduce": _reduce, "stablehlo.gather": _gather, "stablehlo.case": lambda op: _case(op),
 }
 
 ILLEGAL = ("stablehlo", "chlo", "arith", "tensor", "shape", "sdy", "mhlo")
-LEGAL = frozenset({"stablehlo.composite"})  # kept: written as STABLEHLO_COMPOSITE (decomposition legalized too)
+# Kept as they are: composites (STABLEHLO_COMPOSITE, decomposition legalized too), while and if (WHILE and IF,
+# their bodies legalized in place, written as subgraphs) and the bodies' terminators.
+LEGAL = frozenset({"stablehlo.composite", "stablehlo.while", "stablehlo.if", "stablehlo.return"})
+
+
+def _case(op):
+    """A two-branch case (how JAX lowers lax.cond) -> if (index == 0): IF. Branch 0 runs for index 0, the
+    last branch for every other index, out-of-range ones included (StableHLO's rule)."""
+    if len(op.regions) != 2:
+        raise Decline(f"stablehlo.case with {len(op.regions)} branches has no TFL form here (two convert to IF)")
+    index = op.operands[0]
+    is_zero = _one("tfl.equal", [index, T.const(np.zeros((), _dtype(index)))],
+                   mlir.RankedTensorType.get([], mlir.IntegerType.get_signless(1)))
+    new = mlir.Operation.create("stablehlo.if", results=[r.type for r in op.results], operands=[is_zero],
+                                regions=2)
+    for i in (0, 1):  # move the bodies over: their ops are converted in place afterwards
+        op.regions[i].blocks[0].append_to(new.regions[i])
+    return list(new.results)
+
