@@ -89,6 +89,7 @@ def _splat_value(op, attrs):
         check_flush(op, [], one)
         return one.reshape(-1)[0]
     first = _splat_scalar(attrs[0])
+    check_flush(op, [np.asarray([first])])
     if op.name in _MOVES_SPLAT:
         return first
     if op.name in ("stablehlo.concatenate", "stablehlo.pad") and all(splat) and \

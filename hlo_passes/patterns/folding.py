@@ -339,14 +339,21 @@ ELEMENTWISE = set(UNARY) | set(BINARY) | {"stablehlo.compare", "stablehlo.select
 
 
 # Ops that compute on float values (not just move them): XLA CPU's kernels flush subnormal inputs and
-# results to zero, its folder does not always, so these decline when a subnormal is involved.
+# results to zero, its folder does not always, so these decline when a subnormal is involved. bf16 values
+# go through f32 in XLA even when they are only moved (a broadcast flushes them), so any op on them does.
 ARITHMETIC = (set(UNARY) | set(BINARY) | {"stablehlo.compare", "stablehlo.clamp", "stablehlo.reduce",
                                           "stablehlo.reduce_window", "stablehlo.dot_general"})
+_BF16 = np.dtype(dt.CLAIMED["bf16"])
 
 
 def check_flush(op, arrays, result=None) -> None:
-    if op.name in ARITHMETIC and (any(fr.flushable(a) for a in arrays) or
-                                  (result is not None and fr.flushable(result))):
+    """Decline when XLA CPU may flush a subnormal of this op's operands or result (see ARITHMETIC)."""
+    arrays = [np.asarray(a) for a in arrays] + ([np.asarray(result)] if result is not None else [])
+    if op.name in ARITHMETIC:
+        at_risk = arrays
+    else:
+        at_risk = [a for a in arrays if a.dtype == _BF16]
+    if any(fr.flushable(a) for a in at_risk):
         raise Decline("a subnormal operand or result: XLA CPU's kernels flush it to zero, its folder not always")
 
 
@@ -357,10 +364,10 @@ def evaluate(op, arrays: list[np.ndarray]) -> np.ndarray:
         raise Decline(f"no evaluator for {op.name}")
     check_flush(op, arrays)
     result = np.asarray(fn(op, *arrays))
-    check_flush(op, [], result)
     want = vals.dtype(op.results[0])
     if result.dtype != want:
         result = result.astype(want)
+    check_flush(op, [], result)
     if tuple(result.shape) != _result_shape(op):
         raise Decline(f"evaluated shape {result.shape} != {_result_shape(op)}")
     return result
