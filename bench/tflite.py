@@ -7,8 +7,8 @@ torch-mlir tiny Llama: `optimize` once, then (a) our `legalize-tflite` + writer,
 `run_convert_to_tfl_passes` + flatbuffer export, on the very same module text. Printed side by side:
 conversion wall time, `.tflite` size, operators in the entry subgraph, LiteRT latency (median of --runs
 calls, 1 thread, XNNPACK on, same ai-edge-litert), the largest difference from XLA CPU, and the latency
-ratio ours/theirs (bar: <= 1.0). The reference converter lives in its own venv (bench/.cache/refvenv,
-made on first use): it is a cross-check, never a dependency of hlo_passes.
+ratio ours/theirs (bar: <= 1.0). The reference converter lives in its own venv (.cache/refvenv, made on
+first use by tests/reference_converter.py): a cross-check, never a dependency of hlo_passes.
 A benchmark, not a test: it prints and exits 0.
 """
 
@@ -19,7 +19,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,42 +35,6 @@ import hlo_passes as hp  # noqa: E402
 from hlo_passes import numerics  # noqa: E402
 from hlo_passes.tflite.export import export  # noqa: E402
 from hlo_passes.tflite.runtime import TFLiteModel  # noqa: E402
-
-REFVENV = ROOT / "bench" / ".cache" / "refvenv"
-REF_PINS = ["litert-converter==0.5.0", "ai-edge-litert==2.3.0"]
-
-# Run inside the reference venv: parse the module with the converter's own MLIR, name the signature as we
-# do (args_i / output_i), run its StableHLO->TFL passes, write the flatbuffer.
-REF_SCRIPT = r"""
-import sys
-from litert_converter import converter_api_ext as c
-from litert_converter.mlir import ir, passmanager
-src, dst = sys.argv[1], sys.argv[2]
-ctx = ir.Context()
-c.prepare_mlir_context(ctx)
-with ctx:
-    module = ir.Module.parse(open(src).read())
-    fn = [op for op in module.body.operations if op.operation.name == "func.func"
-          and op.attributes["sym_name"].value == "main"][0]
-    n_in, n_out = len(fn.regions[0].blocks[0].arguments), len(fn.type.results)
-    c.set_signature(module.operation, signature_name="main", input_names=[f"args_{i}" for i in range(n_in)],
-                    output_names=[f"output_{i}" for i in range(n_out)])
-    c.run_convert_to_tfl_passes(module, passmanager.PassManager(), c.ConvertToTFLConfig())
-    open(dst, "wb").write(c.export_flatbuffer_to_bytes(module.operation))
-"""
-
-
-def ensure_refvenv() -> Path | None:
-    python = REFVENV / "bin" / "python"
-    if not python.exists():
-        print(f"making the reference converter's venv in {REFVENV} ({', '.join(REF_PINS)}) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(REFVENV)], check=True)
-        done = subprocess.run([str(python), "-m", "pip", "install", "-q", *REF_PINS], capture_output=True, text=True)
-        if done.returncode != 0:
-            print("  could not install the reference converter:", done.stderr.strip().splitlines()[-1:])
-            return None
-    return python
-
 
 def jax_decoder(layers: int, constants: bool) -> str:
     import jax
@@ -123,7 +86,7 @@ def row(label: str, convert_s: float, path: Path, inputs, expected, runs: int) -
     return latency
 
 
-def compare(name: str, text: str, ids, runs: int, refpython: Path | None, tmp: Path) -> None:
+def compare(name: str, text: str, ids, runs: int, tmp: Path) -> None:
     print(f"{name}")
     module = hp.parse(text)
     inputs = inputs_for(module, ids)
@@ -135,19 +98,16 @@ def compare(name: str, text: str, ids, runs: int, refpython: Path | None, tmp: P
     t0 = time.perf_counter()
     export(hp.run(hp.parse(src.read_text()), "legalize-tflite")).write(ours)
     mine = row("ours", time.perf_counter() - t0, ours, inputs, expected, runs)
-    if refpython is None:
-        print("  reference: not available")
-        return
+    import reference_converter as ref
+
     theirs_path = tmp / f"{name}.ref.tflite"
-    script = tmp / "ref_convert.py"
-    script.write_text(REF_SCRIPT)
     t0 = time.perf_counter()
-    done = subprocess.run([str(refpython), str(script), str(src), str(theirs_path)], capture_output=True, text=True)
-    seconds = time.perf_counter() - t0
-    if done.returncode != 0:
-        lines = [ln for ln in done.stderr.splitlines() if "error:" in ln.lower() or "Error" in ln]
-        print(f"  litert-converter cannot convert it: {(lines or ['(no message)'])[0].strip()[:160]}")
+    try:
+        ref.convert(src, theirs_path)
+    except ref.ConversionFailed as e:
+        print(f"  litert-converter cannot convert it: {str(e)[:160]}")
         return
+    seconds = time.perf_counter() - t0
     theirs = row("theirs", seconds, theirs_path, inputs, expected, runs)
     ratio = mine / theirs
     print(f"  latency ours/theirs: {ratio:.2f} (bar <= 1.0) {'PASS' if ratio <= 1.0 else 'FAIL'}")
@@ -157,18 +117,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--runs", type=int, default=500)
     args = ap.parse_args()
-    refpython = ensure_refvenv()
     keep = os.environ.get("BENCH_KEEP")  # a folder to keep the modules and models in, for inspection
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         tmp = Path(keep) if keep else Path(tmp)
         tmp.mkdir(parents=True, exist_ok=True)
-        compare("jax-decoder-x2-const", jax_decoder(2, True), None, args.runs, refpython, tmp)
-        compare("jax-decoder-x2-args", jax_decoder(2, False), None, args.runs, refpython, tmp)
+        compare("jax-decoder-x2-const", jax_decoder(2, True), None, args.runs, tmp)
+        compare("jax-decoder-x2-args", jax_decoder(2, False), None, args.runs, tmp)
         from conftest import exported_lm
 
         _, text, ids, _ = exported_lm("llama", "sdpa")
-        compare("torch-llama-x2", text, ids, args.runs, refpython, tmp)
+        compare("torch-llama-x2", text, ids, args.runs, tmp)
     return 0
 
 
