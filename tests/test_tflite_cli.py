@@ -66,3 +66,25 @@ def test_numerics_flags_reach_the_check():
     assert "check-numerics: after cse (#1): same results" in done.stderr
     bad = _run(EXAMPLES / "attention.mlir", "--pass", "cse", "--check-numerics", "--numerics-timeout", "-1")
     assert bad.returncode == 1 and "expected a finite number >= 0" in bad.stderr
+
+
+def test_jax_export_artifact_and_pass_through_outputs(tmp_path):
+    """A serialized jax.export artifact converts like text; a function that returns an input, a constant or
+    one value twice still gets distinct output tensors (copies)."""
+    model = tmp_path / "from_artifact.tflite"
+    assert _run(EXAMPLES / "attention.jax_exported", "--pass-pipeline=optimize", "-o", model).returncode == 0
+    assert "composite odml.scaled_dot_product_attention" in _run("--inspect", model).stdout
+    src = tmp_path / "passthrough.mlir"
+    src.write_text("func.func @main(%a: tensor<3xf32>) -> (tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) {\n"
+                   "  %c = stablehlo.constant dense<[1.0, 2.0, 3.0]> : tensor<3xf32>\n"
+                   "  return %a, %a, %c : tensor<3xf32>, tensor<3xf32>, tensor<3xf32>\n}\n")
+    out = tmp_path / "passthrough.tflite"
+    done = _run(src, "-o", out)
+    assert done.returncode == 0, done.stderr
+    from hlo_passes.tflite.runtime import TFLiteModel
+
+    x = np.array([4.0, 5.0, 6.0], np.float32)
+    a, b, c = TFLiteModel(out).run(None, x).values()
+    np.testing.assert_array_equal(a, x)
+    np.testing.assert_array_equal(b, x)
+    np.testing.assert_array_equal(c, [1.0, 2.0, 3.0])

@@ -35,21 +35,27 @@ def _public(fn) -> bool:
     return "sym_visibility" not in fn.attributes or mlir.StringAttr(fn.attributes["sym_visibility"]).value != "private"
 
 
-def _result_names(fn, count: int) -> list[str]:
+def _io_names(fn, count: int, attrs_name: str, key: str, default: str) -> list[str]:
+    """Signature names from JAX's `jax.result_info` / `jax.arg_info` where present, else `output_i` /
+    `args_i`; any clash or unprintable name and all of them fall back to the defaults."""
     names = []
-    attrs = fn.attributes["res_attrs"] if "res_attrs" in fn.attributes else None
+    attrs = fn.attributes[attrs_name] if attrs_name in fn.attributes else None
     for i in range(count):
-        name = f"output_{i}"
+        name = f"{default}_{i}"
         if attrs is not None:
             d = mlir.DictAttr(attrs[i])
-            if "jax.result_info" in d:
-                info = mlir.StringAttr(d["jax.result_info"]).value
+            if key in d:
+                info = mlir.StringAttr(d[key]).value
                 if info and info.isprintable():
                     name = info
         names.append(name)
     if len(set(names)) != len(names):
-        names = [f"output_{i}" for i in range(count)]
+        names = [f"{default}_{i}" for i in range(count)]
     return names
+
+
+def _result_names(fn, count: int) -> list[str]:
+    return _io_names(fn, count, "res_attrs", "jax.result_info", "output")
 
 
 def _composite_attributes(op) -> dict:
@@ -87,7 +93,8 @@ class _Exporter:
         for name in public:
             sg = self._fill(name)
             fn = self.funcs[name]
-            self.writer.signature(name, sg, {f"args_{i}": t for i, t in enumerate(sg.inputs)},
+            arg_names = _io_names(fn, len(sg.inputs), "arg_attrs", "jax.arg_info", "args")
+            self.writer.signature(name, sg, dict(zip(arg_names, sg.inputs)),
                                   dict(zip(_result_names(fn, len(sg.outputs)), sg.outputs)))
 
     def _subgraph_for(self, name: str) -> Subgraph:
@@ -118,10 +125,7 @@ class _Exporter:
                 raise HloError(f"{_where(fn)}argument {i} of @{name} is {arg.type}: only ranked tensors")
         sg.inputs = [w.arg(a, f"args_{i}") for i, a in enumerate(block.arguments)]
         outs, ret = w.body(block)
-        if len(set(outs)) != len(outs) or set(outs) & set(sg.inputs) or -1 in outs:
-            raise HloError(f"{_where(ret)}@{name} returns an input, a constant or one value twice:"
-                           " TFLite outputs must be distinct computed tensors")
-        sg.outputs = outs
+        sg.outputs = w.distinct_outputs(outs, ret.operands)
         return sg
 
     @staticmethod
@@ -179,6 +183,23 @@ class _BlockWriter:
                 return [self.operand(v, op) for v in op.operands], op
             self.emit(op, k)
         raise HloError(f"a block of @{self.name} has no terminator")
+
+    def distinct_outputs(self, outs: list[int], values) -> list[int]:
+        """Signature outputs must be tensors computed in the subgraph, each once: an input returned as it is,
+        a constant, or a value returned twice goes through a copy (a RESHAPE to its own shape)."""
+        result, seen = [], set(self.sg.inputs)
+        constants = {t for v, t in self.tensors.items() if _producer(v) is not None
+                     and _producer(v).name in (T.CONST, T.QCONST)}
+        for t, v in zip(outs, values):
+            if t in seen or t in constants:
+                shape = list(mlir.RankedTensorType(v.type).shape)
+                copy = self.new_tensor(v, f"output_copy_{len(result)}")
+                self.sg.op("RESHAPE", [t, self.sg.constant(np.asarray(shape, np.int32), self.tensor_name("shape"))],
+                           [copy], options=schema.options("ReshapeOptions", newShape=shape))
+                t = copy
+            seen.add(t)
+            result.append(t)
+        return result
 
     def constant(self, op, base: str) -> None:
         sg = self.sg
