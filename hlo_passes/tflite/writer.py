@@ -80,7 +80,7 @@ class Subgraph:
         t.shape = [int(d) for d in shape]
         t.type = schema.tensor_type(dtype)
         t.buffer = buffer
-        t.name = name
+        t.name = self.writer.unique_name(name if self.index == 0 else f"{self.name}/{name}")
         t.hasRank = True
         t.isVariable = variable
         if quantization is not None:
@@ -142,6 +142,7 @@ class ModelWriter:
         self.opcodes: list = []
         self._opcode_index: dict[tuple, int] = {}
         self.signatures: list = []
+        self._names: set[str] = set()
 
     # ---------------------------------------------------------------------------------------- building
 
@@ -163,6 +164,15 @@ class ModelWriter:
             lazy = external and reload is not None
             self.buffers.append(_Buffer(None if lazy else array, external, raw.size, reload if lazy else None))
         return self._by_content[key]
+
+    def unique_name(self, name: str) -> str:
+        """Tensor names unique in the whole model (tools such as ai-edge-quantizer key tensors by name)."""
+        candidate, k = name, 0
+        while candidate in self._names:
+            k += 1
+            candidate = f"{name}_{k}"
+        self._names.add(candidate)
+        return candidate
 
     def lazy_buffer(self, key, nbytes: int, load: Callable[[], np.ndarray]) -> int:
         """A buffer read at write time, shared by everything with the same `key`."""
