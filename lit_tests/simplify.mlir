@@ -224,3 +224,19 @@ func.func @unclaimed_types(%c: tensor<2xcomplex<f32>>, %i: tensor<2xi2>, %f: ten
   %2 = stablehlo.add %f, %fz : tensor<2xf4E2M1FN>
   return %0, %1, %2 : tensor<2xcomplex<f32>>, tensor<2xi2>, tensor<2xf4E2M1FN>
 }
+
+// -----
+// torch-mlir's batched matmul against a shared weight: the broadcast only adds the batch dim, so the batch
+// becomes a free dim of an unbatched dot (and the weight stays one [K, N] constant that FC and
+// quantization see). A broadcast that varies along another dim is left alone.
+// CHECK-LABEL: func.func @unbatch_weight
+// CHECK-NEXT: %[[D:.*]] = stablehlo.dot_general %arg0, %arg1, contracting_dims = [2] x [0] : (tensor<4x16x8xf32>, tensor<8x6xf32>) -> tensor<4x16x6xf32>
+// CHECK: stablehlo.broadcast_in_dim %arg2, dims = [0, 1]
+// CHECK: stablehlo.dot_general %arg0, %{{.*}}, batching_dims = [0] x [0]
+func.func @unbatch_weight(%x: tensor<4x16x8xf32>, %w: tensor<8x6xf32>, %v: tensor<4x8xf32>) -> (tensor<4x16x6xf32>, tensor<4x16x6xf32>) {
+  %b = stablehlo.broadcast_in_dim %w, dims = [1, 2] : (tensor<8x6xf32>) -> tensor<4x8x6xf32>
+  %0 = stablehlo.dot_general %x, %b, batching_dims = [0] x [0], contracting_dims = [2] x [1] : (tensor<4x16x8xf32>, tensor<4x8x6xf32>) -> tensor<4x16x6xf32>
+  %c = stablehlo.broadcast_in_dim %v, dims = [0, 1] : (tensor<4x8xf32>) -> tensor<4x8x6xf32>
+  %1 = stablehlo.dot_general %x, %c, batching_dims = [0] x [0], contracting_dims = [2] x [1] : (tensor<4x16x8xf32>, tensor<4x8x6xf32>) -> tensor<4x16x6xf32>
+  return %0, %1 : tensor<4x16x6xf32>, tensor<4x16x6xf32>
+}

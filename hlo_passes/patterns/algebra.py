@@ -213,6 +213,33 @@ def _unflatten_dot(m):
     return hlo.DotGeneralOp(m.root.results[0].type, m["x"], m["w"], dims, precision_config=precision).result
 
 
+def _batch_only_broadcast(m) -> bool | str:
+    """dot(x, broadcast(w)) where the broadcast only adds the rhs batch dims (torch-mlir's batched matmul
+    against a shared weight): the weight is the same for every batch entry, so the batch can be free dims."""
+    dot, bc = m.root, m.op("bc")
+    lb, rb, lc, rc = vals.dot_dims(dot)
+    placed = vals.attr_value(bc.attributes["broadcast_dimensions"])
+    if not rb or sorted(rb) != sorted(set(range(len(vals.shape(bc.results[0])))) - set(placed)):
+        return "the broadcast does not add exactly the rhs batch dims"
+    lhs_rank = len(vals.shape(m["x"]))
+    free = [d for d in range(lhs_rank) if d not in lc and d not in lb]
+    if lb != sorted(lb) or (free and lb and max(lb) > min(free)):
+        return "the lhs batch dims do not come first: the unbatched result would be in another order"
+    return True
+
+
+def _unbatch_dot(m):
+    """-> dot(x, w) contracting the same dims; x's batch dims become leading free dims."""
+    dot, bc = m.root, m.op("bc")
+    lb, rb, lc, rc = vals.dot_dims(dot)
+    placed = list(vals.attr_value(bc.attributes["broadcast_dimensions"]))
+    dims = hlo.DotDimensionNumbers.get(lhs_batching_dimensions=[], rhs_batching_dimensions=[],
+                                       lhs_contracting_dimensions=lc,
+                                       rhs_contracting_dimensions=[placed.index(d) for d in rc])
+    precision = dot.attributes["precision_config"] if "precision_config" in dot.attributes else None
+    return hlo.DotGeneralOp(dot.results[0].type, m["x"], m["w"], dims, precision_config=precision).result
+
+
 RULES = [
     Rule("add-zero", Op(hlo.AddOp, V("x"), Const(value=0)), lambda m: m["x"],             # x + 0 -> x
          where=lambda m: _same_type(m, "x")),
@@ -257,6 +284,8 @@ RULES = [
     Rule("dot-unflatten", Op(hlo.ReshapeOp, Op(hlo.DotGeneralOp, Op(hlo.ReshapeOp, V("x"), name="flat"),
                                                V("w"), name="d", one_use=True)),                # rs(dot(rs(x), w))
          _unflatten_dot, where=_flattened_linear),                                              #   -> dot(x, w)
+    Rule("dot-unbatch-weight", Op(hlo.DotGeneralOp, V("x"), Op(hlo.BroadcastInDimOp, V("w"), name="bc")),
+         _unbatch_dot, where=_batch_only_broadcast),                                  # dot(x, bc(w)) -> dot(x, w)
     Rule("dus-full", Op(hlo.DynamicUpdateSliceOp, V("x"), V("u"), ...), lambda m: m["u"],    # dus(x, u:T(x)) -> u
          where=lambda m: _same_type(m, "u")),
 ]
