@@ -119,3 +119,43 @@ def test_quantized_cnn_runs_in_litert():
     for xnnpack in (True, False):
         (out,) = TFLiteModel(data, xnnpack=xnnpack).run(None, x.numpy()).values()
         assert np.linalg.norm(out - ref) / np.linalg.norm(ref) <= 0.02
+
+
+def _blob_module(body: str, args: str, result: str, weights: dict) -> str:
+    blobs = ", ".join(f'{name}: "0x{(np.array([4], "<u4").tobytes() + w.astype("<f4").tobytes()).hex().upper()}"'
+                      for name, w in weights.items())
+    return (f"func.func @main({args}) -> {result} {{\n{body}\n}}\n"
+            f"{{-# dialect_resources: {{ builtin: {{ {blobs} }} }} #-}}\n")
+
+
+def test_batched_and_transposed_weights_are_found():
+    """torch-mlir's forms with batch > 1: the weight broadcast over the batch (not folded into one copy per
+    batch entry, and unbatched by simplify) and an LM head behind a transpose too big to fold."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((64, 64)).astype(np.float32)
+    head = rng.standard_normal((128, 64)).astype(np.float32)
+    text = _blob_module(
+        "  %w = stablehlo.constant dense_resource<w> : tensor<64x64xf32>\n"
+        "  %b = stablehlo.broadcast_in_dim %w, dims = [1, 2] : (tensor<64x64xf32>) -> tensor<4x64x64xf32>\n"
+        "  %0 = stablehlo.dot_general %x, %b, batching_dims = [0] x [0], contracting_dims = [2] x [1]"
+        " : (tensor<4x5x64xf32>, tensor<4x64x64xf32>) -> tensor<4x5x64xf32>\n"
+        "  %h = stablehlo.constant dense_resource<head> : tensor<128x64xf32>\n"
+        "  %t = stablehlo.transpose %h, dims = [1, 0] : (tensor<128x64xf32>) -> tensor<64x128xf32>\n"
+        "  %1 = stablehlo.dot_general %0, %t, contracting_dims = [2] x [0]"
+        " : (tensor<4x5x64xf32>, tensor<64x128xf32>) -> tensor<4x5x128xf32>\n"
+        "  return %1 : tensor<4x5x128xf32>",
+        "%x: tensor<4x5x64xf32>", "tensor<4x5x128xf32>", {"w": w, "head": head})
+    module = hp.parse(text)
+    fp = hp.run(module, "optimize")
+    q = hp.run(fp, "quantize-int8-dynamic")
+    printed = ir.to_text(q)
+    assert printed.count("tensor<64x64xi8>") >= 1 and printed.count("tensor<64x128xi8>") >= 1
+    assert "tensor<4x64x64xf32> = stablehlo.constant" not in ir.to_text(fp)  # never one copy per batch entry
+    assert _constant_bytes(q) <= 0.3 * (w.nbytes + head.nbytes)
+    x = [rng.standard_normal((4, 5, 64)).astype(np.float32)]
+    (expected,) = numerics.execute(module, x)
+    (got,) = numerics.execute(q, x)
+    assert np.linalg.norm(got - expected) / np.linalg.norm(expected) <= 0.02
+    data = export(hp.run(q, "legalize-tflite")).to_bytes()
+    (lite,) = TFLiteModel(data).run(None, *x).values()
+    assert np.linalg.norm(lite - expected) / np.linalg.norm(expected) <= 0.02

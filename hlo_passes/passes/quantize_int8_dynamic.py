@@ -38,6 +38,23 @@ def _weight_axes(op, index: int) -> tuple[list[int], list[int]] | None:
     return [d for d in range(rank) if d != out], [out]
 
 
+def _weight(value):
+    """(the ops holding a constant weight, last first; a function returning it as `value` sees it), looking
+    through a transpose that was too big to fold (an LM head's [vocab, d] table used as [d, vocab]), or
+    (None, None)."""
+    op = vals.defining_op(value)
+    attr = vals.constant_attr(op)
+    if attr is not None:
+        return [op], lambda: ir.to_numpy(attr)
+    if op is not None and op.name == "stablehlo.transpose":
+        inner = vals.defining_op(op.operands[0])
+        inner_attr = vals.constant_attr(inner)
+        if inner_attr is not None:
+            perm = [int(p) for p in vals.attr_value(op.attributes["permutation"])]
+            return [op, inner], lambda: np.ascontiguousarray(ir.to_numpy(inner_attr).transpose(perm))
+    return None, None
+
+
 @register_pass
 @dataclass(frozen=True)
 class QuantizeInt8Dynamic(Pass):
@@ -87,9 +104,8 @@ class QuantizeInt8Dynamic(Pass):
                 worst = max(worst, self._gather(op, ctx))
                 continue
             for index in (1, 0):
-                const = vals.defining_op(op.operands[index])
-                attr = vals.constant_attr(const)
-                if attr is None or vals.dtype(op.operands[index]) != np.float32:
+                const, weight = _weight(op.operands[index])
+                if const is None or vals.dtype(op.operands[index]) != np.float32:
                     continue
                 if vals.num_elements(op.operands[index]) < max(self.min_elements, 1):
                     ctx.count("weights too small")
@@ -99,7 +115,7 @@ class QuantizeInt8Dynamic(Pass):
                     break
                 free = axes[1]
                 axis = free[0] if self.granularity == "channel" and len(free) == 1 else None
-                weight = ir.to_numpy(attr)
+                weight = weight()
                 try:
                     q = quantize(weight, axis)
                 except ValueError as e:
@@ -108,8 +124,9 @@ class QuantizeInt8Dynamic(Pass):
                 worst = max(worst, relative_error(weight, q))
                 with mlir.InsertionPoint(op), op.location:
                     op.operands[index] = self._dequantized(q, op.operands[index].type)
-                if not vals.has_uses(const.results[0]):
-                    const.erase()  # the float weight is gone unless something else still reads it
+                for dead in const:  # the float weight (and a transpose of it) go unless something still reads them
+                    if not vals.has_uses(dead.results[0]):
+                        dead.erase()
                 ctx.count("weights quantized")
                 ctx.count("weight bytes before", weight.nbytes)
                 ctx.count("weight bytes after", q.values.nbytes + q.scale.nbytes)

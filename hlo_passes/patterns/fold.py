@@ -106,6 +106,9 @@ def _splat_value(op, attrs):
     return None
 
 
+GROWING_BROADCAST = 4096  # elements: broadcasts of non-splat constants this big are not folded
+
+
 def _unclaimed(op) -> str | None:
     for v in list(op.operands) + list(op.results):
         if not isinstance(v.type.maybe_downcast(), ir.mlir.ShapedType):
@@ -132,6 +135,11 @@ def _evaluate(max_elements: int):
             return ok
         attrs = [vals.constant_attr(vals.defining_op(v)) for v in op.operands]
         rtype = op.results[0].type
+        if op.name == "stablehlo.broadcast_in_dim" and not vals.is_splat(attrs[0]) and \
+                vals.num_elements(attrs[0].type) >= GROWING_BROADCAST and vals.num_elements(rtype) > \
+                vals.num_elements(attrs[0].type):
+            return ("a broadcast of a weight-sized constant only makes it bigger (a batched matmul's shared"
+                    " weight would be stored once per batch entry): left to its users")
         if vals.num_elements(rtype) == 0 or any(vals.num_elements(a.type) == 0 for a in attrs):
             return "empty tensors: nothing to fold"
         try:
