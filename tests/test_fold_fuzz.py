@@ -236,7 +236,8 @@ def test_what_the_fuzzer_found_stays_fixed():
     bf16 product with a subnormal factor (XLA's kernels flush it), a 1-element add reduction of -0.0
     (XLA returns the element), an f8 dot (XLA runs it in f16), TOTALORDER on an FNUZ NaN, an f64 sum of
     eight equal values (XLA does not add them in order), an f16 reduce_window sum (rounded every step), a
-    broadcast of a bf16 subnormal (XLA flushes it even there)."""
+    broadcast of a bf16 subnormal (XLA flushes it even there), integer powers with exponents of 64 and up
+    (XLA reads 6 bits of them)."""
     F = fold_fuzz
     d8 = F.npd("f8E4M3FN")
     dot_body = ('{r} = "stablehlo.dot_general"({0}, {1}) {{dot_dimension_numbers = #stablehlo.dot<'
@@ -260,6 +261,10 @@ def test_what_the_fuzzer_found_stays_fixed():
                "    %s = stablehlo.add %a, %b : tensor<f16>\n    stablehlo.return %s : tensor<f16>\n  }}) "
                "{{window_dimensions = array<i64: 2, 4>, window_strides = array<i64: 2, 1>, padding = "
                "dense<[[0, 1], [1, 1]]> : tensor<2x2xi64>}} : (tensor<2x5xf16>, tensor<f16>) -> tensor<1x4xf16>"),
+        F.Case("power", [np.array([100, 3, 7]), np.array([32768, 63, 200])], ["i64", "i64"], "tensor<3xi64>",
+               "{r} = stablehlo.power {0}, {1} : tensor<3xi64>"),
+        F.Case("power", [np.array([3, 2], np.uint8), np.array([128, 7], np.uint8)], ["ui8", "ui8"], "tensor<2xui8>",
+               "{r} = stablehlo.power {0}, {1} : tensor<2xui8>"),
         F.Case("broadcast", [np.array([-1.5, -9.183549615799121e-41]).astype(F.npd("bf16"))], ["bf16"],
                "tensor<2x2xbf16>", "{r} = stablehlo.broadcast_in_dim {0}, dims = [1] : (tensor<2xbf16>) -> "
                "tensor<2x2xbf16>"),

@@ -93,8 +93,10 @@ def _power(op, a, b):
     if dt.is_bool(a.dtype):
         raise Decline("power of booleans")
     wa, wb = dt.wide(a), dt.wide(b)
-    if (wb < 0).any():
+    if (dt.as_signed(b) < 0).any():  # (XLA reads an unsigned exponent with its top bit set as negative)
         raise Decline("negative integer exponent")
+    if (wb >= 64).any():
+        raise Decline("integer exponent >= 64: XLA CPU uses only its low 6 bits (2^64 is 1 there)")
     with np.errstate(all="ignore"):
         return dt.wrap(np.power(wa, wb), a.dtype)  # 64-bit wrap-around is exact modulo 2^bits
 
