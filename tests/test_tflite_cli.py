@@ -88,3 +88,32 @@ def test_jax_export_artifact_and_pass_through_outputs(tmp_path):
     np.testing.assert_array_equal(a, x)
     np.testing.assert_array_equal(b, x)
     np.testing.assert_array_equal(c, [1.0, 2.0, 3.0])
+
+
+def test_damaged_models_are_errors_not_crashes(tmp_path):
+    """Truncated and bit-flipped .tflite files through --inspect and --run-tflite's code: an HloError (one
+    line, exit 1) or a run, never another exception (which the CLI would call an internal error)."""
+    import random
+
+    from hlo_passes.tools import tflite_cli
+
+    model = tmp_path / "attention.tflite"
+    assert _run(EXAMPLES / "attention.mlir", "--pass-pipeline=optimize", "-o", model).returncode == 0
+    data = model.read_bytes()
+    rng = random.Random(0)
+    bad = tmp_path / "bad.tflite"
+    for i in range(150):
+        b = bytearray(data)
+        if i % 3 == 0:
+            b = b[:rng.randrange(len(b))]
+        else:
+            for _ in range(rng.randrange(1, 8)):
+                b[rng.randrange(len(b))] = rng.randrange(256)
+        bad.write_bytes(bytes(b))
+        for call in (lambda: tflite_cli.inspect(str(bad)),
+                     lambda: tflite_cli.run_tflite(str(bad), signature=None, inputs=None, runs=0, threads=1,
+                                                   xnnpack=False, seed=0)):
+            try:
+                call()
+            except hp.HloError:
+                pass

@@ -43,8 +43,16 @@ def load_model(path: str | Path):
 
 
 def inspect(path: str | Path) -> str:
-    """A human-readable report of the model at `path`."""
+    """A human-readable report of the model at `path`. A damaged file (indices that point nowhere, tables
+    cut short) is an HloError, never a crash: this reads models from any converter."""
     data, model = load_model(path)
+    try:
+        return _report(path, data, model)
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError, OverflowError) as e:
+        raise HloError(f"{path}: damaged .tflite flatbuffer ({type(e).__name__}: {e})") from None
+
+
+def _report(path, data: bytes, model) -> str:
     lines = [f"{path}: {len(data):,} bytes, schema version {model.version}, "
              f"{len(model.subgraphs or [])} subgraph(s), {len(model.buffers or [])} buffer(s)"]
     subgraphs = model.subgraphs or []

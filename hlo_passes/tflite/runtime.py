@@ -84,7 +84,10 @@ class TFLiteModel:
         self._runners: dict = {}
         with captured_stderr() as cpp:
             self._load(model, interp, kwargs)
-            self.signatures = self._signatures()  # (the delegate is made, and announced, here)
+            try:
+                self.signatures = self._signatures()  # (the delegate is made, and announced, here)
+            except (ValueError, RuntimeError, IndexError, KeyError) as e:  # a damaged model's signature tables
+                raise HloError(f"LiteRT cannot read the model's signatures: {' '.join(str(e).split())}") from None
         self._called: set[str] = set()
         _pass_on(cpp.text)
 
