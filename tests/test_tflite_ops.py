@@ -232,6 +232,19 @@ CLEANUPS = {  # module -> the TFL ops left in main after legalize-tflite's clean
                                      "  %3 = stablehlo.broadcast_in_dim %b, dims = [2] : (tensor<4xf32>) -> tensor<1x5x4xf32>\n"
                                      "  %4 = stablehlo.add %2, %3 : tensor<1x5x4xf32>\n"
                                      "  return %4 : tensor<1x5x4xf32>"), {"tfl.fully_connected": 1}),
+    "softmax-as-jax-writes-it": (_module("%a: tensor<2x3x8xf32>", "tensor<2x3x8xf32>",
+                                         "  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>\n"
+                                         "  %z = stablehlo.constant dense<0.0> : tensor<f32>\n"
+                                         "  %m = stablehlo.reduce(%a init: %ninf) applies stablehlo.maximum across dimensions = [2] : (tensor<2x3x8xf32>, tensor<f32>) -> tensor<2x3xf32>\n"
+                                         "  %g0 = stablehlo.broadcast_in_dim %ninf, dims = [] : (tensor<f32>) -> tensor<2x3xf32>\n"
+                                         "  %g = stablehlo.maximum %g0, %m : tensor<2x3xf32>\n"
+                                         "  %b = stablehlo.broadcast_in_dim %g, dims = [0, 1] : (tensor<2x3xf32>) -> tensor<2x3x8xf32>\n"
+                                         "  %d = stablehlo.subtract %a, %b : tensor<2x3x8xf32>\n"
+                                         "  %e = stablehlo.exponential %d : tensor<2x3x8xf32>\n"
+                                         "  %s = stablehlo.reduce(%e init: %z) applies stablehlo.add across dimensions = [2] : (tensor<2x3x8xf32>, tensor<f32>) -> tensor<2x3xf32>\n"
+                                         "  %sb = stablehlo.broadcast_in_dim %s, dims = [0, 1] : (tensor<2x3xf32>) -> tensor<2x3x8xf32>\n"
+                                         "  %0 = stablehlo.divide %e, %sb : tensor<2x3x8xf32>\n"
+                                         "  return %0 : tensor<2x3x8xf32>"), {"tfl.softmax": 1}),
     "layout-round-trip": (_module("%a: tensor<1x8x4x16xf32>", "tensor<8x64xf32>",
                                   "  %0 = stablehlo.reshape %a : (tensor<1x8x4x16xf32>) -> tensor<8x4x16xf32>\n"
                                   "  %1 = stablehlo.transpose %0, dims = [1, 0, 2] : (tensor<8x4x16xf32>) -> tensor<4x8x16xf32>\n"

@@ -17,6 +17,7 @@ to a fixpoint by MLIR's greedy driver:
     1 / (1 + exp(-x))                 -> logistic(x)
     pow(x, 2)                         -> x * x
     sum(x, axes) / count              -> mean(x, axes)
+    exp(x - max x) / sum(exp(x - max x)), last axis  -> softmax(x)
 
 Dead TFL ops are removed afterwards (MLIR cannot know that unregistered ops are free of side effects).
 """
@@ -291,8 +292,64 @@ def _mean(op):
     return lambda: [T.create("tfl.mean", list(total.operands), [op.result.type], keep_dims=keep).result]
 
 
+def _keepdims_of(value, reducer: str):
+    """x if `value` is reshape(reducer(x, [last axis])) restoring the reduced axis as 1, else None."""
+    r = _producer(value)
+    if r is None or r.name != "tfl.reshape":
+        return None
+    red = _producer(r.operands[0])
+    if red is None or red.name != reducer:
+        return None
+    x = red.operands[0]
+    axes = _const(red.operands[1])
+    rank = len(_shape(x))
+    if axes is None or [int(a) % max(rank, 1) for a in axes.reshape(-1)] != [rank - 1]:
+        return None
+    if _shape(r.result) != [*_shape(x)[:-1], 1]:
+        return None
+    return x
+
+
+def _max_of(value):
+    """x if `value` is max(x) over the last axis with the axis kept as 1 (reshape(reduce_max(x))), also
+    behind JAX's maximum(-inf, .) guard (an identity: XLA's maximum propagates NaN), else None."""
+    x = _keepdims_of(value, "tfl.reduce_max")
+    if x is not None:
+        return x
+    r = _producer(value)
+    inner = _producer(r.operands[0]) if r is not None and r.name == "tfl.reshape" else None
+    if inner is None or inner.name != "tfl.maximum":
+        return None
+    for i in (0, 1):
+        c = _const(inner.operands[i])
+        red = _producer(inner.operands[1 - i])
+        if c is None or c.size != 1 or not np.isneginf(c.reshape(())) or red is None or red.name != "tfl.reduce_max":
+            continue
+        x = red.operands[0]
+        axes = _const(red.operands[1])
+        rank = len(_shape(x))
+        if axes is not None and [int(a) % rank for a in axes.reshape(-1)] == [rank - 1] and \
+                _shape(r.result) == [*_shape(x)[:-1], 1]:
+            return x
+    return None
+
+
+def _softmax(op):
+    """exp(x - max(x)) / sum(exp(x - max(x))) over the last axis -> SOFTMAX(x, beta=1)."""
+    e = _producer(op.operands[0])
+    if e is None or e.name != "tfl.exp" or _keepdims_of(op.operands[1], "tfl.sum") != e.result:
+        return None
+    sub = _producer(e.operands[0])
+    if sub is None or sub.name != "tfl.sub":
+        return None
+    x, m = sub.operands
+    if _max_of(m) != x or _shape(x) != _shape(op.result):
+        return None
+    return lambda: [T.create("tfl.softmax", [x], [op.result.type], beta=1.0).result]
+
+
 def _div_rules(op):
-    return _logistic(op) or _mean(op)
+    return _logistic(op) or _mean(op) or _softmax(op)
 
 
 def _fc_bias(op):
