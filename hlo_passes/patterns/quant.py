@@ -48,17 +48,24 @@ def quantize(weight: np.ndarray, axis: int | None) -> Quantized:
     if not np.all(np.isfinite(w)):
         raise ValueError("the weight holds inf or NaN: it cannot be quantized")
     if axis is None:
-        peak = np.abs(w).max(initial=0.0).astype(np.float32)
-        scale = np.float32(peak / QMAX) if peak > 0 else np.float32(1.0)
+        scale = _scales(np.abs(w).max(initial=0.0))
         q = np.clip(np.rint(w / scale), -QMAX, QMAX).astype(np.int8)
         return Quantized(q, np.asarray(scale, np.float32), None)
     moved = np.moveaxis(w, axis, 0).reshape(w.shape[axis], -1)
-    peak = np.abs(moved).max(axis=1, initial=0.0).astype(np.float32)
-    scale = np.where(peak > 0, peak / QMAX, 1.0).astype(np.float32)
+    scale = _scales(np.abs(moved).max(axis=1, initial=0.0))
     shape = [1] * w.ndim
     shape[axis] = -1
     q = np.clip(np.rint(w / scale.reshape(shape)), -QMAX, QMAX).astype(np.int8)
     return Quantized(q, scale, axis)
+
+
+def _scales(peak) -> np.ndarray:
+    """max |w| / 127 per channel, in float32: 1 for an all-zero channel, and never 0 for a tiny one (a
+    subnormal peak / 127 underflows to 0; the smallest float32 step keeps w / scale finite)."""
+    peak = np.asarray(peak, np.float64)
+    scale = (peak / QMAX).astype(np.float32)
+    scale = np.where(scale > 0, scale, np.finfo(np.float32).smallest_subnormal)
+    return np.where(peak > 0, scale, 1.0).astype(np.float32)
 
 
 def relative_error(weight: np.ndarray, quantized: Quantized) -> float:
