@@ -1,4 +1,4 @@
-"""ir.py: the three input formats, saving without mutation, atomic writes, constants <-> numpy."""
+"""hlo_passes.ir: the three input formats, saving without mutation, atomic writes, constants <-> numpy."""
 
 import ml_dtypes
 import numpy as np

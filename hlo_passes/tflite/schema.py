@@ -1,7 +1,7 @@
 """The only door to LiteRT's flatbuffer schema (`ai_edge_litert.schema_py_generated`, the flatc output with the
 object API) and to `flatbuffers`.
 
-Like `ir.py` for MLIR: the rest of the backend names ops, options and tensor types through here, so that an
+Like `hlo_passes.ir` for MLIR: the rest of the backend names ops, options and tensor types through here, so that an
 ai-edge-litert upgrade is checked in one place. What lives here:
 - `builtin(name)`: the BuiltinOperator code of `"FULLY_CONNECTED"` etc., with a clear error for a typo;
 - `options(name, **fields)`: a builtin-options object (`FullyConnectedOptionsT`...) and its union tag, in the
