@@ -103,28 +103,14 @@ def compare_models(runs: int, tmp: Path) -> None:
 
 CHILD = r"""
 import resource, sys, time
-import numpy as np
 sys.path.insert(0, sys.argv[1])
 import hlo_passes as hp
-from hlo_passes import ir
+sys.path.insert(0, sys.argv[1] + "/bench")
+from synthetic import weight_chain
+
 n, dim = int(sys.argv[2]), int(sys.argv[3])
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-rng = np.random.default_rng(0)
-weights = [rng.standard_normal((dim, dim), dtype=np.float32) for _ in range(n)]
-lines = [f"func.func @main(%x: tensor<8x{dim}xf32>) -> tensor<8x{dim}xf32> {{"]
-prev = "%x"
-for i in range(n):
-    lines.append(f"  %w{i} = stablehlo.constant dense_resource<w{i}> : tensor<{dim}x{dim}xf32>")
-    lines.append(f"  %y{i} = stablehlo.dot_general {prev}, %w{i}, contracting_dims = [1] x [1] : "
-                 f"(tensor<8x{dim}xf32>, tensor<{dim}x{dim}xf32>) -> tensor<8x{dim}xf32>")
-    prev = f"%y{i}"
-lines += [f"  return {prev} : tensor<8x{dim}xf32>", "}"]
-ctx = ir.make_context()
-with ctx, ir.mlir.Location.unknown():
-    module = ir.mlir.Module.parse("\n".join(lines))
-    ops = [o for o in module.body.operations[0].regions[0].blocks[0].operations if o.operation.name == "stablehlo.constant"]
-    for i, (op, w) in enumerate(zip(ops, weights)):
-        op.attributes["value"] = ir.from_numpy(w, resource=f"w{i}")
+module, weights = weight_chain(n, dim)
 held = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 t0 = time.perf_counter()
 hp.run(module, "quantize-int8-dynamic", inplace=True)

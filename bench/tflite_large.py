@@ -21,32 +21,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 CHILD = r"""
-import os, resource, sys, time
-import numpy as np
+import resource, sys, time
 sys.path.insert(0, sys.argv[3])
 import hlo_passes as hp
-from hlo_passes import ir
 from hlo_passes.tflite.export import export
+
+sys.path.insert(0, sys.argv[3] + "/bench")
+from synthetic import weight_chain
 
 n_layers, dim, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[4]
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-ctx = ir.make_context()
-rng = np.random.default_rng(0)
-weights = [rng.standard_normal((dim, dim), dtype=np.float32) for _ in range(n_layers)]
-lines = [f"func.func @main(%x: tensor<8x{dim}xf32>) -> tensor<8x{dim}xf32> {{"]
-prev = "%x"
-for i in range(n_layers):
-    lines.append(f"  %w{i} = stablehlo.constant dense_resource<w{i}> : tensor<{dim}x{dim}xf32>")
-    lines.append(f"  %y{i} = stablehlo.dot_general {prev}, %w{i}, contracting_dims = [1] x [1] : "
-                 f"(tensor<8x{dim}xf32>, tensor<{dim}x{dim}xf32>) -> tensor<8x{dim}xf32>")
-    prev = f"%y{i}"
-lines += [f"  return {prev} : tensor<8x{dim}xf32>", "}"]
-with ctx, ir.mlir.Location.unknown():
-    module = ir.mlir.Module.parse("\n".join(lines))
-    for i, w in enumerate(weights):  # attach the blobs zero-copy
-        for op in module.body.operations[0].regions[0].blocks[0].operations:
-            if op.operation.name == "stablehlo.constant" and f"w{i}>" in str(op.attributes["value"]):
-                op.attributes["value"] = ir.from_numpy(w, resource=f"w{i}")
+module, weights = weight_chain(n_layers, dim)
 held = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 t0 = time.perf_counter()
 legal = hp.run(module, "legalize-tflite", inplace=True)

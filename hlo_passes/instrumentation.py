@@ -225,9 +225,9 @@ class NumericsCheck(Instrument):
         self.log.append(line)
         print(line, file=self.out or sys.stderr)
 
-    def _run(self, module, when: str) -> list:
+    def _run(self, module, when: str, in_litert: bool = False) -> list:
         try:
-            if self._in_litert(module):
+            if in_litert:
                 from .tflite.runtime import execute_sets
 
                 return execute_sets(module, [inputs for _, inputs in self.sets])
@@ -242,10 +242,10 @@ class NumericsCheck(Instrument):
 
         return has_tfl_ops(module)
 
-    def _tolerances(self, module) -> tuple[float, float, str]:
+    def _tolerances(self, in_litert: bool) -> tuple[float, float, str]:
         """LiteRT's kernels (XNNPACK) sum in other orders than XLA: across that boundary the check allows
         at least rtol 1e-4 / atol 1e-5, and says so."""
-        if self._in_litert(module):
+        if in_litert:
             rtol, atol = max(self.rtol, LITERT_RTOL), max(self.atol, LITERT_ATOL)
             return rtol, atol, f" in LiteRT (rtol {rtol:g}, atol {atol:g})"
         return self.rtol, self.atol, ""
@@ -259,8 +259,9 @@ class NumericsCheck(Instrument):
                   f"{len(self.reference)} outputs ({described})")
 
     def after_pass(self, index, p, module, ctx, seconds):
-        rtol, atol, where = self._tolerances(module)
-        result = numerics.compare_sets(self._run(module, f"the result of pass '{p.pass_name}' (#{index})"),
+        in_litert = self._in_litert(module)
+        rtol, atol, where = self._tolerances(in_litert)
+        result = numerics.compare_sets(self._run(module, f"the result of pass '{p.pass_name}' (#{index})", in_litert),
                                        self._reference, [label for label, _ in self.sets],
                                        rtol=rtol, atol=atol)
         if not result.ok:

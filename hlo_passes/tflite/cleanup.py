@@ -41,10 +41,7 @@ def _shape(value) -> list[int]:
     return list(mlir.RankedTensorType(value.type).shape)
 
 
-def _producer(value):
-    owner = value.owner
-    op = getattr(owner, "operation", owner)
-    return op if isinstance(op, mlir.Operation) else None
+_producer = T.producer
 
 
 def _const(value):

@@ -148,19 +148,10 @@ class _BlockWriter:
     def __init__(self, exporter: _Exporter, sg: Subgraph, name: str):
         self.exporter, self.sg, self.name = exporter, sg, name
         self.tensors: dict = {}
-        self.used_names: set[str] = set()
-
-    def tensor_name(self, base: str) -> str:
-        candidate, k = base, 0
-        while candidate in self.used_names:
-            k += 1
-            candidate = f"{base}_{k}"
-        self.used_names.add(candidate)
-        return candidate
 
     def new_tensor(self, value, base: str) -> int:
         t = mlir.RankedTensorType(value.type)
-        return self.sg.tensor(t.shape, ir.np_dtype(t.element_type), self.tensor_name(base))
+        return self.sg.tensor(t.shape, ir.np_dtype(t.element_type), base)
 
     def arg(self, value, base: str) -> int:
         self.tensors[value] = self.new_tensor(value, base)
@@ -194,7 +185,7 @@ class _BlockWriter:
             if t in seen or t in constants:
                 shape = list(mlir.RankedTensorType(v.type).shape)
                 copy = self.new_tensor(v, f"output_copy_{len(result)}")
-                self.sg.op("RESHAPE", [t, self.sg.constant(np.asarray(shape, np.int32), self.tensor_name("shape"))],
+                self.sg.op("RESHAPE", [t, self.sg.constant(np.asarray(shape, np.int32), "shape")],
                            [copy], options=schema.options("ReshapeOptions", newShape=shape))
                 t = copy
             seen.add(t)
@@ -206,7 +197,7 @@ class _BlockWriter:
         if op.name == T.QCONST:
             values, scale, axis = T.qconst_parts(op.result)
             quant = Quantization(scale, np.zeros(scale.size, np.int64), 0 if axis is None else axis)
-            self.tensors[op.result] = sg.constant(values, self.tensor_name(base), quantization=quant)
+            self.tensors[op.result] = sg.constant(values, base, quantization=quant)
             return
         attr = ir.downcast(op.attributes["value"])
         if isinstance(attr, mlir.DenseResourceElementsAttr):  # a weight: read once, when written
@@ -214,9 +205,9 @@ class _BlockWriter:
             dtype = ir.np_dtype(t.element_type)
             nbytes = int(np.prod(t.shape, dtype=np.int64)) * dtype.itemsize
             self.tensors[op.result] = sg.constant_lazy((str(attr), str(t)), t.shape, dtype, nbytes,
-                                                       self.tensor_name(base), lambda attr=attr: ir.to_numpy(attr))
+                                                       base, lambda attr=attr: ir.to_numpy(attr))
         else:
-            self.tensors[op.result] = sg.constant(ir.to_numpy(attr), self.tensor_name(base),
+            self.tensors[op.result] = sg.constant(ir.to_numpy(attr), base,
                                                   reload=lambda attr=attr: ir.to_numpy(attr))
 
     def results(self, op, base: str) -> list[int]:
@@ -301,10 +292,7 @@ class _BlockWriter:
                    options=schema.options("IfOptions", thenSubgraphIndex=then.index, elseSubgraphIndex=other.index))
 
 
-def _producer(value):
-    owner = value.owner
-    op = getattr(owner, "operation", owner)
-    return op if isinstance(op, mlir.Operation) else None
+_producer = T.producer
 
 
 def _captures(op) -> list:

@@ -92,6 +92,13 @@ OPS: dict[str, OpDef] = {
 }
 
 
+def producer(value):
+    """The Operation that defines `value`, or None for a block argument."""
+    owner = value.owner
+    op = getattr(owner, "operation", owner)
+    return op if isinstance(op, mlir.Operation) else None
+
+
 def is_tfl(op) -> bool:
     return op.name.startswith("tfl.")
 
