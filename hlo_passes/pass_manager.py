@@ -26,6 +26,8 @@ from typing import Any, Callable, ClassVar, TextIO
 
 from . import ir
 from .diagnostics import HloError, SourceLoc, did_you_mean
+from .pass_options import OptionInfo, convert, format_value, options_of
+from .pipeline_text import check_nested, parse_element as _parse_element, split_top as _split_top
 
 
 def option(default: Any, help: str) -> Any:
@@ -37,22 +39,34 @@ class PassFailure(HloError):
     """Raised by a pass (or by `ctx.fail`) to stop the pipeline with a located message."""
 
 
+class CheckFailed(HloError):
+    """Raised by an instrument's `after_pass` when the pass ran but its result fails a check (numerics).
+    Unlike any other error it does not cut the other instruments short: they all see the pass's output
+    first (dumps, prints, statistics), then every `after_failure` runs (reproducer, bisection)."""
+
+
 @dataclass
 class PassContext:
     """What a running pass may use besides the module: counters for `--statistics` and a debug stream.
 
     `debug` holds the names given to `--debug-patterns`; a pass or pattern whose name is in it explains
-    its matches and near-misses on `out`.
+    its matches and near-misses on `out`. `consulted` collects every name asked about (the run's, shared by
+    its passes) so that a name nothing asked about can be reported with a "did you mean".
+    `rewrites`, when set, is the run's rewrite budget (`patterns.driver.RewriteBudget`): the pattern driver
+    asks it before each application, which is how `--bisect` replays a pass up to its k-th rewrite.
     """
 
     statistics: Counter = field(default_factory=Counter)
     debug: frozenset = frozenset()
     out: TextIO = field(default_factory=lambda: sys.stderr)
+    consulted: set = field(default_factory=set)
+    rewrites: Any = None
 
     def count(self, key: str, n: int = 1) -> None:
         self.statistics[key] += n
 
     def debugging(self, name: str) -> bool:
+        self.consulted.add(name)
         return name in self.debug or "all" in self.debug
 
     def fail(self, message: str, op=None) -> typing.NoReturn:
@@ -81,8 +95,7 @@ class Pass:
             value = getattr(self, f.name)
             if f.default is not dataclasses.MISSING and value == f.default:
                 continue
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            opts.append(f"{f.name.replace('_', '-')}={text}")
+            opts.append(f"{f.name.replace('_', '-')}={format_value(value)}")
         return f"{self.name}{{{' '.join(opts)}}}" if opts else self.name
 
 
@@ -118,15 +131,31 @@ class MlirPass(Pass):
                 print(cpp.text, file=sys.stderr)
 
 
-# --------------------------------------------------------------------------------------------- registry
-
 @dataclass(frozen=True)
-class OptionInfo:
-    name: str  # CLI spelling, kebab-case
-    type: type
-    default: Any
-    help: str
+class MlirPipeline(MlirPass):
+    """A nested pipeline of MLIR's own passes, `func.func(canonicalize,cse)`: MLIR's pass manager runs the
+    inner passes on every op of the anchor's kind. Only MLIR's passes may nest: ours are module passes."""
 
+    text: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def pass_name(self) -> str:
+        return self.text
+
+
+def _nested(elem: str) -> MlirPipeline:
+    def ours(name: str) -> bool:
+        info = lookup_pass(name)
+        return name in _PIPELINES or (info is not None and info.origin != "mlir")
+
+    anchor, text = check_nested(elem, ours)
+    return MlirPipeline(mlir_name=anchor, text=text)
+
+
+# --------------------------------------------------------------------------------------------- registry
 
 @dataclass(frozen=True)
 class PassInfo:
@@ -149,35 +178,12 @@ class PipelineInfo:
 _PASSES: dict[str, PassInfo] = {}
 _PIPELINES: dict[str, PipelineInfo] = {}
 _LAZY: dict[str, str] = {}  # pass name -> module that registers it when imported (built-ins)
-_OPTION_TYPES = (bool, int, float, str)
 _plugins_loaded = False
 loaded_plugin_files: list[str] = []
 
 
-def _convert(pass_: str, opt: OptionInfo, text: str) -> Any:
-    try:
-        if opt.type is bool:
-            if text.lower() in ("1", "true", "yes", "on", ""):
-                return True
-            if text.lower() in ("0", "false", "no", "off"):
-                return False
-            raise ValueError
-        return opt.type(text)
-    except ValueError:
-        raise HloError(f"option '{opt.name}' of pass '{pass_}' expects {opt.type.__name__}, got '{text}'") from None
-
-
 def _info_of(cls: type, origin: str) -> PassInfo:
-    hints = typing.get_type_hints(cls)
-    options = []
-    for f in dataclasses.fields(cls):
-        typ = hints.get(f.name)
-        if typ not in _OPTION_TYPES:
-            raise TypeError(f"option {f.name} of pass {cls.name}: type {typ} is not one of bool, int, float, str")
-        if f.default is dataclasses.MISSING:
-            raise TypeError(f"option {f.name} of pass {cls.name} needs a default")
-        options.append(OptionInfo(f.name.replace("_", "-"), typ, f.default, f.metadata.get("help", "")))
-    opts = tuple(options)
+    opts = options_of(cls)  # (pass_options: which types, how they read and print)
     by_name = {o.name: o for o in opts}
 
     def make(values: dict[str, str]) -> Pass:
@@ -187,7 +193,7 @@ def _info_of(cls: type, origin: str) -> PassInfo:
                 known = ", ".join(by_name) or "none"
                 raise HloError(f"pass '{cls.name}' has no option '{key}'{did_you_mean(key, by_name)}"
                                f" (its options: {known})")
-            kwargs[key.replace("-", "_")] = _convert(cls.name, by_name[key], text)
+            kwargs[key.replace("-", "_")] = convert(cls.name, by_name[key], text)
         try:
             return cls(**kwargs)
         except (ValueError, TypeError) as e:  # __post_init__ checks of option values
@@ -372,47 +378,6 @@ def registered_pipelines() -> dict[str, PipelineInfo]:
 
 # ---------------------------------------------------------------------------------------- pipeline text
 
-def _split_top(text: str, seps: str) -> list[str]:
-    """Split at separators that are not inside braces, parentheses or quotes."""
-    parts, depth, quote, cur = [], 0, None, []
-    for ch in text:
-        if quote:
-            quote = None if ch == quote else quote
-        elif ch in "\"'":
-            quote = ch
-        elif ch in "{(":
-            depth += 1
-        elif ch in "})":
-            depth -= 1
-            if depth < 0:
-                raise HloError(f"unbalanced '{ch}' in pipeline '{text}'")
-        elif ch in seps and depth == 0:
-            parts.append("".join(cur))
-            cur = []
-            continue
-        cur.append(ch)
-    if depth or quote:
-        raise HloError(f"unbalanced braces or quotes in pipeline '{text}'")
-    parts.append("".join(cur))
-    return parts
-
-
-def _parse_element(elem: str) -> tuple[str, dict[str, str]]:
-    elem = elem.strip()
-    if "{" not in elem:
-        return elem, {}
-    if not elem.endswith("}"):
-        raise HloError(f"expected '}}' at the end of '{elem}'")
-    name, body = elem[:elem.index("{")].strip(), elem[elem.index("{") + 1:-1]
-    opts = {}
-    for item in _split_top(body, " \t\n"):
-        if not item.strip():
-            continue
-        key, _, value = item.partition("=")
-        opts[key.strip()] = value.strip().strip("\"'") if "=" in item else "true"
-    return name, opts
-
-
 def parse_pipeline(text: str, _seen: tuple[str, ...] = ()) -> list[Pass]:
     """`fold-constants,fuse-sdpa{min-seq-len=2},cse` -> pass objects. Named pipelines expand in place;
     MLIR's `builtin.module(...)` wrapper is accepted and dropped. Only the passes named are imported."""
@@ -425,9 +390,9 @@ def parse_pipeline(text: str, _seen: tuple[str, ...] = ()) -> list[Pass]:
             if text:
                 raise HloError(f"empty element in pipeline '{text}'")
             continue
-        if "(" in elem:
-            raise HloError(f"nested pipeline '{elem.strip()}': hlo_passes runs every pass on the whole module;"
-                           " write the passes without an op anchor")
+        if "(" in elem.split("{", 1)[0]:  # `func.func(cse)`: MLIR's passes, nested under an op anchor
+            result.append(_nested(elem))
+            continue
         name, opts = _parse_element(elem)
         if name in _PIPELINES:
             if opts:
@@ -455,6 +420,9 @@ class Instrument:
 
     `before_*` hooks run in list order and `after_*` hooks in reverse, so instruments nest like brackets:
     put `Timing` last and it measures the pass alone, not the other instruments' work.
+
+    `after_failure` runs when the pass raised, and also when an `after_pass` hook rejected the pass's
+    result with `CheckFailed` (numerics): then every `after_pass` has run first, with the pass's output.
     """
 
     def before_pipeline(self, module, passes): ...
@@ -482,6 +450,13 @@ class PassManager:
         self.verify = verify
         self.instruments = list(instruments)
         self.debug = frozenset(debug)
+        self.consulted: set = set()  # every name a pass or pattern asked `ctx.debugging` about
+
+    def context(self, p: Pass) -> PassContext:
+        """The context of one run of `p`. Naming a pass in `debug` explains every pattern it applies,
+        whatever its pattern sets are called."""
+        debug = self.debug | {"all"} if p.pass_name in self.debug else self.debug
+        return PassContext(debug=debug, consulted=self.consulted)
 
     def __str__(self) -> str:
         return pipeline_text(self.passes)
@@ -494,47 +469,56 @@ class PassManager:
         for index, p in enumerate(self.passes, 1):
             for ins in self.instruments:
                 ins.before_pass(index, p, op)
-            ctx = PassContext(debug=self.debug)
+            ctx = self.context(p)
             start = time.perf_counter()
             try:
-                self._run_one(p, op, ctx)
+                run_pass(p, op, ctx, verify=self.verify)
             except HloError as err:
                 for ins in reversed(self.instruments):
                     ins.after_failure(index, p, op, err)
                 raise
             seconds = time.perf_counter() - start
+            rejected = None
             for ins in reversed(self.instruments):  # hooks nest: the first instrument sees the widest span
-                ins.after_pass(index, p, op, ctx, seconds)
+                try:
+                    ins.after_pass(index, p, op, ctx, seconds)
+                except CheckFailed as err:  # the others still see the pass's output: dumps, prints, counts
+                    rejected = rejected or err
+            if rejected is not None:
+                for ins in reversed(self.instruments):
+                    ins.after_failure(index, p, op, rejected)
+                raise rejected
         for ins in self.instruments:
             ins.after_pipeline(op)
         return op
 
-    def _run_one(self, p: Pass, op, ctx: PassContext) -> None:
-        name = p.pass_name
+
+
+def run_pass(p: Pass, op, ctx: PassContext, *, verify: bool = True) -> None:
+    """Run one pass on `op`, then the verifier; anything that goes wrong is one PassFailure naming the pass."""
+    name = p.pass_name
+    try:
+        # stdout may be carrying the output module: whatever a pass prints goes to stderr instead
+        with op.context, contextlib.redirect_stdout(sys.stderr):  # context: passes build types freely
+            p.run(op, ctx)
+    except SystemExit as e:  # a pass must not end the process (and exit 0 with no output)
+        site = _raise_site(e)
+        raise PassFailure(f"pass '{name}' called sys.exit({e.code!r})",
+                          notes=(f"called at {site}",) if site else ()) from None
+    except HloError as e:  # (a PassFailure too); the cause, if any, is what --traceback shows
+        raise PassFailure(f"pass '{name}' failed: {e.message}", e.loc, e.notes) from e.__cause__
+    except Exception as e:  # noqa: BLE001 -- a bug in a pass: name the pass and the raising line
+        site = _raise_site(e)
+        err = PassFailure(f"pass '{name}' raised {type(e).__name__}: {e}",
+                          notes=(f"raised at {site}",) if site else ())
+        err.__cause__ = e
+        raise err from e
+    if verify:
         try:
-            # stdout may be carrying the output module: whatever a pass prints goes to stderr instead
-            with op.context, contextlib.redirect_stdout(sys.stderr):  # context: passes build types freely
-                p.run(op, ctx)
-        except SystemExit as e:  # a pass must not end the process (and exit 0 with no output)
-            site = _raise_site(e)
-            raise PassFailure(f"pass '{name}' called sys.exit({e.code!r})",
-                              notes=(f"called at {site}",) if site else ()) from None
-        except PassFailure as e:
-            raise PassFailure(f"pass '{name}' failed: {e.message}", e.loc, e.notes) from None
-        except HloError as e:
-            raise PassFailure(f"pass '{name}' failed: {e.message}", e.loc, e.notes) from None
-        except Exception as e:  # noqa: BLE001 -- a bug in a pass: name the pass and the raising line
-            site = _raise_site(e)
-            err = PassFailure(f"pass '{name}' raised {type(e).__name__}: {e}",
-                              notes=(f"raised at {site}",) if site else ())
-            err.__cause__ = e
-            raise err from e
-        if self.verify:
-            try:
-                op.verify()
-            except ir.MLIRError as e:
-                err = ir.error_from_mlir(e)
-                raise PassFailure(f"pass '{name}' left an invalid module: {err.message}", err.loc, err.notes) from None
+            op.verify()
+        except ir.MLIRError as e:
+            err = ir.error_from_mlir(e)
+            raise PassFailure(f"pass '{name}' left an invalid module: {err.message}", err.loc, err.notes) from None
 
 
 def run(module, pipeline: str | list[Pass], *, inplace: bool = False, verify: bool = True,

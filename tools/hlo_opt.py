@@ -47,6 +47,7 @@ try:
         DumpDir, NumericsCheck, OpHistogram, PrintIR, Reproducer, Statistics, Timing, read_reproducer,
     )
     from hlo_passes.tools.streams import _Streams, _write_stdout
+    from hlo_passes.pass_options import format_value
     from hlo_passes.pass_manager import (
         PassManager, load_plugin, loaded_plugin_files, parse_pipeline, registered_passes, registered_pipelines,
     )
@@ -172,6 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--check-numerics", action="store_true",
                    help="run the module on XLA CPU before the pipeline and after each pass; fail naming the"
                         " first pass that changed the results")
+    d.add_argument("--check-composites", action="store_true",
+                   help="after the pipeline, judge every composite against its written definition on XLA CPU"
+                        " (hlo_passes/composites.py); fail naming the first that does not mean what it says")
     d.add_argument("--rtol", type=_tolerance, default=1e-5, action=_Once,
                    help="relative tolerance of --check-numerics")
     d.add_argument("--atol", type=_tolerance, default=1e-6, action=_Once,
@@ -207,8 +211,8 @@ def list_passes(out) -> None:
         origin = "" if info.origin == "hlo_passes" else f"  [{info.origin}]"
         out.write(f"  {name:<32} {info.summary}{origin}\n")
         for opt in info.options:
-            default = str(opt.default).lower() if isinstance(opt.default, bool) else opt.default
-            out.write(f"      {opt.name}=<{opt.type.__name__}>{'':<{max(1, 22 - len(opt.name) - len(opt.type.__name__))}}"
+            default = "unset" if opt.default is None else format_value(opt.default)
+            out.write(f"      {opt.name}=<{opt.type_name}>{'':<{max(1, 22 - len(opt.name) - len(opt.type_name))}}"
                       f"{opt.help} (default: {default})\n")
     out.write("Pipelines:\n")
     for name, info in registered_pipelines().items():
@@ -329,6 +333,11 @@ class _Run:
             if a.traceback and err.__cause__ is not None:
                 traceback.print_exception(err.__cause__, file=sys.stderr)
             raise self._with_notes(err, instruments).with_filename(display) from None
+        if a.check_composites:  # (the logic lives in hlo_passes/composite_check.py)
+            from hlo_passes.composite_check import require_composites_ok
+
+            sys.stderr.write(require_composites_ok(result, seed=a.seed, input_mode=a.numerics_inputs,
+                                                   timeout=a.numerics_timeout, display=display))
         t1 = time.perf_counter()
         if a.emit == "tflite":
             from hlo_passes.tflite.export import export
