@@ -1,0 +1,383 @@
+"""Several entry points of one model (prefill, decode) -> ONE StableHLO module, weights held once.
+
+    from hlo_passes.frontends.signatures import from_torch, from_jax
+    m = from_torch(model, signatures={"prefill": (tokens, input_pos, kv_cache), "decode": (...)})
+    m = from_jax({"prefill": forward, "decode": forward}, {"prefill": args, "decode": args}, params=params)
+
+Why one module: an on-device LLM ships as one `.tflite` whose signatures share the weights and the KV cache
+layout, and the passes should see (and fuse, quantize) both entry points in one run. The TFLite exporter makes
+every public function a signature, names its tensors from `jax.arg_info` / `jax.result_info`, and shares
+buffers by content; this module gives it exactly that:
+- one public function per signature, named after it; the exporters' private helpers are renamed
+  `<signature>.<name>` so that two exports never clash;
+- inputs and outputs named from the example pytrees (`tokens`, `input_pos`, `kv_cache_k_0`, `logits`, ...):
+  argument names from the callable's Python signature, then dict keys and sequence indices joined by `_`;
+- each weight ONCE in the module: every constant of >= SHARE_BYTES bytes is keyed by its type and content,
+  and all its uses point at one `dense_resource` blob (the first one met, or a new blob for a `dense`
+  constant used by more than one function). MLIR prints (and writes as bytecode) only the blobs the ops
+  reference, so the module is as large as one signature's, not the sum (see `weight_stats`).
+
+Weights in: torch-mlir writes them as resource blobs (`export_torch`, per signature, handed over as text);
+JAX's `params` are lowered as arguments (so the lowered text stays small) and then bound here to resource
+blobs that reference the numpy arrays without a copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import ir
+from ..diagnostics import HloError
+from ..ir import mlir
+from ..ir import stablehlo as hlo
+
+__all__ = ["from_torch", "from_jax", "merge", "share_weights", "weight_stats", "leaf_name", "SHARE_BYTES"]
+
+SHARE_BYTES = 64  # constants this large count as weights: hashed, shared, and dense ones become blobs
+
+
+# ------------------------------------------------------------------------------------------------ names
+
+def _key_text(key) -> str:
+    """One step of a pytree path (torch's or JAX's key objects: dict key, sequence index, attribute)."""
+    for attr in ("key", "idx", "name"):
+        if hasattr(key, attr):
+            return str(getattr(key, attr))
+    return str(key).strip(".[]'\"")
+
+
+def leaf_name(prefix: str, path) -> str:
+    """`("kv_cache", ["k_0"])` -> `kv_cache_k_0`: tensor names as litert-torch's generative API writes them."""
+    parts = [prefix] if prefix else []
+    parts += [_key_text(k) for k in path]
+    name = "_".join(p for p in parts if p)
+    return re.sub(r"[^A-Za-z0-9_.:-]", "_", name) or "tensor"
+
+
+def _arg_names(fn, count: int, skip: int = 0) -> list[str]:
+    """The Python parameter names of `fn` for its first `count` positional arguments after `skip`."""
+    try:
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params[skip:skip + count]]
+    return names + [f"args_{i}" for i in range(len(names), count)]
+
+
+def _result_prefix(path) -> tuple[str, list]:
+    """Outputs: a top-level dict names its entries; a top-level tuple/list gives `output_i`."""
+    if not path:
+        return "output_0", []
+    first = path[0]
+    if hasattr(first, "key"):
+        return _key_text(first), list(path[1:])
+    return f"output_{_key_text(first)}", list(path[1:])
+
+
+def _unique(names: list[str], what: str, signature: str) -> list[str]:
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise HloError(f"signature '{signature}': {what} names clash after flattening: {', '.join(dupes)}")
+    return names
+
+
+# ---------------------------------------------------------------------------------------------- merging
+
+@dataclass
+class Part:
+    """One signature's export: its MLIR text, the names of its inputs and outputs, and (JAX) the leading
+    arguments to bind to weights: `(resource name, numpy array)` each."""
+    signature: str
+    text: str
+    inputs: list[str]
+    outputs: list[str]
+    bound: list[tuple[str, np.ndarray]] | None = None
+
+
+def _fname(fn) -> str:
+    return mlir.StringAttr(fn.attributes["sym_name"]).value
+
+
+def _is_public(fn) -> bool:
+    return "sym_visibility" not in fn.attributes or \
+        mlir.StringAttr(fn.attributes["sym_visibility"]).value == "public"
+
+
+def _functions(module) -> list:
+    return [op for op in ir.module_ops(module) if op.operation.name == "func.func"]
+
+
+def _rename(module, part: Part) -> object:
+    """Rename the one public function to the signature and the private ones to `<signature>.<name>`."""
+    funcs = _functions(module)
+    public = [f for f in funcs if _is_public(f)]
+    if len(public) != 1:
+        raise HloError(f"signature '{part.signature}': the export has {len(public)} public functions, expected 1")
+    entry = public[0]
+    for fn in funcs:
+        old = _fname(fn)
+        new = part.signature if fn == entry else f"{part.signature}.{old}"
+        if old != new:
+            mlir.SymbolTable.replace_all_symbol_uses(old, new, ir.as_operation(module))
+            fn.attributes["sym_name"] = mlir.StringAttr.get(new)
+    return entry
+
+
+def _with_names(fn, attr_name: str, key: str, names: list[str]) -> None:
+    """Set `key = name` in each entry of the function's arg_attrs / res_attrs, keeping other entries."""
+    old = list(mlir.ArrayAttr(fn.attributes[attr_name])) if attr_name in fn.attributes else []
+    dicts = []
+    for i, name in enumerate(names):
+        entries = {}
+        if i < len(old):
+            for named in mlir.DictAttr(old[i]):
+                entries[named.name] = named.attr
+        entries[key] = mlir.StringAttr.get(name)
+        dicts.append(mlir.DictAttr.get(entries))
+    fn.attributes[attr_name] = mlir.ArrayAttr.get(dicts)
+
+
+def _bind(fn, bound: list[tuple[str, np.ndarray]], attrs: dict) -> None:
+    """Replace the function's first len(bound) arguments by constants of the given arrays (one shared
+    resource attribute per array across all signatures: `attrs` caches them by resource name)."""
+    block = fn.regions[0].blocks[0]
+    ftype = mlir.FunctionType(mlir.TypeAttr(fn.attributes["function_type"]).value)
+    loc = fn.location
+    with mlir.InsertionPoint.at_block_begin(block), loc:
+        for i, (name, array) in enumerate(bound):
+            arg = block.arguments[i]
+            if name not in attrs:
+                attrs[name] = ir.from_numpy(array, resource=name)
+            if str(attrs[name].type) != str(arg.type):
+                raise HloError(f"weight {name} is {attrs[name].type}, but the export takes {arg.type}")
+            const = hlo.ConstantOp(attrs[name])
+            arg.replace_all_uses_with(const.result)
+    for i in reversed(range(len(bound))):
+        block.erase_argument(i)
+    fn.attributes["function_type"] = mlir.TypeAttr.get(
+        mlir.FunctionType.get(list(ftype.inputs)[len(bound):], list(ftype.results)))
+    if "arg_attrs" in fn.attributes:
+        fn.attributes["arg_attrs"] = mlir.ArrayAttr.get(list(mlir.ArrayAttr(fn.attributes["arg_attrs"]))[len(bound):])
+
+
+def merge(parts: list[Part]) -> mlir.Module:
+    """The parts' modules as one: renamed, named, weights bound and shared (see the module docstring)."""
+    if not parts:
+        raise HloError("no signatures to export")
+    seen = set()
+    for part in parts:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", part.signature):
+            raise HloError(f"signature name {part.signature!r}: use letters, digits and '_'")
+        if part.signature in seen:
+            raise HloError(f"signature '{part.signature}' given twice")
+        seen.add(part.signature)
+    ctx = ir.make_context()
+    attrs: dict = {}
+    merged = None
+    with ctx:
+        for part in parts:
+            module = ir.parse(part.text, filename=f"<{part.signature}>", context=ctx)
+            entry = _rename(module, part)
+            if part.bound:
+                _bind(entry, part.bound, attrs)
+            ftype = mlir.FunctionType(mlir.TypeAttr(entry.attributes["function_type"]).value)
+            for what, names, count in (("input", part.inputs, len(ftype.inputs)),
+                                       ("output", part.outputs, len(ftype.results))):
+                if len(names) != count:
+                    raise HloError(f"signature '{part.signature}': the export has {count} {what}s, the example"
+                                   f" pytree {len(names)}")
+            _with_names(entry, "arg_attrs", "jax.arg_info", part.inputs)
+            _with_names(entry, "res_attrs", "jax.result_info", part.outputs)
+            if merged is None:
+                merged = module
+                continue
+            body = merged.body
+            for op in ir.module_ops(module):
+                op.detach_from_parent()
+                body.append(op)
+        share_weights(merged)
+        try:
+            merged.operation.verify()
+        except ir.MLIRError as e:
+            raise ir.error_from_mlir(e, what="the merged module") from None
+    return merged
+
+
+def _constants(module) -> list:
+    found = []
+
+    def visit(op):
+        if op.name in ("stablehlo.constant", "arith.constant") and "value" in op.attributes:
+            found.append(op)
+        return mlir.WalkResult.ADVANCE
+
+    ir.as_operation(module).walk(visit)
+    return found
+
+
+def _nbytes(attr) -> int:
+    t = mlir.ShapedType(attr.type)
+    if not t.has_static_shape:
+        return 0
+    try:
+        return int(np.prod(t.shape, dtype=np.int64)) * ir.np_dtype(t.element_type).itemsize
+    except HloError:  # an element type numpy has no form for: not a weight we share
+        return 0
+
+
+def _owner(op) -> str:
+    parent = op.parent
+    while parent is not None and parent.name != "func.func":
+        parent = parent.parent
+    return _fname(parent) if parent is not None else ""
+
+
+def share_weights(module) -> int:
+    """Point every use of one weight (same type, same bytes) at one attribute; `dense` weights used by
+    several functions become one `dense_resource` blob. Mutates `module`; returns how many constants now
+    share another's weight."""
+    groups: dict[tuple[str, bytes], list] = {}
+    for op in _constants(module):
+        attr = ir.downcast(op.attributes["value"])
+        if isinstance(attr, mlir.DenseElementsAttr) and attr.is_splat:
+            continue
+        if _nbytes(attr) < SHARE_BYTES:
+            continue
+        data = np.ascontiguousarray(ir.to_numpy(attr))
+        digest = hashlib.blake2b(data.view(np.uint8).reshape(-1) if data.size else b"", digest_size=20).digest()
+        groups.setdefault((str(attr.type), digest), []).append((op, attr))
+    shared = 0
+    with ir.as_operation(module).context:
+        for n, members in enumerate(groups.values()):
+            if len(members) < 2:
+                continue
+            first = next((a for _, a in members if isinstance(a, mlir.DenseResourceElementsAttr)), None)
+            if first is None:
+                if len({_owner(op) for op, _ in members}) < 2:
+                    first = members[0][1]  # one function: MLIR already uniques the dense attribute
+                else:
+                    first = ir.from_numpy(ir.to_numpy(members[0][1]), resource=f"shared_weight_{n}")
+            for op, attr in members:
+                if attr != first:
+                    op.attributes["value"] = first
+                    shared += 1
+    return shared
+
+
+def weight_stats(module) -> dict:
+    """What the module holds as weights (constants of >= SHARE_BYTES bytes): `constants` (ops), `distinct`
+    (attributes), `bytes` (of the distinct ones: what the module stores), `referenced_bytes` (summed over
+    the ops: what it would store without sharing)."""
+    distinct: dict[str, int] = {}
+    ops = referenced = 0
+    for op in _constants(module):
+        attr = ir.downcast(op.attributes["value"])
+        size = _nbytes(attr)
+        if size < SHARE_BYTES or (isinstance(attr, mlir.DenseElementsAttr) and attr.is_splat):
+            continue
+        ops += 1
+        referenced += size
+        distinct[str(attr)] = size
+    return {"constants": ops, "distinct": len(distinct), "bytes": sum(distinct.values()),
+            "referenced_bytes": referenced}
+
+
+# --------------------------------------------------------------------------------------------- PyTorch
+
+def from_torch(module, signatures: dict[str, tuple]) -> mlir.Module:
+    """Export `module(*args)` for each `signature -> args` with torch.export + torch-mlir, and merge them.
+
+    Arguments may be pytrees (a dict KV cache); their leaves become the function's inputs, named after
+    `module.forward`'s parameters. The outputs are named from the eager result's pytree (run once per
+    signature, under no_grad). Non-persistent buffers and i64 ids are handled by `export_torch`.
+    """
+    from . import torch as ft
+
+    torch = ft._require("torch")
+    from torch.utils import _pytree as pytree
+
+    if not signatures:
+        raise HloError("from_torch: no signatures given")
+    parts = []
+    for name, args in signatures.items():
+        args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
+        arg_names = _arg_names(module.forward, len(args))
+        inputs = [leaf_name(arg_names[i], path[1:]) for path, _ in pytree.tree_flatten_with_path(args)[0]
+                  for i in [int(_key_text(path[0]))]]
+        with torch.no_grad():
+            out = module(*args)
+        outputs = [leaf_name(*_result_prefix(path)) for path, _ in pytree.tree_flatten_with_path(out)[0]] \
+            if isinstance(out, (dict, tuple, list)) else ["output_0"]
+        text = ft.export_torch(module, *args)
+        parts.append(Part(name, text, _unique(inputs, "input", name), _unique(outputs, "output", name)))
+    return merge(parts)
+
+
+# ------------------------------------------------------------------------------------------------- JAX
+
+def _resource_name(path) -> str:
+    """`params.layers.0.wq`: a weight's blob name, from its pytree path."""
+    return re.sub(r"[^A-Za-z0-9_.]", "_", ".".join(["params", *(_key_text(k) for k in path)]))
+
+
+def _needs_x64(leaves) -> bool:
+    return any(np.dtype(getattr(x, "dtype", np.asarray(x).dtype)).itemsize == 8 for x in leaves)
+
+
+def from_jax(functions: dict, example_args: dict[str, tuple], *, params=None) -> mlir.Module:
+    """Lower each `functions[signature]` at `example_args[signature]` (jax.jit(...).lower) and merge them.
+
+    With `params`, each function is called as `fn(params, *args)` and `params` (a pytree of arrays) becomes
+    the module's weights: lowered as arguments, then bound to shared resource blobs named after their
+    pytree paths (`params.layers.0.wq`). Without it, weights the functions close over are embedded by JAX
+    and shared by content. 64-bit example inputs (i64 token ids) lower with x64 enabled, so they stay i64.
+    """
+    import jax
+
+    if not functions:
+        raise HloError("from_jax: no signatures given")
+    missing = sorted(set(functions) - set(example_args))
+    if missing:
+        raise HloError(f"from_jax: no example arguments for signature(s) {', '.join(missing)}")
+    p_leaves = jax.tree_util.tree_flatten_with_path(params)[0] if params is not None else []
+    bound = [(_resource_name(path), np.asarray(leaf)) for path, leaf in p_leaves]
+    parts = []
+    for name, fn in functions.items():
+        args = example_args[name]
+        args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
+        skip = 1 if params is not None else 0
+        arg_names = _arg_names(fn, len(args), skip)
+        a_leaves, a_tree = jax.tree_util.tree_flatten_with_path(args)
+        inputs = [leaf_name(arg_names[int(_key_text(path[0]))], path[1:]) for path, _ in a_leaves]
+        n_params = len(p_leaves)
+        p_tree = jax.tree_util.tree_structure(params)
+        a_def = jax.tree_util.tree_structure(args)
+
+        def flat(*leaves, fn=fn, a_def=a_def, n_params=n_params, p_tree=p_tree):
+            call_args = a_def.unflatten(leaves[n_params:])
+            if params is not None:
+                return fn(p_tree.unflatten(leaves[:n_params]), *call_args)
+            return fn(*call_args)
+
+        specs = [jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype if not hasattr(x, "dtype") else x.dtype)
+                 for x in [leaf for _, leaf in p_leaves] + [leaf for _, leaf in a_leaves]]
+        try:
+            with jax.enable_x64(_needs_x64([s for s in specs])):
+                out_shape = jax.eval_shape(flat, *specs)
+                text = jax.jit(flat, keep_unused=True).lower(*specs).as_text()
+        except HloError:
+            raise
+        except Exception as e:  # noqa: BLE001 -- tracing errors come in many kinds
+            first = (str(e).strip().splitlines() or [""])[0]
+            raise HloError(f"jax cannot lower signature '{name}': {type(e).__name__}: {first}") from e
+        out_leaves = jax.tree_util.tree_flatten_with_path(out_shape)[0]
+        outputs = [leaf_name(*_result_prefix(path)) for path, _ in out_leaves]
+        parts.append(Part(name, text, _unique(inputs, "input", name), _unique(outputs, "output", name),
+                          bound or None))
+    return merge(parts)
