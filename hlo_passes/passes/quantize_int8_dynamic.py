@@ -55,6 +55,17 @@ def _weight(value):
     return None, None
 
 
+def _label(op) -> str:
+    """What `skip` matches: the op's location, its kind and its weight's shape, e.g.
+    `loc("m.mlir":40:12) dot_general [512,8192]` (`skip='dot_general .*\\b8192\\b'` keeps an 8k-vocabulary LM
+    head float). Why the shape: torch-mlir's locations are only lines of the text, so an LM head is best told by
+    its vocabulary dimension; JAX's locations carry names (`.../lm_head/...`)."""
+    index = 0 if op.name == "stablehlo.gather" else next(
+        (i for i in (1, 0) if _weight(op.operands[i])[0] is not None), 1)
+    shape = ",".join(str(d) for d in vals.shape(op.operands[index]))
+    return f"{op.location} {op.name.removeprefix('stablehlo.')} [{shape}]"
+
+
 @register_pass
 @dataclass(frozen=True)
 class QuantizeInt8Dynamic(Pass):
@@ -68,7 +79,8 @@ class QuantizeInt8Dynamic(Pass):
     summary = "int8 weights with float activations (dynamic-range quantization) for dot_general and convolution"
     min_elements: int = option(1024, "weights with fewer elements stay float")
     granularity: str = option("channel", "'channel' (one scale per output channel) or 'tensor'")
-    skip: str = option("", "a regex: ops whose location matches it keep float weights (e.g. the LM head)")
+    skip: str = option("", "a regex over each weight's label '<location> <op> <shape>' (e.g. "
+                            "'loc(\"m.mlir\":40:12) dot_general [512,8192]'): matching weights stay float")
     embeddings: bool = option(True, "also quantize embedding tables (gathers of rows from a constant), per row")
 
     def __post_init__(self):
@@ -97,7 +109,7 @@ class QuantizeInt8Dynamic(Pass):
                 fn.operation.walk(visit)
         worst = 0.0
         for op in targets:
-            if skip is not None and skip.search(str(op.location)):
+            if skip is not None and skip.search(_label(op)):
                 ctx.count("weights skipped (skip regex)")
                 continue
             if op.name == "stablehlo.gather":
