@@ -1,0 +1,144 @@
+"""The example LLM end to end at the tiny config: PyTorch / JAX -> one module with prefill and decode ->
+`optimize` (every SDPA, RMSNorm and KV-cache write fused) -> [quantize-int8-dynamic] -> one `.tflite` ->
+greedy generation in LiteRT (`hlo_passes.generate`), token for token against the framework's own greedy
+generation. Exports are made once per module (a torch export takes a few seconds)."""
+
+import dataclasses
+import functools
+import sys
+
+import numpy as np
+import pytest
+
+import hlo_passes as hp
+from hlo_passes import ir
+from hlo_passes.frontends.signatures import weight_stats
+from hlo_passes.generate import Generator, generate
+from hlo_passes.tflite.export import export
+from hlo_passes.tflite.runtime import TFLiteModel
+
+from conftest import EXAMPLES
+
+sys.path.insert(0, str(EXAMPLES))
+import llm_common as common  # noqa: E402
+
+PROMPT = [1, 2, 3]
+CFG = common.config("tiny")
+
+
+@functools.lru_cache(maxsize=None)
+def exported(framework: str):
+    """(merged module, reference greedy step) for 'torch' or 'jax'."""
+    if framework == "torch":
+        import llm_torch
+
+        return llm_torch.export("tiny"), llm_torch.step_fn(llm_torch.build(CFG))
+    import llm_jax
+
+    params = llm_jax.params_from(CFG, common.random_weights(CFG))
+    return llm_jax.export("tiny"), llm_jax.step_fn(CFG, params)
+
+
+@functools.lru_cache(maxsize=None)
+def optimized(framework: str):
+    return hp.run(exported(framework)[0], "optimize")
+
+
+@functools.lru_cache(maxsize=None)
+def tflite(framework: str, quantized: bool) -> bytes:
+    pipeline = "quantize-int8-dynamic,legalize-tflite" if quantized else "legalize-tflite"
+    return export(hp.run(optimized(framework), pipeline)).to_bytes()
+
+
+@functools.lru_cache(maxsize=None)
+def reference(framework: str, prompt: tuple = tuple(PROMPT), steps: int = 16, prefill_len: int = CFG.prefill_len):
+    cfg = dataclasses.replace(CFG, prefill_len=prefill_len)
+    return common.greedy(exported(framework)[1], list(prompt), steps, cfg)
+
+
+def _composites(module) -> dict:
+    found: dict = {}
+
+    def visit(op):
+        if op.name == "stablehlo.composite":
+            fn = op.parent
+            while fn.name != "func.func":
+                fn = fn.parent
+            key = (ir.mlir.StringAttr(fn.attributes["sym_name"]).value, ir.mlir.StringAttr(op.attributes["name"]).value)
+            found[key] = found.get(key, 0) + 1
+        return ir.mlir.WalkResult.ADVANCE
+
+    ir.as_operation(module).walk(visit)
+    return found
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_optimize_fuses_every_attention_norm_and_cache_write(framework):
+    found = _composites(optimized(framework))
+    for sig in ("prefill", "decode"):
+        assert found.get((sig, "odml.scaled_dot_product_attention")) == CFG.layers
+        assert found.get((sig, "odml.rms_norm")) == 2 * CFG.layers + 1
+        assert found.get((sig, "odml.update_kv_cache")) == 2 * CFG.layers  # K and V of each layer
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_greedy_generation_equals_the_framework_f32(framework):
+    want = reference(framework)
+    assert len(set(want)) > 3  # a generation that does something, not one token repeated
+    got = generate(tflite(framework, False), PROMPT, 16)
+    assert got.tokens == want
+    assert got.prompt_len == 3 and got.decode_steps == 15 and got.decode_seconds > 0
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_greedy_generation_int8_first_8_tokens_agree(framework):
+    data = tflite(framework, True)
+    assert len(data) < 0.5 * len(tflite(framework, False))  # int8 weights: the model shrinks
+    got = generate(data, PROMPT, 16)
+    assert got.tokens[:8] == reference(framework)[:8]
+
+
+def test_torch_and_jax_models_are_the_same_model():
+    assert reference("torch") == reference("jax")
+    logits = {}
+    for fw in ("torch", "jax"):
+        model = TFLiteModel(tflite(fw, False))
+        ins = {t.name: np.zeros(t.shape, t.dtype) for t in model.signatures["prefill"].inputs}
+        ins["tokens"] = np.arange(CFG.prefill_len, dtype=np.int64)[None] * 7
+        ins["input_pos"] = np.arange(CFG.prefill_len, dtype=np.int64)
+        logits[fw] = model.run("prefill", **ins)["logits"]
+    assert np.abs(logits["torch"] - logits["jax"]).max() < 1e-4 * np.abs(logits["torch"]).max()
+
+
+def test_long_prompt_is_prefilled_in_chunks():
+    prompt = [5, 9, 2, 77, 31, 8, 100, 6, 42, 17, 3]  # 11 tokens: two prefill calls of 8
+    want = reference("torch", tuple(prompt), 8, prefill_len=16)  # the framework in one call
+    assert generate(tflite("torch", False), prompt, 8).tokens == want
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_merged_module_holds_each_weight_once(framework):
+    module = exported(framework)[0]
+    stats = weight_stats(module)
+    weights = common.random_weights(CFG)
+    # every weight, the RoPE tables (torch: and the cache-slot iota buffer) once; each used by both signatures
+    n_tables = 3 if framework == "torch" else 2
+    assert stats["distinct"] == len(weights) + n_tables
+    assert stats["constants"] == 2 * stats["distinct"]
+    assert stats["bytes"] * 2 == stats["referenced_bytes"]
+    weight_bytes = sum(w.nbytes for w in weights.values())
+    assert weight_bytes <= stats["bytes"] < weight_bytes * 1.05
+    # serialized: the module is one weight copy plus the code of two functions, not two copies
+    assert len(ir.to_bytecode(module)) < 1.25 * weight_bytes
+    assert len(tflite(framework, False)) < 1.25 * weight_bytes
+
+
+def test_generator_refuses_models_without_the_interface():
+    model = TFLiteModel(tflite("jax", False))
+    with pytest.raises(hp.HloError, match="no 'step' signature"):
+        Generator(model, decode="step")
+    gen = Generator(model)
+    with pytest.raises(hp.HloError, match="do not fit"):
+        gen.generate([1] * 8, CFG.kv_cache_max)
+    with pytest.raises(hp.HloError, match="outside the vocabulary"):
+        gen.generate([CFG.vocab], 2)
