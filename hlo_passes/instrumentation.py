@@ -7,6 +7,7 @@ objects: `run(module, "cse", instruments=[Timing(), PrintIR(after_all=True)])`.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from typing import TextIO
 
 from . import files, ir, numerics
 from .diagnostics import HloError
-from .pass_manager import Instrument, Pass, PassContext, pipeline_text
+from .pass_manager import CheckFailed, Instrument, Pass, PassContext, pipeline_text
 
 
 def _header(when: str, index: int, p: Pass) -> str:
@@ -64,11 +65,44 @@ class PrintIR(Instrument):
                                                                          generic=True) + "\n")
 
 
+class PrintIRDiff(Instrument):
+    """`--print-ir-diff`: after each pass that changed the module, a unified diff of its text (before ->
+    after), so a one-line rewrite in a 20k-op module reads as one hunk, not two dumps to compare by eye."""
+
+    def __init__(self, debuginfo: bool = False, out: TextIO | None = None, context: int = 3):
+        self.debuginfo = debuginfo
+        self.out = out
+        self.context = context
+        self._before = ""
+
+    def before_pass(self, index, p, module):
+        self._before = ir.to_text(module, debuginfo=self.debuginfo)
+
+    def after_pass(self, index, p, module, ctx, seconds):
+        after = ir.to_text(module, debuginfo=self.debuginfo)
+        if after == self._before:
+            return
+        lines = difflib.unified_diff(self._before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                     f"before {p.pass_name} (#{index})", f"after {p.pass_name} (#{index})",
+                                     n=self.context)
+        out = self.out or sys.stderr
+        out.write(_header("Diff After", index, p) + "".join(line if line.endswith("\n") else line + "\n"
+                                                            for line in lines))
+        out.flush()
+
+
+def _file_part(name: str) -> str:
+    """A pass name as part of a file name (`func.func(cse)` has characters shells and lit dislike)."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
 class DumpDir(Instrument):
     """`--dump-dir DIR`: the input and the module after every pass, one numbered file each.
 
     A dump that cannot be written fails the run (the user asked for it), except after a failing pass:
-    then the pass's error is the one that matters, and `error` says why the dump is missing."""
+    then the pass's error is the one that matters, and `error` says why the dump is missing. A pass whose
+    output --check-numerics rejects has that output in its usual `NN-name.mlir`; a pass that raised leaves
+    `NN-name.failed.mlir`."""
 
     def __init__(self, folder: str | Path, debuginfo: bool = False):
         self.folder = Path(folder)
@@ -84,7 +118,7 @@ class DumpDir(Instrument):
         """Every name a run of `passes` may write, so that the CLI can refuse up front to dump over an input."""
         names = ["00-input.mlir"]
         for index, p in enumerate(passes, 1):
-            names += [f"{index:02d}-{p.pass_name}.mlir", f"{index:02d}-{p.pass_name}.failed.mlir"]
+            names += [f"{index:02d}-{_file_part(p.pass_name)}.mlir", f"{index:02d}-{_file_part(p.pass_name)}.failed.mlir"]
         return names
 
     def _dump(self, name: str, module) -> None:
@@ -94,13 +128,13 @@ class DumpDir(Instrument):
         self._dump("00-input.mlir", module)
 
     def after_pass(self, index, p, module, ctx, seconds):
-        self._dump(f"{index:02d}-{p.pass_name}.mlir", module)
+        self._dump(f"{index:02d}-{_file_part(p.pass_name)}.mlir", module)
 
     def after_failure(self, index, p, module, error):
-        if files.signalled():  # an interruption, not a failure: nothing to show
+        if files.signalled() or isinstance(error, CheckFailed):  # an interruption; or dumped by after_pass
             return
         try:
-            self._dump(f"{index:02d}-{p.pass_name}.failed.mlir", module)
+            self._dump(f"{index:02d}-{_file_part(p.pass_name)}.failed.mlir", module)
         except HloError as e:
             self.error = e.message
 
@@ -120,6 +154,9 @@ class Timing(Instrument):
         self.rows.append((f"{p.pass_name} (#{index})", time.perf_counter() - self._start))
 
     def after_failure(self, index, p, module, error):
+        if isinstance(error, CheckFailed) and self.rows and self.rows[-1][0] == f"{p.pass_name} (#{index})":
+            self.rows[-1] = (f"{p.pass_name} (#{index}, failed)", self.rows[-1][1])  # (timed by after_pass)
+            return
         self.rows.append((f"{p.pass_name} (#{index}, failed)", time.perf_counter() - self._start))
 
     def report(self) -> str:
@@ -159,6 +196,12 @@ class OpHistogram(Instrument):
     def after_pipeline(self, module):
         self.after = op_histogram(module)
 
+    def after_failure(self, index, p, module, error):
+        self.after = op_histogram(module)
+        self.failed = f"{p.pass_name} (#{index})"
+
+    failed = ""
+
     def report(self) -> str:
         names = sorted(set(self.before) | set(self.after), key=lambda n: (-self.before[n], n))
         width = max([len(n) for n in names] + [10])
@@ -167,7 +210,8 @@ class OpHistogram(Instrument):
         total0, total1 = sum(self.before.values()), sum(self.after.values())
         change = f"{100 * (total1 - total0) / total0:+.1f}%" if total0 else ""
         lines.append(f"  {'total':<{width}}  {total0:6d}  {total1:6d}  {change}")
-        return "op histogram:\n" + "\n".join(lines) + "\n"
+        head = f"op histogram (after: as failing pass {self.failed} left it)" if self.failed else "op histogram"
+        return head + ":\n" + "\n".join(lines) + "\n"
 
 
 class Statistics(Instrument):
@@ -258,15 +302,27 @@ class NumericsCheck(Instrument):
         self._say(f"check-numerics: reference run of the input, seed {self.seed}, {len(self.inputs)} inputs, "
                   f"{len(self.reference)} outputs ({described})")
 
-    def after_pass(self, index, p, module, ctx, seconds):
+    @property
+    def settings(self) -> dict[str, str]:
+        """What a reproducer records so that its replay checks the same way (`configure` reads it back)."""
+        return {"seed": str(self.seed), "rtol": f"{self.rtol!r}", "atol": f"{self.atol!r}",
+                "inputs": self.input_mode, "timeout": f"{self.timeout!r}"}
+
+    def compare(self, module, what: str) -> tuple[numerics.Comparison, str, float, float]:
+        """(comparison, where it ran, rtol, atol) of `module`'s results (got) against the reference's
+        (expected). `--bisect` uses it on each of its trial runs."""
         in_litert = self._in_litert(module)
         rtol, atol, where = self._tolerances(in_litert)
-        result = numerics.compare_sets(self._run(module, f"the result of pass '{p.pass_name}' (#{index})", in_litert),
-                                       self._reference, [label for label, _ in self.sets],
-                                       rtol=rtol, atol=atol)
+        result = numerics.compare_sets(self._run(module, what, in_litert), self._reference,
+                                       [label for label, _ in self.sets], rtol=rtol, atol=atol)
+        return result, where, rtol, atol
+
+    def after_pass(self, index, p, module, ctx, seconds):
+        result, where, rtol, atol = self.compare(module, f"the result of pass '{p.pass_name}' (#{index})")
         if not result.ok:
-            raise HloError(f"check-numerics: pass '{p.pass_name}' (#{index}) changed the results{where}:"
-                           f" {result.detail}", notes=(f"rtol={rtol:g} atol={atol:g}, seed {self.seed}",))
+            raise CheckFailed(f"check-numerics: pass '{p.pass_name}' (#{index}) changed the results{where}:"
+                              f" {result.detail}", notes=(f"rtol={rtol:g} atol={atol:g}, seed {self.seed};"
+                                                          f" {numerics.SIDES}",))
         self._say(f"check-numerics: after {p.pass_name} (#{index}): same results{where} "
                   f"(max abs diff {result.max_abs:.3g})")
 
@@ -276,11 +332,14 @@ REPRODUCER_MARK = "// hlo-opt reproducer"
 
 class Reproducer(Instrument):
     """On a failing pass, write the module as it entered that pass plus the rest of the pipeline, to a file
-    that `hlo-opt --run-reproducer FILE` replays (and that is itself valid MLIR input)."""
+    that `hlo-opt --run-reproducer FILE` replays (and that is itself valid MLIR input). With `numerics` (the
+    run's --check-numerics) its seed, tolerances and input sets are recorded too, so the replay checks the
+    same way and fails the same way."""
 
-    def __init__(self, path: str | Path | None = None, plugins: list[str] = ()):
+    def __init__(self, path: str | Path | None = None, plugins: list[str] = (), numerics=None):
         self.path = Path(path) if path else None
         self.plugins = list(plugins)
+        self.numerics = numerics
         self.passes: list[Pass] = []
         self._entry = None
         self.written: Path | None = None
@@ -298,6 +357,8 @@ class Reproducer(Instrument):
         rest = pipeline_text(self.passes[index - 1:])
         head = [REPRODUCER_MARK, f"// pipeline: {rest}"]
         head += [f"// plugin: {f}" for f in self.plugins]
+        if self.numerics is not None:
+            head.append("// check-numerics: " + " ".join(f"{k}={v}" for k, v in self.numerics.settings.items()))
         head += [f"// failure: {line}" for line in str(error).splitlines()]
         body = ir.to_text(self._entry, debuginfo=True)
         path = self.path
@@ -315,6 +376,16 @@ class Reproducer(Instrument):
             if self.path is None:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
+
+
+def reproducer_numerics(text: str) -> dict[str, str] | None:
+    """The `// check-numerics:` settings of a reproducer's header (None when it has none)."""
+    for line in text.splitlines()[1:]:
+        if not line.startswith("// "):
+            break
+        if line.startswith("// check-numerics: "):
+            return dict(item.partition("=")[::2] for item in line[len("// check-numerics: "):].split())
+    return None
 
 
 def read_reproducer(text: str) -> tuple[str, list[str]]:

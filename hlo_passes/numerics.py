@@ -475,6 +475,9 @@ def execute(module, inputs: Sequence[np.ndarray] | None = None, *, seed: int = 0
 
 # ----------------------------------------------------------------------------------- comparison
 
+SIDES = "got = after the pass (the module under test), expected = before it (the reference)"
+
+
 @dataclass(frozen=True)
 class Comparison:
     """How two runs' outputs differ. `ok` is the verdict; `detail` names the first offending output."""
@@ -517,7 +520,7 @@ def _floats_differ(x: np.ndarray, y: np.ndarray, rtol: float, atol: float, signe
 
 def compare(a: Sequence[np.ndarray], b: Sequence[np.ndarray], *, rtol: float = 1e-5, atol: float = 1e-6,
             signed_zeros: bool = False) -> Comparison:
-    """`a` (got) against `b` (wanted): integers and booleans exactly; floats |a-b| <= atol + rtol*|b|
+    """`a` (got) against `b` (expected; `SIDES`): integers and booleans exactly; floats |a-b| <= atol + rtol*|b|
     (NaN matches NaN, inf the same inf; -0.0 == +0.0 unless signed_zeros); complex as two floats."""
     rtol, atol = check_tolerance(rtol, "rtol"), check_tolerance(atol, "atol")
     if len(a) != len(b):
@@ -553,7 +556,7 @@ def compare(a: Sequence[np.ndarray], b: Sequence[np.ndarray], *, rtol: float = 1
             if bad.any():
                 idx = tuple(int(j) for j in np.argwhere(bad)[0])
                 return Comparison(False, worst_abs, worst_rel,
-                                  f"output {i} differs at {list(idx)}: {xp[idx]} vs {yp[idx]} "
+                                  f"output {i} differs at {list(idx)}: got {xp[idx]}, expected {yp[idx]} "
                                   f"({why}, {int(bad.sum())} of {bad.size} elements)")
     return Comparison(True, worst_abs, worst_rel, "")
 
@@ -575,7 +578,8 @@ def check_same(before, after, *, seed: int = 0, inputs=None, rtol: float = 1e-5,
                isolate: bool = True, input_mode: str = "edges", signed_zeros: bool = False,
                timeout: float | None = None) -> Comparison:
     """Run two modules on the same inputs and compare: the one-line semantic check tests use. Without
-    explicit `inputs`, on every set of `input_sets(before, seed, input_mode)`."""
+    explicit `inputs`, on every set of `input_sets(before, seed, input_mode)`. A difference reads as in
+    `--check-numerics`: `got` is `after`'s output, `expected` is `before`'s."""
     check_tolerance(rtol, "rtol"), check_tolerance(atol, "atol")
     sets = [("typical", inputs)] if inputs is not None else input_sets(before, seed, input_mode)
     labels, arrays = [s[0] for s in sets], [s[1] for s in sets]

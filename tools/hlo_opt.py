@@ -46,6 +46,7 @@ try:
     from hlo_passes.instrumentation import (
         DumpDir, NumericsCheck, OpHistogram, PrintIR, Reproducer, Statistics, Timing, read_reproducer,
     )
+    from hlo_passes.tools import debug_flags
     from hlo_passes.tools.streams import _Streams, _write_stdout
     from hlo_passes.pass_options import format_value
     from hlo_passes.pass_manager import (
@@ -139,8 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a Python file that registers passes (repeatable)")
     g.add_argument("--list-passes", action="store_true", help="list every pass and named pipeline, then exit")
     g.add_argument("--no-verify", action="store_true", help="do not run the verifier after each pass")
-    g.add_argument("--debug-patterns", default="", metavar="NAMES", action=_Once,
-                   help="comma-separated pass/pattern names that explain their matches and near-misses")
+    g.add_argument("--debug-patterns", default="", metavar="NAMES", action=_Once, help=debug_flags.DEBUG_PATTERNS_HELP)
     g.add_argument("--split-input-file", action="store_true",
                    help="treat each '// -----'-separated chunk of the input as its own module")
     g.add_argument("--max-input-size", type=_size, default=4 << 30, action=_Once, metavar="SIZE",
@@ -202,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--run-reproducer", metavar="FILE", type=_file_name, action=_Once,
                    help="replay a reproducer written by a failed run")
     d.add_argument("--traceback", action="store_true", help="show Python tracebacks of passes that raise")
+    debug_flags.add_flags(d)
     return p
 
 
@@ -287,6 +288,7 @@ class _Run:
         self.timing = Timing() if args.timing else None
         self.statistics = Statistics() if args.statistics else None
         self.histograms: list[OpHistogram] = []
+        self.consulted: set = set()  # names the passes asked --debug-patterns about
 
     def dump_folder(self, chunk_index: int, n_chunks: int) -> Path:
         folder = Path(self.args.dump_dir)
@@ -294,8 +296,11 @@ class _Run:
 
     def instruments(self, chunk_index: int, n_chunks: int):
         a = self.args
-        result = [Reproducer(a.reproducer, loaded_plugin_files),
-                  PrintIR(_names(a.print_ir_before), _names(a.print_ir_after), a.print_ir_before_all,
+        numerics = NumericsCheck(a.rtol, a.atol, a.seed, timeout=a.numerics_timeout,
+                                 input_mode=a.numerics_inputs) if a.check_numerics else None
+        result = [] if a.run_reproducer else [Reproducer(a.reproducer, loaded_plugin_files, numerics)]
+        result += debug_flags.instruments(a, numerics)  # (a replay writes no second reproducer)
+        result += [PrintIR(_names(a.print_ir_before), _names(a.print_ir_after), a.print_ir_before_all,
                           a.print_ir_after_all, a.print_ir_after_change, a.print_ir_after_failure,
                           a.print_debuginfo)]
         if a.dump_dir:
@@ -303,9 +308,8 @@ class _Run:
         if a.op_histogram:
             self.histograms.append(OpHistogram())
             result.append(self.histograms[-1])
-        if a.check_numerics:
-            result.append(NumericsCheck(a.rtol, a.atol, a.seed, timeout=a.numerics_timeout,
-                                        input_mode=a.numerics_inputs))
+        if numerics:
+            result.append(numerics)
         if self.statistics:
             result.append(self.statistics)
         if self.timing:
@@ -329,10 +333,12 @@ class _Run:
         try:
             result = pm.run(module, inplace=True)
         except HloError as err:
+            self.consulted |= pm.consulted
             files.check_signals()  # a signal that C++ turned into a pass's RuntimeError: still a signal
             if a.traceback and err.__cause__ is not None:
                 traceback.print_exception(err.__cause__, file=sys.stderr)
             raise self._with_notes(err, instruments).with_filename(display) from None
+        self.consulted |= pm.consulted
         if a.check_composites:  # (the logic lives in hlo_passes/composite_check.py)
             from hlo_passes.composite_check import require_composites_ok
 
@@ -353,11 +359,11 @@ class _Run:
     @staticmethod
     def _with_notes(err: HloError, instruments) -> HloError:
         """The pass's error, plus what was (or could not be) written about it: the reproducer note last."""
-        notes = list(err.notes)
+        notes = list(err.notes) + debug_flags.notes(instruments)
         for ins in instruments:
             if isinstance(ins, DumpDir) and ins.error:
                 notes.append(f"the dump of the failing pass is missing: {ins.error}")
-        rep = instruments[0]
+        rep = next((ins for ins in instruments if isinstance(ins, Reproducer)), Reproducer())  # (none: replaying)
         if rep.written:
             notes.append(f"reproducer written to {rep.written} (replay: hlo-opt --run-reproducer {rep.written})")
         elif rep.error:
@@ -446,6 +452,7 @@ def _main(argv, streams: _Streams) -> int:
             raise HloError("--run-reproducer takes its module from the reproducer; drop the input file")
         path, data, head = _read_reproducer_head(args.run_reproducer, limit, streams)
         text, plugins = read_reproducer(head)
+        debug_flags.replay_numerics(args, head)
         for plugin in plugins:
             if plugin not in loaded_plugin_files:
                 _load_plugin(plugin)
@@ -455,6 +462,7 @@ def _main(argv, streams: _Streams) -> int:
     if args.emit == "tflite" and not any(p.pass_name == "legalize-tflite" for p in pipeline):
         pipeline = [*pipeline, *parse_pipeline("legalize-tflite")]
     _check_print_ir_names(args, pipeline)
+    debug_flags.check_flags(args)
     if args.split_input_file and args.emit != "text":
         raise HloError("--split-input-file writes text only (drop --emit)")
     if not args.output:
@@ -478,14 +486,18 @@ def _main(argv, streams: _Streams) -> int:
     chunks = _chunks(data if data is not None else b"", args.split_input_file)
     _refuse_writes_over_input(args, pipeline, len(chunks), run)
     outputs = []
-    for i, (offset, chunk) in enumerate(chunks):
-        try:
-            outputs.append(run.process(display, offset, chunk, pipeline, i, len(chunks), path))
-        except HloError as err:
-            if len(chunks) == 1:
-                raise
-            print(err.with_filename(display), file=sys.stderr)
-            run.failed = True
+    try:
+        for i, (offset, chunk) in enumerate(chunks):
+            try:
+                outputs.append(run.process(display, offset, chunk, pipeline, i, len(chunks), path))
+            except HloError as err:
+                if len(chunks) == 1:
+                    raise
+                print(err.with_filename(display), file=sys.stderr)
+                run.failed = True
+    except HloError:
+        _reports(run, pipeline)  # a failed run keeps its evidence: the reports come before the error
+        raise
     result = b"\n// -----\n".join(o.rstrip(b"\n") + b"\n" for o in outputs) if args.split_input_file \
         else (outputs[0] if outputs else b"")
     if args.output:
@@ -493,13 +505,20 @@ def _main(argv, streams: _Streams) -> int:
             files.write_atomic(args.output, result)
     else:
         streams.write_stdout(result)
+    _reports(run, pipeline)
+    return 1 if run.failed else 0
+
+
+def _reports(run: _Run, pipeline) -> None:
+    """What the run measured (stderr), whether or not it failed."""
     for hist in run.histograms:
         sys.stderr.write(hist.report())
     if run.timing:
         sys.stderr.write(run.timing.report())
     if run.statistics:
         sys.stderr.write(run.statistics.report())
-    return 1 if run.failed else 0
+    if run.args.debug_patterns:
+        debug_flags.warn_unknown_debug_names(run.args, run.consulted, pipeline)
 
 
 def _report(argv, streams: _Streams) -> int:

@@ -12,13 +12,17 @@ driver (worklist, dead-op removal, folding, constant dedup), reached through `ir
 
 from __future__ import annotations
 
+import os
 import sys
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from .. import ir
-from ..diagnostics import HloError
+from ..diagnostics import HloError, SourceLoc
 from . import values as vals
 from .template import Match, Op, match_root
 
@@ -70,12 +74,62 @@ class PatternSet:
         return apply_patterns(module, self, ctx, max_iterations=max_iterations, fold=fold)
 
 
+class RewriteBudget:
+    """MLIR's `--debug-counter` for our patterns: the driver asks `allow(pattern, op)` before each rewrite,
+    and a budget of `limit` lets the first `limit` through and declines the rest (the op stays as it is).
+    `applied` lists (pattern name, root op name, its location) of every rewrite allowed, in order, so that
+    `--bisect` can name the k-th one. It lives on a pass's context (`ctx.rewrites`), never on the module."""
+
+    def __init__(self, limit: int | None = None):
+        self.limit = limit
+        self.applied: list[tuple[str, str, str]] = []
+        self.declined = 0
+
+    def allow(self, pattern: str, op) -> bool:
+        if self.limit is not None and len(self.applied) >= self.limit:
+            self.declined += 1
+            return False
+        self.applied.append((pattern, op.name, vals.loc(op)))
+        return True
+
+
+class PatternError(HloError):
+    """An exception raised inside a pattern's `where` or `rewrite`: located at the user's own line."""
+
+
+_LIBRARIES = tuple(os.path.dirname(m.__file__) + os.sep for m in (ir.mlir, np) if getattr(m, "__file__", None))
+_OURS = (os.path.join(os.path.dirname(__file__), "driver.py"), os.path.join(os.path.dirname(__file__), "template.py"))
+
+
+def _user_site(exc: BaseException, fn) -> SourceLoc | None:
+    """Where in the user's code the exception came from: the innermost frame in the file that defines the
+    pattern's function `fn`, else the innermost that is not jaxlib's generated op builders, numpy, this
+    driver or the template matcher."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if not f.filename.startswith(_LIBRARIES) and f.filename not in _OURS]
+    code = getattr(fn, "__code__", None)
+    own = [f for f in frames if code is not None and f.filename == code.co_filename]
+    if not (own or frames):
+        return None
+    f = (own or frames)[-1]
+    return SourceLoc(f.filename, f.lineno or 0, (getattr(f, "colno", None) or 0) + 1)
+
+
+def _pattern_error(pattern: Pattern, doing: str, op, e: Exception) -> PatternError:
+    site = _user_site(e, pattern.where if doing == "where" else pattern.rewrite)
+    err = PatternError(f"pattern '{pattern.name}' raised {type(e).__name__} in its {doing}: {e}", site,
+                       (f"while {'matching' if doing == 'where' else 'rewriting'} {op.name} at {vals.loc(op)}",))
+    err.__cause__ = e
+    return err
+
+
 @dataclass
 class _Run:
     hits: Counter = field(default_factory=Counter)
     debug: Callable[[str], bool] = lambda name: False
     out: Any = None
     said: set = field(default_factory=set)  # the driver sweeps more than once: explain each thing once
+    budget: RewriteBudget | None = None  # (ctx.rewrites: --bisect's limit on applications)
 
     def say(self, line: str) -> None:
         if line not in self.said:
@@ -100,11 +154,20 @@ def _callback(patterns: list[Pattern], run: _Run):
 
     def fn(op):
         for pattern, explain in zip(patterns, explaining):
-            m, why = pattern.match(op, explain)
+            try:
+                m, why = pattern.match(op, explain)
+            except HloError:
+                raise
+            except Exception as e:  # noqa: BLE001 -- the user's `where` (or a template's check) raised
+                raise _pattern_error(pattern, "where", op, e) from e
             if m is None:
                 if explain:
                     run.say(f"[{pattern.name}] {op.name} at {vals.loc(op)}: no match: {why}")
                 continue
+            if run.budget is not None and not run.budget.allow(pattern.name, op):
+                if explain:
+                    run.say(f"[{pattern.name}] {op.name} at {vals.loc(op)}: matched, not applied (rewrite budget)")
+                return None
             return lambda pattern=pattern, m=m, explain=explain: _rewrite(pattern, m, op, run, explain)
         return None
 
@@ -112,7 +175,12 @@ def _callback(patterns: list[Pattern], run: _Run):
 
 
 def _rewrite(pattern: Pattern, m: Match, op, run: _Run, explain: bool):
-    out = pattern.rewrite(m)
+    try:
+        out = pattern.rewrite(m)
+    except HloError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- the user's rewrite raised: point at their line, not jaxlib's
+        raise _pattern_error(pattern, "rewrite", op, e) from e
     if out is None:
         raise HloError(f"pattern '{pattern.name}' matched at {vals.loc(op)} but its rewrite returned None: "
                        "a rewrite must return the replacement (put conditions in `where`)")
@@ -131,8 +199,8 @@ def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *
     set_name = getattr(patterns, "name", "")
     patterns = list(patterns)
     whole_set = ctx is not None and bool(set_name) and ctx.debugging(set_name)
-    run = _Run(debug=(lambda name: whole_set or ctx.debugging(name)) if ctx is not None else (lambda name: False),
-               out=ctx.out if ctx is not None else sys.stderr)
+    run = _Run(debug=(lambda name: ctx.debugging(name) or whole_set) if ctx is not None else (lambda name: False),
+               out=ctx.out if ctx is not None else sys.stderr, budget=getattr(ctx, "rewrites", None))
     by_root: dict[str, list[Pattern]] = {}
     for p in sorted(patterns, key=lambda p: -p.benefit):  # stable: equal benefits keep their order
         for name in p.root.root_names():
@@ -192,8 +260,8 @@ def apply_once(module, patterns: PatternSet | Iterable[Pattern], ctx=None) -> Co
     set_name = getattr(patterns, "name", "")
     patterns = sorted(patterns, key=lambda p: -p.benefit)
     whole_set = ctx is not None and bool(set_name) and ctx.debugging(set_name)
-    run = _Run(debug=(lambda name: whole_set or ctx.debugging(name)) if ctx is not None else (lambda name: False),
-               out=ctx.out if ctx is not None else sys.stderr)
+    run = _Run(debug=(lambda name: ctx.debugging(name) or whole_set) if ctx is not None else (lambda name: False),
+               out=ctx.out if ctx is not None else sys.stderr, budget=getattr(ctx, "rewrites", None))
     by_root: dict[str, list[Pattern]] = {}
     for p in patterns:
         for name in p.root.root_names():
@@ -318,6 +386,7 @@ def apply_conversion(module, rules: dict[str, Callable], *, illegal: tuple[str, 
     """
     hits: Counter = Counter()
     why: dict[int, str] = {}
+    budget = getattr(ctx, "rewrites", None)
     targets = list(functions) if functions is not None else \
         [f for f in ir.module_ops(module) if f.operation.name == "func.func"]
     for fn in targets:
@@ -325,6 +394,9 @@ def apply_conversion(module, rules: dict[str, Callable], *, illegal: tuple[str, 
             for op in block:
                 rule = rules.get(op.name)
                 if rule is None:
+                    continue
+                if budget is not None and not budget.allow(f"{what}: {op.name}", op):
+                    why[hash(op)] = "not converted: the rewrite budget (--bisect) ran out"
                     continue
                 try:
                     with ir.mlir.InsertionPoint(op), op.location:

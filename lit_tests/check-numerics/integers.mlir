@@ -5,7 +5,7 @@
 // RUN: not %hlo-opt %s --load-pass-plugin %inputs/numerics_passes.py --pass test-drop-narrowing --check-numerics -o %t 2>&1 | %FileCheck %s --check-prefix=EDGE
 
 // CHECK: reference run of the input, seed 0, 1 inputs, 2 outputs (floats N(0,1), integers in [0, 8), booleans at random; then again with integer edges
-// CHECK: error: check-numerics: pass 'test-bump-int-constants' (#1) changed the results: output 0 differs at [0]: 1000005 vs 1000000 (integers must match exactly
+// CHECK: error: check-numerics: pass 'test-bump-int-constants' (#1) changed the results: output 0 differs at [0]: got 1000005, expected 1000000 (integers must match exactly
 // EDGE: error: check-numerics: pass 'test-drop-narrowing' (#1) changed the results: on the edge inputs, output 1 differs at
 // EDGE-SAME: (integers must match exactly
 func.func @main(%x: tensor<64xi32>) -> (tensor<4xi32>, tensor<64xi32>) {
