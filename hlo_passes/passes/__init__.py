@@ -9,7 +9,9 @@ _MLIR = "hlo_passes.passes.mlir_builtin"
 
 BUILTIN_PASSES = {
     "fold-constants": "hlo_passes.passes.fold_constants",
+    "fuse-gelu": "hlo_passes.passes.fuse_gelu",
     "fuse-kv-cache-update": "hlo_passes.passes.fuse_kv_cache_update",
+    "fuse-layer-norm": "hlo_passes.passes.fuse_layer_norm",
     "fuse-rms-norm": "hlo_passes.passes.fuse_rms_norm",
     "fuse-sdpa": "hlo_passes.passes.fuse_sdpa",
     "inline-calls": "hlo_passes.passes.inline_calls",
@@ -17,6 +19,7 @@ BUILTIN_PASSES = {
     "legalize-tflite": "hlo_passes.passes.legalize_tflite",
     "quantize-int8-dynamic": "hlo_passes.passes.quantize_int8_dynamic",
     "simplify": "hlo_passes.passes.simplify",
+    "sink-transposes": "hlo_passes.passes.sink_transposes",
     **{name: _MLIR for name in (
         "canonicalize", "cse", "symbol-dce", "inline", "sccp", "loop-invariant-code-motion", "control-flow-sink",
         "remove-dead-values", "strip-debuginfo", "symbol-privatize", "topological-sort", "stablehlo-refine-shapes",
@@ -25,6 +28,6 @@ BUILTIN_PASSES = {
 
 BUILTIN_PIPELINES = {
     "optimize": (
-        "inline-calls,fold-constants,simplify,cse,fuse-sdpa,fuse-rms-norm,fuse-kv-cache-update,simplify,cse",
+        "inline-calls,fold-constants,simplify,cse,fuse-sdpa,fuse-rms-norm,fuse-kv-cache-update,sink-transposes,simplify,cse",
         "clean up an export, then raise attention, RMSNorm and KV-cache writes into LiteRT composites"),
 }

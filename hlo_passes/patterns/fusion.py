@@ -16,7 +16,8 @@ matched ops themselves, so inlining it gives the original computation back bit f
 changes, it checks with `region` that the subgraph can move: no op in it may have users outside, or they
 would compute it twice; the refusal reason says which op. `where` (yours) runs first and may leave
 values in `m.memo` for inputs and attributes to use: an input name is looked up in `m.memo` before the
-captures, so `where` can resolve a broadcast weight to its [D] source.
+captures, so `where` can resolve a broadcast weight to its [D] source, and `m.memo["adapters"][name]`
+(an outline.Adapter, e.g. vocabulary.row_adapter) changes how that operand is passed.
 """
 
 from __future__ import annotations
@@ -104,8 +105,9 @@ def fusion(composite: str, template: Op | Alt, *, inputs: list, attrs: dict | Ca
         for i, o in enumerate(operands):
             v = _lookup(m, o.name)
             values.append(v if v is not None else row_splat(first, o.missing))
-            if o.adapter is not None:
-                adapters[i] = o.adapter
+            adapter = m.memo.get("adapters", {}).get(o.name, o.adapter)
+            if adapter is not None:
+                adapters[i] = adapter
         attributes = attrs(m) if callable(attrs) else dict(attrs or {})
         (out,) = outline_composite(composite, values, [m.root.results[0]], attributes, m.memo["_fusion_ops"],
                                    in_adapters=adapters)

@@ -26,8 +26,15 @@ from ..ir import chlo
 from ..ir import stablehlo as hlo
 from . import values as vals
 from .driver import Pattern, PatternSet
-from .outline import Adapter, outline_composite, region
+from .outline import outline_composite, region
 from .template import Alt, Const, Op, Opt, V
+from .vocabulary import chain_to as _chain_to
+from .vocabulary import describe as _describe
+from .vocabulary import float_bits as _float_bits
+from .vocabulary import per_feature as _weight
+from .vocabulary import relabel as _relabel
+from .vocabulary import row_adapter
+from .vocabulary import scalar_of as _scalar
 
 BCAST, RESHAPE, CONVERT = "stablehlo.broadcast_in_dim", "stablehlo.reshape", "stablehlo.convert"
 
@@ -47,79 +54,6 @@ NORM = Alt(NORM_MUL, NORM_DIV)
 WEIGHTED = Op(hlo.MulOp, Opt(hlo.ConvertOp, NORM, name="down"), V("wv"), name="weighted")
 
 
-def _float_bits(value) -> int:
-    """Bit width of a float tensor's elements, 0 if not a float."""
-    dt = vals.dtype(value)
-    return dt.itemsize * 8 if dt.kind == "f" or "float" in dt.name else 0
-
-
-def _unplumbed(value) -> tuple:
-    """(source, ops): `value` with the converts/reshapes/broadcasts that spell a scalar peeled off."""
-    chain = []
-    while (op := vals.defining_op(value)) is not None and op.name in (BCAST, RESHAPE, CONVERT):
-        chain.append(op)
-        value = op.operands[0]
-    return value, chain
-
-
-def _scalar(value):
-    """The number a scalar-constant chain (constant, then converts/reshapes/broadcasts) computes, in the
-    element type of `value`; None if `value` is not such a chain or the constant is not a splat."""
-    source, chain = _unplumbed(value)
-    attr = vals.constant_attr(vals.defining_op(source)) if vals.defining_op(source) is not None else None
-    s = vals.splat_scalar(attr) if attr is not None else None
-    if s is None:
-        return None
-    s = np.asarray(s)
-    for op in reversed(chain):
-        if op.name == CONVERT:
-            s = s.astype(vals.dtype(op.results[0]))
-    return s
-
-
-def _describe(value) -> str:
-    """What a scalar operand really is, past its plumbing."""
-    value = _unplumbed(value)[0]
-    op = vals.defining_op(value)
-    return f"a block argument ({value.type})" if op is None else f"{op.name} at {vals.loc(op)}"
-
-
-def _relabel(labels: list, op) -> list | None:
-    """Follow what each dim of a value means ("row" axes, "b"roadcast, "f"eature, None for size 1)
-    through one op; None if a reshape regroups dims that carry meaning."""
-    src, out = vals.shape(op.operands[0]), vals.shape(op.results[0])
-    if op.name == BCAST:
-        new = ["b" if s != 1 else None for s in out]
-        for i, d in enumerate(vals.attr_value(op.attributes["broadcast_dimensions"])):
-            if src[i] == out[d]:
-                new[d] = labels[i]
-        return new
-    if op.name == RESHAPE:
-        if [s for s in src if s != 1] != [s for s in out if s != 1]:
-            return None
-        kept = iter([lab for lab, s in zip(labels, src) if s != 1])
-        return [next(kept) if s != 1 else None for s in out]
-    return labels  # elementwise (same shape)
-
-
-def _chain_to(value, stop, skip=()) -> list | None:
-    """The ops from `stop` (exclusive) to `value` (inclusive), first op first, following the operand that
-    is not one of `skip`; None if `stop` is not reached within a few dozen ops."""
-    chain = []
-    for _ in range(64):
-        if value == stop:
-            return chain[::-1]
-        op = vals.defining_op(value)
-        if op is None:
-            return None
-        chain.append(op)
-        rest = [o for o in op.operands if o not in skip]
-        if not rest:
-            return None
-        value = rest[0]
-    return None
-
-
 def _normalizer_ok(m) -> bool | str:
     """The per-row value (from the sum to the factor that meets x) is one value per row, broadcast along
     the last axis: a transposing or feature-mixing broadcast would compute something else."""
@@ -136,38 +70,6 @@ def _normalizer_ok(m) -> bool | str:
             return f"{op.name} at {vals.loc(op)} regroups the per-row values"
     want = [j if s != 1 else None for j, s in enumerate(x_shape[:-1])] + ["b" if x_shape[-1] != 1 else None]
     return True if labels == want else "the normalizer is not one value per row, broadcast along the last axis"
-
-
-def _same_rows(a: np.ndarray) -> bool:
-    bits = a.view(np.dtype(f"u{a.dtype.itemsize}")).reshape(-1, a.shape[-1])
-    return bool((bits == bits[0]).all())
-
-
-def _weight(m, x_shape):
-    """(w, row, "") where w is what the composite takes: a [D] value broadcast along the last axis, or
-    a constant of x's shape whose rows are all `row` (what fold-constants makes of a broadcast weight);
-    (None, None, why) otherwise."""
-    d, wv = x_shape[-1], m["wv"]
-    chain, v = [], wv
-    while vals.shape(v) != (d,) and (op := vals.defining_op(v)) is not None and op.name in (BCAST, RESHAPE):
-        chain.append(op)
-        v = op.operands[0]
-    if vals.shape(v) == (d,):
-        labels = ["f" if d != 1 else None]
-        for op in reversed(chain):
-            labels = _relabel(labels, op)
-            if labels is None:
-                break
-        if labels == ["b" if s != 1 else None for s in x_shape[:-1]] + ["f" if d != 1 else None]:
-            return v, None, ""
-        return None, None, f"the weight {_describe(v)} is not broadcast along the last axis"
-    attr = vals.constant_attr(vals.defining_op(wv)) if vals.defining_op(wv) is not None else None
-    if attr is not None and vals.shape(wv) == x_shape:
-        row = vals.constant_array(attr)
-        if _same_rows(row):
-            return wv, np.array(row.reshape(-1, d)[0]), ""
-        return None, None, f"the constant factor at {vals.loc(vals.defining_op(wv))} differs between rows"
-    return None, None, f"the other factor ({_describe(wv)}, {wv.type}) is not a per-feature weight of {d}"
 
 
 def _check_math(m) -> bool | str:
@@ -206,7 +108,7 @@ def _fusable(m) -> bool | str:
     xf = m["xf"]
     w, row = None, None
     if "wv" in m:
-        w, row, why = _weight(m, vals.shape(xf))
+        w, row, why = _weight(m["wv"], vals.shape(xf))
         if w is None:
             return why
     up = vals.defining_op(xf)
@@ -236,9 +138,7 @@ def _fuse(m):
     if w is None:  # no weight: the composite still takes one (ones), the decomposition ignores it
         w = hlo.ConstantOp(ir.splat(1, ir.mlir.RankedTensorType.get([d], vals.element_type(out)))).result
     elif row is not None:  # x-shaped constant, every row the same: pass the row, broadcast it back inside
-        full = w
-        adapters[1] = Adapter(lambda v: hlo.ConstantOp(ir.from_numpy(row)).result,
-                              lambda a: hlo.BroadcastInDimOp(full.type, a, [len(vals.shape(full)) - 1]).result)
+        adapters[1] = row_adapter(w, row)
     return outline_composite("odml.rms_norm", [x, w], [out], {"epsilon": m.memo["eps"]}, ops,
                              in_adapters=adapters)
 

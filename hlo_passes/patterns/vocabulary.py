@@ -226,8 +226,8 @@ def relabel(labels: list, op) -> list | None:
 
 
 def chain_to(value, stop, skip=()) -> list | None:
-    """The ops from `stop` (exclusive) to `value` (inclusive), first op first, following the operand that
-    is not one of `skip`; None if `stop` is not reached within a few dozen ops."""
+    """The ops from `stop` (exclusive) to `value` (inclusive), first op first, following the first operand
+    that is neither one of `skip` nor a scalar constant; None if `stop` is not reached in a few dozen ops."""
     chain = []
     for _ in range(64):
         if value == stop:
@@ -236,7 +236,7 @@ def chain_to(value, stop, skip=()) -> list | None:
         if op is None:
             return None
         chain.append(op)
-        rest = [o for o in op.operands if o not in skip]
+        rest = [o for o in op.operands if o not in skip and (o == stop or scalar_of(o) is None)]
         if not rest:
             return None
         value = rest[0]
@@ -259,20 +259,47 @@ def per_row(value, reduce_op, x_shape, skip=()) -> bool | str:
     return True if labels == want else "the row statistic is not one value per row, broadcast along the last axis"
 
 
+def _same_rows(a: np.ndarray) -> bool:
+    bits = a.view(np.dtype(f"u{a.dtype.itemsize}")).reshape(-1, a.shape[-1])
+    return bool((bits == bits[0]).all())
+
+
 def per_feature(value, x_shape) -> tuple:
-    """(w, "") where w is the [D] tensor that `value` (x-shaped) broadcasts along the last axis, D = x's last
-    dim; (None, why) if `value` is not such a broadcast (a per-feature weight or bias)."""
+    """What a per-feature weight or bias `value` (x-shaped) is made from: (w, None, "") where w is the [D]
+    tensor broadcast along the last axis (D = x's last dim); (value, row, "") for a constant of x's shape
+    whose rows are all `row` (what fold-constants makes of a broadcast weight: pass `row` with
+    `row_adapter`); (None, None, why) otherwise. Only small constants are compared row by row."""
     d, chain, v = x_shape[-1], [], value
     while vals.shape(v) != (d,) and (op := vals.defining_op(v)) is not None and op.name in _PLUMBING:
         chain.append(op)
         v = op.operands[0]
-    if vals.shape(v) != (d,):
-        return None, f"{describe(value)} ({value.type}) is not a per-feature tensor of {d}"
-    labels = ["f" if d != 1 else None]
-    for op in reversed(chain):
-        labels = relabel(labels, op)
-        if labels is None:
-            break
-    if labels == ["b" if s != 1 else None for s in x_shape[:-1]] + ["f" if d != 1 else None]:
-        return v, ""
-    return None, f"{describe(v)} is not broadcast along the last axis"
+    if vals.shape(v) == (d,):
+        labels = ["f" if d != 1 else None]
+        for op in reversed(chain):
+            labels = relabel(labels, op)
+            if labels is None:
+                break
+        if labels == ["b" if s != 1 else None for s in x_shape[:-1]] + ["f" if d != 1 else None]:
+            return v, None, ""
+        return None, None, f"{describe(v)} is not broadcast along the last axis"
+    op = vals.defining_op(value)
+    attr = vals.constant_attr(op) if op is not None else None
+    if attr is not None and vals.shape(value) == tuple(x_shape):
+        if vals.is_splat(attr):
+            return value, np.full((d,), vals.splat_scalar(attr)), ""
+        if vals.num_elements(value) > 64 * vals.SMALL:
+            return None, None, f"the constant at {vals.loc(op)} is too large to compare row by row"
+        full = vals.constant_array(attr)
+        if _same_rows(full):
+            return value, np.array(full.reshape(-1, d)[0]), ""
+        return None, None, f"the constant factor at {vals.loc(op)} differs between rows"
+    return None, None, f"{describe(value)} ({value.type}) is not a per-feature tensor of {d}"
+
+
+def row_adapter(full, row: np.ndarray):
+    """How to pass an x-shaped constant `full` whose rows are all `row`: the composite takes `row` ([D]) and
+    the decomposition broadcasts it back, so the decomposition still computes exactly what it matched."""
+    from .outline import Adapter
+
+    return Adapter(lambda v: hlo.ConstantOp(ir.from_numpy(np.asarray(row, vals.dtype(full)))).result,
+                   lambda a: hlo.BroadcastInDimOp(full.type, a, [len(vals.shape(full)) - 1]).result)
