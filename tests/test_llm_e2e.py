@@ -12,7 +12,8 @@ import pytest
 
 import hlo_passes as hp
 from hlo_passes import ir
-from hlo_passes.frontends.signatures import weight_stats
+from hlo_passes import numerics
+from hlo_passes.frontends.signatures import select_signature, weight_stats
 from hlo_passes.generate import Generator, generate
 from hlo_passes.tflite.export import export
 from hlo_passes.tflite.runtime import TFLiteModel
@@ -79,6 +80,24 @@ def test_optimize_fuses_every_attention_norm_and_cache_write(framework):
         assert found.get((sig, "odml.scaled_dot_product_attention")) == CFG.layers
         assert found.get((sig, "odml.rms_norm")) == 2 * CFG.layers + 1
         assert found.get((sig, "odml.update_kv_cache")) == 2 * CFG.layers  # K and V of each layer
+
+
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+@pytest.mark.parametrize("sig", ["prefill", "decode"])
+def test_optimize_keeps_each_signature_on_xla(framework, sig):
+    """Before/after `optimize` on XLA CPU, inputs as generation makes them (ids in the vocabulary,
+    contiguous positions inside the cache, random caches), at two starting positions."""
+    before, after = (select_signature(m, sig) for m in (exported(framework)[0], optimized(framework)))
+    t = CFG.prefill_len if sig == "prefill" else 1
+    rng = np.random.default_rng(1)
+    sets = []
+    for start in (0, CFG.kv_cache_max - t):
+        inputs = [rng.integers(0, CFG.vocab, (1, t)), np.arange(start, start + t)]
+        sets.append(inputs + [rng.standard_normal(CFG.cache_shape(), dtype=np.float32) for _ in range(2 * CFG.layers)])
+    want, got = (numerics.execute_many(m, sets, isolate=False) for m in (before, after))  # one compile each
+    result = numerics.compare_sets(got, want, ["start 0", "last rows"], rtol=1e-4, atol=1e-5)
+    assert result.ok, result
+    assert not np.allclose(want[0][0], want[1][0])  # the two sets really differ
 
 
 @pytest.mark.parametrize("framework", ["torch", "jax"])

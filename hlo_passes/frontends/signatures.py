@@ -36,7 +36,7 @@ from ..diagnostics import HloError
 from ..ir import mlir
 from ..ir import stablehlo as hlo
 
-__all__ = ["from_torch", "from_jax", "merge", "share_weights", "weight_stats", "leaf_name", "SHARE_BYTES"]
+__all__ = ["from_torch", "from_jax", "merge", "share_weights", "weight_stats", "select_signature", "leaf_name", "SHARE_BYTES"]
 
 SHARE_BYTES = 64  # constants this large count as weights: hashed, shared, and dense ones become blobs
 
@@ -286,6 +286,27 @@ def weight_stats(module) -> dict:
         distinct[str(attr)] = size
     return {"constants": ops, "distinct": len(distinct), "bytes": sum(distinct.values()),
             "referenced_bytes": referenced}
+
+
+def select_signature(module, signature: str) -> mlir.Operation:
+    """A copy of a merged module in which `signature` is `main` and the only public function (the others
+    turn private): what XLA (`numerics.execute`, `--check-numerics`) runs. The caller's module is unchanged."""
+    copy = ir.clone(module)
+    funcs = {_fname(f): f for f in _functions(copy)}
+    if signature not in funcs or not _is_public(funcs[signature]):
+        raise HloError(f"no signature '{signature}' (public functions: "
+                       f"{', '.join(n for n, f in funcs.items() if _is_public(f)) or 'none'})")
+    with copy.context:
+        for name, fn in funcs.items():
+            if name != signature and _is_public(fn):
+                fn.attributes["sym_visibility"] = mlir.StringAttr.get("private")
+        if signature != "main":
+            if "main" in funcs:
+                mlir.SymbolTable.replace_all_symbol_uses("main", f"{signature}.main.renamed", copy)
+                funcs["main"].attributes["sym_name"] = mlir.StringAttr.get(f"{signature}.main.renamed")
+            mlir.SymbolTable.replace_all_symbol_uses(signature, "main", copy)
+            funcs[signature].attributes["sym_name"] = mlir.StringAttr.get("main")
+    return copy
 
 
 # --------------------------------------------------------------------------------------------- PyTorch
