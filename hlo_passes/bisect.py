@@ -72,8 +72,9 @@ class Bisect(Instrument):
         if not differs:
             return f"bisect: '{p.pass_name}' did not change the results when run again: it is not deterministic"
         if n == 0 or self._trial(p, index, 0)[0]:
-            return (f"bisect: '{p.pass_name}' changes the results with none of its {n} pattern rewrites applied:"
-                    " the change comes from its own code (or the driver's folding), not from a pattern")
+            what = "applies no pattern rewrite" if n == 0 else f"changes the results with none of its {n} rewrites"
+            return (f"bisect: '{p.pass_name}' {what}: the change comes from its own code (or the driver's"
+                    " folding), not from a pattern application")
         good, bad, log = 0, n, full
         while bad - good > 1:
             mid = (good + bad) // 2

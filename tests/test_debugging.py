@@ -102,3 +102,200 @@ def test_nested_mlir_pipeline_runs_and_prints_back():
 def test_bad_nested_pipelines_are_one_error(text, says):
     with pytest.raises(hp.HloError, match=says):
         hp.parse_pipeline(text)
+
+
+# ------------------------------------------------------------------------------- numerics: which side
+
+def test_check_same_says_got_after_and_expected_before():
+    before = ir.parse(b"""func.func @main(%a: tensor<4xf32>) -> tensor<4xf32> {
+  %0 = stablehlo.negate %a : tensor<4xf32>
+  return %0 : tensor<4xf32>
+}""")
+    after = ir.parse(b"""func.func @main(%a: tensor<4xf32>) -> tensor<4xf32> {
+  return %a : tensor<4xf32>
+}""")
+    x = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+    result = numerics.check_same(before, after, inputs=[x], isolate=False)
+    assert not result and "output 0 differs at [0]: got 1.0, expected -1.0" in result.detail
+    assert "got" in numerics.SIDES and "after" in numerics.SIDES.split(",")[0]
+
+
+# ------------------------------------------------------------------------------ the plugin's passes
+
+PLUGIN = Path(__file__).parent.parent / "lit_tests" / "Inputs" / "bisect_passes.py"
+if "test-cleanup" not in hp.registered_passes():
+    hp.load_plugin(PLUGIN)
+
+CHAIN = b"""func.func @main(%a: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<8xf32> {
+  %zero = stablehlo.constant dense<0.0> : tensor<8xf32>
+  %one = stablehlo.constant dense<1.0> : tensor<8xf32>
+  %two = stablehlo.constant dense<2.0> : tensor<8xf32>
+  %0 = stablehlo.add %a, %zero : tensor<8xf32> loc("model.py":10:5)
+  %1 = stablehlo.multiply %0, %one : tensor<8xf32> loc("model.py":11:5)
+  %2 = stablehlo.multiply %1, %two : tensor<8xf32> loc("model.py":12:5)
+  %3 = stablehlo.negate %2 : tensor<8xf32> loc("model.py":13:5)
+  %4 = stablehlo.add %3, %b : tensor<8xf32> loc("model.py":14:5)
+  %5 = stablehlo.add %4, %zero : tensor<8xf32> loc("model.py":15:5)
+  return %5 : tensor<8xf32>
+}
+"""
+
+
+# ------------------------------------------------------------------------------------ rewrite budget
+
+def _budgeted(module, pipeline: str, limit):
+    from hlo_passes.pass_manager import PassContext, run_pass
+    from hlo_passes.patterns.driver import RewriteBudget
+
+    (p,) = hp.parse_pipeline(pipeline)
+    copy = ir.clone(module)
+    budget = RewriteBudget(limit)
+    run_pass(p, copy, PassContext(rewrites=budget))
+    return copy, budget
+
+
+def test_rewrite_budget_applies_exactly_the_first_k_rewrites_and_each_prefix_keeps_numerics():
+    module = ir.parse(CHAIN.replace(b"stablehlo.negate %2", b"stablehlo.abs %2"))  # (no wrong rule fires)
+    _, full = _budgeted(module, "test-cleanup", None)
+    assert [name for name, _, _ in full.applied] == ["add-zero", "mul-one", "double-to-add", "add-zero"]
+    for k in range(len(full.applied) + 1):
+        out, budget = _budgeted(module, "test-cleanup", k)
+        assert budget.applied == full.applied[:k]  # the same rewrites, in the same order, cut at k
+        assert (budget.declined > 0) == (k < len(full.applied))
+        assert numerics.check_same(module, out, isolate=False)  # a prefix of right rewrites is right
+
+
+def test_rewrite_budget_of_zero_leaves_the_module_unchanged_but_for_folding():
+    module = ir.parse(CHAIN)
+    out, budget = _budgeted(module, "test-cleanup", 0)
+    assert budget.applied == [] and budget.declined > 0
+    assert ir.to_text(out).count("stablehlo.negate") == 1
+
+
+def test_rewrite_budget_lives_on_the_context_not_on_the_module():
+    module = ir.parse(CHAIN)
+    _budgeted(module, "test-cleanup", 1)
+    out = hp.run(module, "test-cleanup")  # no budget: every rewrite, as if no budgeted run had happened
+    assert "stablehlo.multiply" not in ir.to_text(out)
+
+
+# ------------------------------------------------------------------------------------------ bisect
+
+def test_bisect_names_the_wrong_pattern_and_where_it_applied():
+    from hlo_passes.bisect import Bisect
+    from hlo_passes.instrumentation import NumericsCheck
+    from hlo_passes.pass_manager import CheckFailed
+
+    check = NumericsCheck(out=open(__import__("os").devnull, "w"))
+    bisect = Bisect(check, out=check.out)
+    with pytest.raises(CheckFailed, match="pass 'test-cleanup' \\(#2\\) changed the results"):
+        hp.run(ir.parse(CHAIN), "cse,test-cleanup,cse", instruments=[bisect, check])
+    assert bisect.culprit == ("negate-is-identity", "stablehlo.negate", "model.py:13:5")
+    assert "is the first that changes the results: pattern 'negate-is-identity'" in bisect.finding
+    assert len(bisect.steps) <= 2 + 3  # all, none, then log2(5) rounded up
+
+
+# ------------------------------------------------------------------------ failing checks keep evidence
+
+class Log(hp.Instrument):
+    def __init__(self):
+        self.events = []
+
+    def after_pass(self, index, p, module, ctx, seconds):
+        self.events.append(("after", p.pass_name, ir.to_text(module).count("dense<3.0")))
+
+    def after_failure(self, index, p, module, error):
+        self.events.append(("failure", p.pass_name, type(error).__name__))
+
+
+TIMES_TWO = b"""func.func @main(%a: tensor<8xf32>) -> tensor<8xf32> {
+  %two = stablehlo.constant dense<2.0> : tensor<8xf32>
+  %0 = stablehlo.multiply %a, %two : tensor<8xf32>
+  return %0 : tensor<8xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_numerics_failure_lets_every_instrument_see_the_pass_output_then_fails(first):
+    from hlo_passes.instrumentation import NumericsCheck
+
+    check, log = NumericsCheck(out=open(__import__("os").devnull, "w")), Log()
+    instruments = [log, check] if first else [check, log]  # after_pass hooks run in reverse: both orders
+    with pytest.raises(hp.HloError, match="test-times-three"):
+        hp.run(ir.parse(TIMES_TWO), "cse,test-times-three,cse", instruments=instruments)
+    assert log.events == [("after", "cse", 0), ("after", "test-times-three", 1),
+                          ("failure", "test-times-three", "CheckFailed")]
+
+
+def test_print_ir_diff_shows_only_passes_that_changed_the_module():
+    import io
+
+    from hlo_passes.instrumentation import PrintIRDiff
+
+    out = io.StringIO()
+    hp.run(ir.parse(TIMES_TWO), "cse,test-times-three,cse", instruments=[PrintIRDiff(out=out)])
+    text = out.getvalue()
+    assert text.count("IR Dump Diff After") == 1 and "--- before test-times-three (#2)" in text
+    assert "-    %cst = stablehlo.constant dense<2.000000e+00>" in text
+    assert "+    %cst = stablehlo.constant dense<3.000000e+00>" in text
+
+
+# ------------------------------------------------------------------------- errors in a user's pattern
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+@pytest.mark.parametrize("pipeline,pattern,line", [
+    ("test-buggy-rewrite", "buggy-rewrite", 'return hlo.AddOp(m["x"], 2).result'),
+    ("test-buggy-where", "buggy-where", 'return m["x"].type.shape[5] > 0'),
+])
+def test_an_exception_in_a_pattern_points_at_the_users_line(pipeline, pattern, line):
+    module = ir.parse(TIMES_TWO)
+    with pytest.raises(hp.HloError) as info:
+        hp.run(module, pipeline)
+    err = info.value
+    assert f"pattern '{pattern}' raised" in err.message
+    assert err.loc is not None and Path(err.loc.file) == PLUGIN.resolve() and err.loc.line == _line_of(PLUGIN, line)
+    assert any("stablehlo.multiply at" in n for n in err.notes)
+    assert err.__cause__ is not None  # what --traceback prints
+
+
+# ----------------------------------------------------------------------- the CLI: replay is the same
+
+def _cli(*args, cwd=None, env=None):
+    return subprocess.run([HLO_OPT, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+def _failure_line(stderr: str) -> str:
+    line = next(x for x in stderr.splitlines() if "changed the results" in x)
+    return line.split("changed the results", 1)[1]
+
+
+def test_replaying_the_reproducer_fails_with_the_same_numbers_and_writes_no_reproducer(tmp_path):
+    import os
+
+    src, repro = tmp_path / "in.mlir", tmp_path / "bug.repro.mlir"
+    src.write_bytes(CHAIN)
+    first = _cli(src, "--load-pass-plugin", PLUGIN, "--pass-pipeline=cse,test-cleanup,cse", "--check-numerics",
+                 "--seed", 7, "--numerics-inputs", "float-edges", "--reproducer", repro, "-o", tmp_path / "out.mlir")
+    assert first.returncode == 1 and "Traceback" not in first.stderr
+    assert not (tmp_path / "out.mlir").exists()
+    assert "// check-numerics: seed=7 rtol=1e-05 atol=1e-06 inputs=float-edges" in repro.read_text()
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch)}
+    replay = _cli("--run-reproducer", repro, "-o", tmp_path / "out2.mlir", env=env)
+    assert replay.returncode == 1 and "Traceback" not in replay.stderr
+    assert _failure_line(replay.stderr) == _failure_line(first.stderr)  # same output, index, values
+    assert "seed 7" in replay.stderr and "reproducer written" not in replay.stderr
+    assert list(scratch.iterdir()) == []  # no temporary reproducer either
+
+
+def test_list_passes_shows_list_enum_and_optional_option_types():
+    out = subprocess.run([sys.executable, "-c", "import sys; from tests.test_debugging import Opts;"
+                          "from hlo_passes.tools.hlo_opt import main; sys.exit(main(['--list-passes']))"],
+                         capture_output=True, text=True, cwd=Path(__file__).parent.parent, timeout=300).stdout
+    assert "types=<list of str>" in out and "mode=<tanh|erf>" in out and "limit=<int?>" in out
+    assert "(default: unset)" in out and "(default: f32)" in out
