@@ -27,7 +27,7 @@ from ..pass_manager import register_pass
 from ..patterns.driver import PatternSet
 from ..patterns.fusion import FusionPass, fusion
 from ..patterns.template import Alt, Op, V
-from ..patterns.vocabulary import Scalar, is_float
+from ..patterns.vocabulary import Scalar, close_to, is_float, scalar_of
 
 X = V("x", where=is_float)
 SQRT_2_OVER_PI, SQRT_HALF, SQRT_2 = math.sqrt(2 / math.pi), math.sqrt(0.5), math.sqrt(2)
@@ -62,20 +62,31 @@ ERF_P = (-2.72614237e-10, 2.77068146e-08, -2.10102394e-06, -5.69250624e-05, -7.3
 ERF_Q = (-1.45660715e-05, -2.13374049e-04, -1.68282702e-03, -7.37332925e-03, -1.42647391e-02)
 
 
-def horner(coeffs, z2):
-    """((c0 * z2 + c1) * z2 + c2) ... + cn, as the exporter nests it."""
-    p = Op(hlo.MulOp, Scalar(value=coeffs[0]), z2)
-    for i, c in enumerate(coeffs[1:]):
-        p = Op(hlo.AddOp, p, Scalar(value=c))
-        if i < len(coeffs) - 2:
+def horner(tag: str, n: int, z2):
+    """((c0 * z2 + c1) * z2 + c2) ... + c(n-1), as the exporter nests it; the coefficients are captured as
+    `{tag}0` ... and compared in `where` (`_erf_coefficients`), so a near-miss names the one that differs."""
+    p = Op(hlo.MulOp, Scalar(f"{tag}0"), z2)
+    for i in range(1, n):
+        p = Op(hlo.AddOp, p, Scalar(f"{tag}{i}"))
+        if i < n - 1:
             p = Op(hlo.MulOp, p, z2)
     return p
+
+
+def _erf_coefficients(m) -> bool | str:
+    """An erf polynomial must be XLA's f32 one, coefficient by coefficient (another one is another function,
+    or the same one at another precision, and its error would be a different promise)."""
+    for tag, want, what in (("p", ERF_P, "numerator"), ("q", ERF_Q, "denominator")):
+        for i, c in enumerate(want):
+            if f"{tag}{i}" in m and not close_to(got := scalar_of(m[f"{tag}{i}"]), c):
+                return f"the erf polynomial's {what} coefficient {i} is {float(got):.9g}, not {c:.9g} (XLA's f32 erf)"
+    return True
 
 
 Z = Op(hlo.ClampOp, Scalar(value=-4), SCALED, Scalar(value=4), name="z")            # clamp(-4, x/sqrt 2, 4)
 Z2 = Op(hlo.MulOp, V("z"), V("z"), name="z2")
 ERF_POLY = Op(hlo.ClampOp, Scalar(value=-1),                                           # clamp(-1, z P / Q, 1)
-              Op(hlo.DivOp, Op(hlo.MulOp, Z, horner(ERF_P, V("z2"))), horner(ERF_Q, Z2)), Scalar(value=1))
+              Op(hlo.DivOp, Op(hlo.MulOp, Z, horner("p", len(ERF_P), V("z2"))), horner("q", len(ERF_Q), Z2)), Scalar(value=1))
 ONE_PLUS_ERF = Alt(Op(hlo.AddOp, Scalar(value=1), Alt(Op(chlo.ErfOp, SCALED), ERF_POLY)),  # 1 + erf(x/sqrt 2)
                    Op(chlo.ErfcOp, NEG_SCALED))                                           # erfc(-x/sqrt 2)
 GELU_ERF = half_x_times(ONE_PLUS_ERF)
@@ -84,7 +95,8 @@ GELU_ERF = half_x_times(ONE_PLUS_ERF)
 def gelu_patterns() -> PatternSet:
     return PatternSet([
         fusion("odml.gelu", GELU_TANH, inputs=["x"], attrs={"approximate": True}, name="gelu-tanh"),
-        fusion("odml.gelu", GELU_ERF, inputs=["x"], attrs={"approximate": False}, name="gelu-erf"),
+        fusion("odml.gelu", GELU_ERF, inputs=["x"], attrs={"approximate": False}, name="gelu-erf",
+               where=_erf_coefficients),
     ], name="fuse-gelu")
 
 
