@@ -125,6 +125,7 @@ def test_check_same_says_got_after_and_expected_before():
 PLUGIN = Path(__file__).parent.parent / "lit_tests" / "Inputs" / "bisect_passes.py"
 if "test-cleanup" not in hp.registered_passes():
     hp.load_plugin(PLUGIN)
+PLUGIN_MODULE = next(m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == str(PLUGIN.resolve()))
 
 CHAIN = b"""func.func @main(%a: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<8xf32> {
   %zero = stablehlo.constant dense<0.0> : tensor<8xf32>
@@ -170,6 +171,36 @@ def test_rewrite_budget_of_zero_leaves_the_module_unchanged_but_for_folding():
     out, budget = _budgeted(module, "test-cleanup", 0)
     assert budget.applied == [] and budget.declined > 0
     assert ir.to_text(out).count("stablehlo.negate") == 1
+
+
+def test_rewrite_budget_counts_one_walk_and_conversion_rewrites_too():
+    from hlo_passes.ir import stablehlo as hlo
+    from hlo_passes.pass_manager import PassContext
+    from hlo_passes.patterns.driver import ConversionFailed, RewriteBudget, apply_conversion, apply_once
+
+    module = ir.parse(CHAIN)
+    budget = RewriteBudget(1)
+    with module.context:
+        hits = apply_once(module, [PLUGIN_MODULE.ADD_ZERO], PassContext(rewrites=budget))
+    assert hits["add-zero"] == 1 and budget.declined == 1  # two candidates, one allowed
+    assert budget.applied[0][0] == "add-zero" and budget.applied[0][2].startswith("model.py:1")
+
+    def negate_as_subtract(op):  # -x -> 0 - x
+        zero = hlo.ConstantOp(ir.splat(0.0, op.operands[0].type)).result
+        return hlo.SubtractOp(zero, op.operands[0]).result
+
+    rules = {"stablehlo.negate": negate_as_subtract}
+    with module.context, pytest.raises(ConversionFailed) as info:
+        apply_conversion(module, rules, illegal=("stablehlo",), legal=frozenset({
+            "stablehlo.constant", "stablehlo.add", "stablehlo.multiply", "stablehlo.subtract"}),
+            ctx=PassContext(rewrites=RewriteBudget(0)))
+    assert "the rewrite budget (--bisect) ran out" in info.value.message
+    with module.context:
+        budget = RewriteBudget(None)
+        apply_conversion(module, rules, illegal=("stablehlo",), legal=frozenset({
+            "stablehlo.constant", "stablehlo.add", "stablehlo.multiply", "stablehlo.subtract"}),
+            ctx=PassContext(rewrites=budget))
+    assert [(name, op) for name, op, _ in budget.applied] == [("conversion: stablehlo.negate", "stablehlo.negate")]
 
 
 def test_rewrite_budget_lives_on_the_context_not_on_the_module():
