@@ -253,7 +253,7 @@ def share_weights(module) -> int:
         digest = hashlib.blake2b(data.view(np.uint8).reshape(-1) if data.size else b"", digest_size=20).digest()
         groups.setdefault((str(attr.type), digest), []).append((op, attr))
     shared = 0
-    with ir.as_operation(module).context:
+    with ir.as_operation(module).context, mlir.Location.unknown():
         for n, members in enumerate(groups.values()):
             if len(members) < 2:
                 continue
@@ -262,7 +262,8 @@ def share_weights(module) -> int:
                 if len({_owner(op) for op, _ in members}) < 2:
                     first = members[0][1]  # one function: MLIR already uniques the dense attribute
                 else:
-                    first = ir.from_numpy(ir.to_numpy(members[0][1]), resource=f"shared_weight_{n}")
+                    first = ir.from_numpy(ir.to_numpy(members[0][1]), type=members[0][1].type,
+                                          resource=f"shared_weight_{n}")
             for op, attr in members:
                 if attr != first:
                     op.attributes["value"] = first
