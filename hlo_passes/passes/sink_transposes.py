@@ -1,0 +1,33 @@
+"""`sink-transposes`: layout clean-up after fusion. Cancels reshape/transpose chains that only reshape and
+moves transposes through elementwise ops, slices, concatenates, constants and broadcasts until they meet
+their inverse and vanish (see patterns/sink.py). Composite decompositions are left as they are: they hold
+exactly what a fusion matched."""
+
+from dataclasses import dataclass
+
+from .. import ir
+from ..pass_manager import Pass, register_pass
+from ..patterns.outline import decomposition_names
+from ..patterns.sink import sink_transposes
+
+
+@register_pass
+@dataclass(frozen=True)
+class SinkTransposes(Pass):
+    """Removes the transposes that an export puts around layout-agnostic code (torch's rotary embedding in
+    [B,N,T,H] between projections and an attention composite in [B,T,N,H]), and identity reshape/transpose
+    chains. A group of transposes is moved only when that removes more transposes than it adds."""
+
+    name = "sink-transposes"
+    summary = "cancels identity reshape/transpose chains and sinks transposes until they meet and vanish"
+
+    def run(self, module, ctx):
+        op = ir.as_operation(module)
+        if op.name != "builtin.module":
+            functions = [op]
+        else:
+            skip = decomposition_names(op)
+            functions = [f for f in ir.module_ops(op) if f.operation.name == "func.func"
+                         and ir.mlir.StringAttr(f.attributes["sym_name"]).value not in skip]
+        for key, n in sink_transposes(functions).items():
+            ctx.count(key, n)
