@@ -5,7 +5,9 @@ attributes `name` and `summary` say what the CLI calls it, and its docstring des
 a pass object is a value: `FuseSdpa(min_seq_len=2)` prints back as `fuse-sdpa{min-seq-len=2}`, so a
 pipeline can be written out (in reproducers) and read back to the same thing.
 
-MLIR's own passes (canonicalize, cse, ...) take part in the same pipelines through `MlirPass`.
+MLIR's own passes (canonicalize, cse, ...) take part in the same pipelines through `MlirPass`, and nested
+under an op anchor (`func.func(canonicalize,cse)`) through `MlirPipeline`. Option types and their text are
+in `pass_options`, the pipeline syntax in `pipeline_text`.
 """
 
 from __future__ import annotations

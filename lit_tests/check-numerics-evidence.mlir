@@ -10,6 +10,8 @@
 // A flag given on the replay's command line wins over the recorded one: loose enough, it passes.
 // RUN: %hlo-opt --run-reproducer %t.repro --atol 100 -o %t.out 2>&1 | %FileCheck %s --check-prefix=LOOSE
 // RUN: not %hlo-opt %s --load-pass-plugin %inputs/bisect_passes.py --pass-pipeline=cse,test-times-three --check-numerics --print-ir-after-change --reproducer %t.repro2 -o %t.out 2>&1 | %FileCheck %s --check-prefix=CHANGE
+// --timing and --op-histogram report too, the failing pass marked as such.
+// RUN: not %hlo-opt %s --load-pass-plugin %inputs/bisect_passes.py --pass-pipeline=cse,test-times-three,cse --check-numerics --timing --op-histogram --reproducer %t.repro3 -o %t.out 2>&1 | %FileCheck %s --check-prefix=TIMING
 // No output is written by a failed run.
 // RUN: not ls %t.first
 
@@ -38,6 +40,11 @@
 // REPLAY-NEXT: note: rtol=0.001 atol=0.0001, seed 3
 // REPLAY-NOT: reproducer written
 // LOOSE: check-numerics: after test-times-three (#1): same results
+// TIMING: op histogram (after: as failing pass test-times-three (#2) left it):
+// TIMING: stablehlo.multiply 1 1
+// TIMING: test-times-three (#2, failed)
+// TIMING-NOT: cse (#3)
+// TIMING: error: check-numerics: pass 'test-times-three' (#2) changed the results
 // CHANGE: // -----// IR Dump After test-times-three (#2) //----- //
 // CHANGE: stablehlo.constant dense<3.000000e+00>
 // CHANGE: error: check-numerics: pass 'test-times-three' (#2) changed the results
