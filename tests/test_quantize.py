@@ -223,3 +223,34 @@ def test_bigger_decoder_weights_and_greedy_agreement():
     (f_rt,) = TFLiteModel(export(hp.run(fp, "legalize-tflite")).to_bytes()).run(None, ids).values()
     (q_rt,) = TFLiteModel(export(hp.run(q, "legalize-tflite")).to_bytes()).run(None, ids).values()
     assert agreement(q_rt, f_rt) >= 0.90
+
+
+def test_int8_embedding_table_becomes_one_hybrid_embedding_lookup():
+    """An int8 embedding table is one EMBEDDING_LOOKUP on INT8 rows with per-row scales, and out-of-range ids
+    are clamped as XLA's gather clamps them (the kernel itself refuses them)."""
+    from hlo_passes.tflite import schema
+
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((300, 8)).astype(np.float32)
+    text = (
+        "func.func @main(%ids: tensor<2x3xi64>) -> tensor<2x3x8xf32> {\n"
+        f"  %t = stablehlo.constant dense<{table.tolist()}> : tensor<300x8xf32>\n"
+        "  %r = stablehlo.reshape %ids : (tensor<2x3xi64>) -> tensor<2x3x1xi64>\n"
+        '  %g = "stablehlo.gather"(%t, %r) {dimension_numbers = #stablehlo.gather<offset_dims = [2],'
+        " collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 2>,"
+        " slice_sizes = array<i64: 1, 8>} : (tensor<300x8xf32>, tensor<2x3x1xi64>) -> tensor<2x3x8xf32>\n"
+        "  return %g : tensor<2x3x8xf32>\n}\n")
+    q = hp.run(hp.parse(text), "quantize-int8-dynamic")
+    model = export(hp.run(q, "legalize-tflite")).to_bytes()
+    parsed = schema.model_from_bytes(model)
+    main = parsed.subgraphs[0]
+    ops = [schema.op_name(parsed.operatorCodes[op.opcodeIndex].builtinCode) for op in main.operators]
+    assert ops.count("EMBEDDING_LOOKUP") == 1 and "GATHER" not in ops and "MUL" not in ops
+    lookup = next(op for op, name in zip(main.operators, ops) if name == "EMBEDDING_LOOKUP")
+    rows = main.tensors[lookup.inputs[1]]
+    assert schema.type_name(rows.type) == "INT8" and len(rows.quantization.scale) == 300
+    ids = np.array([[0, 299, 17], [-5, 1000, 42]], np.int64)
+    (want,) = numerics.execute(q, [ids])
+    (got,) = TFLiteModel(model).run(None, ids).values()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(want, table[np.clip(ids, 0, 299)], atol=np.abs(table).max() / 127)

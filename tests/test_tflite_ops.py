@@ -232,6 +232,11 @@ CLEANUPS = {  # module -> the TFL ops left in main after legalize-tflite's clean
                                      "  %3 = stablehlo.broadcast_in_dim %b, dims = [2] : (tensor<4xf32>) -> tensor<1x5x4xf32>\n"
                                      "  %4 = stablehlo.add %2, %3 : tensor<1x5x4xf32>\n"
                                      "  return %4 : tensor<1x5x4xf32>"), {"tfl.fully_connected": 1}),
+    "fc-on-a-transposed-table": (_module("%x: tensor<5x3xf32>", "tensor<5x4xf32>",  # an LM head's [vocab, d] table
+                                         f"  %w = stablehlo.constant {W}\n"
+                                         "  %t = stablehlo.transpose %w, dims = [1, 0] : (tensor<4x3xf32>) -> tensor<3x4xf32>\n"
+                                         "  %0 = stablehlo.dot_general %x, %t, contracting_dims = [1] x [0] : (tensor<5x3xf32>, tensor<3x4xf32>) -> tensor<5x4xf32>\n"
+                                         "  return %0 : tensor<5x4xf32>"), {"tfl.fully_connected": 1}),
     "softmax-as-jax-writes-it": (_module("%a: tensor<2x3x8xf32>", "tensor<2x3x8xf32>",
                                          "  %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>\n"
                                          "  %z = stablehlo.constant dense<0.0> : tensor<f32>\n"

@@ -60,6 +60,16 @@ def _const_value(value):
     return None
 
 
+def _transposed_const(value):
+    """W when `value` is `tfl.transpose(W, [1, 0])` of a 2-D constant (an LM head's [vocab, d] table used as
+    [d, vocab], too big for fold-constants to transpose): the dot is then an FC on W itself, no copy."""
+    op = T.producer(value)
+    if op is None or op.name != "tfl.transpose" or _const_value(op.operands[0]) is None:
+        return None
+    perm = _const_value(op.operands[1])
+    return op.operands[0] if perm is not None and [int(p) for p in ir.to_numpy(perm)] == [1, 0] else None
+
+
 def _float_weight(value) -> mlir.Value:
     """An int8 weight (`tfl.pseudo_qconst`) in a place no hybrid kernel takes it: its float values."""
     parts = T.qconst_parts(value)
@@ -102,6 +112,77 @@ def fold_dequantize(module) -> int:
         mul.erase()
         count += 1
     return count
+
+
+def fold_embedding_lookups(module) -> int:
+    """quantize-int8-dynamic's embedding form, `convert(gather(Q, ids)) * broadcast(gather(S, ids))` with Q an
+    int8 [V, D] table and S its [V, 1] row scales -> one hybrid EMBEDDING_LOOKUP on Q with per-row scales (ids
+    flattened to int32 and clamped, as XLA's gather clamps and the kernel refuses out-of-range rows). Why: it
+    is one kernel instead of two gathers, a cast and a multiply. Returns how many."""
+    found = []
+
+    def visit(op):
+        if op.name == "stablehlo.multiply":
+            found.append(op)
+        return mlir.WalkResult.ADVANCE
+
+    ir.as_operation(module).walk(visit)
+    count = 0
+    for mul in found:
+        parts = _embedding_parts(mul)
+        if parts is None:
+            continue
+        table, scale, ids, dead = parts
+        (rows, width), n = table.shape, math.prod(_shape(ids))
+        with mlir.InsertionPoint(mul), mul.location:
+            flat = reshape(ids, [n])
+            if _dtype(flat) != np.int32:
+                flat = _one("tfl.cast", [flat], mlir.RankedTensorType.get([n], mlir.IntegerType.get_signless(32)))
+            flat = _one("tfl.maximum", [flat, T.const(np.zeros((), np.int32))], flat.type)
+            flat = _one("tfl.minimum", [flat, T.const(np.asarray(rows - 1, np.int32))], flat.type)
+            q = T.qconst(table, scale.reshape(-1), 0, _ttype([rows, width], mul.result))
+            looked = _one("tfl.embedding_lookup", [flat, q], _ttype([n, width], mul.result))
+            mul.result.replace_all_uses_with(reshape(looked, _shape(mul.result)))
+        mul.erase()
+        for op in dead:  # convert, broadcast, the two gathers, the two tables: producers after their users
+            if not any(True for _ in op.result.uses):
+                op.erase()
+        count += 1
+    return count
+
+
+def _embedding_parts(mul):
+    """(int8 table [V, D], f32 scales [V, 1], ids) of an int8 embedding lookup, or None."""
+    def row_gather(v, dtype):
+        op = T.producer(v)
+        if op is None or op.name != "stablehlo.gather":
+            return None
+        table = T.producer(op.operands[0])
+        if table is None or table.name != "stablehlo.constant" or _dtype(op.operands[0]) != dtype:
+            return None
+        dn = ir.stablehlo.GatherDimensionNumbers(op.attributes["dimension_numbers"])
+        ids, xs = op.operands[1], _shape(op.operands[0])
+        ishape, ivd = _shape(ids), int(dn.index_vector_dim)
+        batch = ishape if ivd == len(ishape) else (ishape[:ivd] + ishape[ivd + 1:] if ishape[ivd] == 1 else None)
+        if len(xs) != 2 or batch is None or list(dn.start_index_map) != [0] or \
+                list(dn.collapsed_slice_dims) != [0] or list(dn.offset_dims) != [len(batch)] or \
+                _ints(op.attributes["slice_sizes"]) != [1, xs[1]] or list(getattr(dn, "operand_batching_dims", [])):
+            return None
+        return ir.to_numpy(table.attributes["value"]), ids, [op, table]
+
+    for a, b in ((0, 1), (1, 0)):
+        conv, bcast = T.producer(mul.operands[a]), T.producer(mul.operands[b])
+        if conv is None or bcast is None or conv.name != "stablehlo.convert" or \
+                bcast.name != "stablehlo.broadcast_in_dim":
+            continue
+        rows, scales = row_gather(conv.operands[0], np.int8), row_gather(bcast.operands[0], np.float32)
+        if rows is None or scales is None or rows[1] != scales[1] or scales[0].shape != (rows[0].shape[0], 1):
+            continue
+        if _dtype(mul.result) != np.float32 or \
+                _ints(bcast.attributes["broadcast_dimensions"]) != list(range(len(_shape(mul.result)))):
+            continue
+        return rows[0], scales[0], rows[1], [conv, bcast, *rows[2], *scales[2]]
+    return None
 
 
 def _dequantize_parts(mul):
@@ -299,6 +380,11 @@ def _dot_general(op):
     weight = _const_value(rhs)
     quantized = T.qconst_parts(rhs)
     fc_form = not rb and len(rc) == 1 and len(rs) == 2 and lc == [len(ls) - 1] and bool(ls)
+    transposed = _transposed_const(rhs) if weight is None and quantized is None and rc == [0] else None
+    if transposed is not None and fc_form:
+        fc = _one("tfl.fully_connected", [lhs, transposed, T.no_value()], _ttype([*ls[:-1], rs[1]], op.result),
+                  keep_num_dims=True, fused_activation_function="NONE")
+        return reshape(fc, out)
     if (weight is not None or quantized is not None) and fc_form:
         # x[..., K] . W -> FULLY_CONNECTED with W as [N, K] (output channels first), leading dims kept
         if quantized is not None:  # int8 weight: LiteRT's hybrid kernel, scales per output channel (axis 0)

@@ -57,6 +57,7 @@ OPS: dict[str, OpDef] = {
     "tfl.max_pool_2d": OpDef("MAX_POOL_2D", "Pool2DOptions", (*_ACT, ("padding", "Padding"))),
     "tfl.average_pool_2d": OpDef("AVERAGE_POOL_2D", "Pool2DOptions", (*_ACT, ("padding", "Padding"))),
     "tfl.atan2": OpDef("ATAN2", None),
+    "tfl.embedding_lookup": OpDef("EMBEDDING_LOOKUP", None),
     "tfl.broadcast_to": OpDef("BROADCAST_TO", "BroadcastToOptions", version=2),  # version 1 was never a builtin
     **_simple({
         "maximum": ("MAXIMUM", "MaximumMinimumOptions"), "minimum": ("MINIMUM", "MaximumMinimumOptions"),
