@@ -544,11 +544,19 @@ func.func @jax_decode(%arg0: tensor<2x3x1x8xf32>, %arg1: tensor<2x3x5x8xf32>, %a
 
 // torch-mlir (Hugging Face Llama, sdpa): heads repeated by broadcast+reshape, q and k^T each scaled by d**-0.25,
 // batched as 3-D bmm on [B*N, T, H], float mask broadcast over heads, the guard that zeroes fully masked rows.
+// The guard stays outside the composite (whose definition is a plain softmax, NaN on such rows): the result is
+// zeroed where the composite's mask is -inf for every key, and the decomposition has no guard left.
 // CHECK-LABEL: func.func @torch_bmm_gqa
 // CHECK-SAME: %[[M:[a-z0-9_]+]]: tensor<1x1x8x8xf32>)
-// CHECK: stablehlo.composite "odml.scaled_dot_product_attention" %{{.*}}, %{{.*}}, %{{.*}}, %[[M]] {composite_attributes = {scale = 2.500000e-01 : f32}, {{.*}} : (tensor<1x8x4x16xf32>, tensor<1x8x2x16xf32>, tensor<1x8x2x16xf32>, tensor<1x1x8x8xf32>) -> tensor<1x8x4x16xf32>
+// CHECK: %[[C:.*]] = stablehlo.composite "odml.scaled_dot_product_attention" %{{.*}}, %{{.*}}, %{{.*}}, %[[M]] {composite_attributes = {scale = 2.500000e-01 : f32}, {{.*}} : (tensor<1x8x4x16xf32>, tensor<1x8x2x16xf32>, tensor<1x8x2x16xf32>, tensor<1x1x8x8xf32>) -> tensor<1x8x4x16xf32>
+// CHECK: %[[R:.*]] = stablehlo.reduce(%[[M]] init: %{{.*}}) applies stablehlo.maximum across dimensions = [3]
+// CHECK: %[[E:.*]] = stablehlo.compare EQ, %[[R]], %{{.*}} : (tensor<1x1x8xf32>, tensor<1x1x8xf32>) -> tensor<1x1x8xi1>
+// CHECK: %[[B:.*]] = stablehlo.broadcast_in_dim %[[E]], dims = [0, 2, 1] : (tensor<1x1x8xi1>) -> tensor<1x8x4x16xi1>
+// CHECK: stablehlo.select %[[B]], %{{.*}}, %[[C]]
 // CHECK: func.func private
-// CHECK: stablehlo.reduce({{.*}}) applies stablehlo.and across dimensions = [3]
+// CHECK-NOT: stablehlo.and
+// CHECK-NOT: stablehlo.select
+// CHECK: return
 // STATS: composites created: 1
 func.func @torch_bmm_gqa(%q: tensor<1x4x8x16xf32>, %k: tensor<1x2x8x16xf32>, %v: tensor<1x2x8x16xf32>, %mask: tensor<1x1x8x8xf32>) -> tensor<1x8x4x16xf32> {
   %half_q = stablehlo.constant dense<5.000000e-01> : tensor<1x4x8x16xf32>

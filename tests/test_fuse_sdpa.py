@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 import hlo_passes as hp
 from hlo_passes import ir, numerics
+from hlo_passes.composites import sdpa as reference_sdpa
 from hlo_passes.ir import mlir
 from hlo_passes.patterns import sdpa
 
@@ -83,14 +84,9 @@ def operand_shapes(op) -> list:
 
 
 def _reference(q, k, v, mask, *, scale, cap, out_dtype):
-    """What odml.scaled_dot_product_attention means, from its operands alone."""
-    group = q.shape[2] // k.shape[2]
-    k, v = jnp.repeat(k, group, axis=2), jnp.repeat(v, group, axis=2)
-    s = jnp.einsum("btnh,bsnh->bnts", q.astype(F32), k.astype(F32), precision="highest") * scale
-    if cap is not None:
-        s = cap * jnp.tanh(s / cap)
-    p = jax.nn.softmax(s + mask.astype(F32), axis=-1)
-    return jnp.einsum("bnts,bsnh->btnh", p, v.astype(F32), precision="highest").astype(out_dtype)
+    """What odml.scaled_dot_product_attention means, from its operands alone: the project's one reference
+    kernel (hlo_passes/composites.py), also what --check-composites runs."""
+    return reference_sdpa(q, k, v, mask, scale=scale, logit_cap=cap).astype(out_dtype)
 
 
 def _functions(module, prefix: str) -> str:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ..pass_manager import Pass, option, register_pass
 from ..patterns.driver import apply_once
-from ..patterns.sdpa import sdpa_patterns
+from ..patterns.sdpa import prune_decompositions, sdpa_patterns
 
 
 @register_pass
@@ -27,4 +27,5 @@ class FuseSdpa(Pass):
 
     def run(self, module, ctx):
         hits = apply_once(module, sdpa_patterns(self.allow_gqa, self.min_seq_len), ctx)
+        prune_decompositions(module)  # what a guard moved outside the composite left in its decomposition
         ctx.count("composites created", sum(hits.values()))

@@ -140,6 +140,7 @@ class Attention:
     mask: object  # the mask as the composite's operand is built from it (None: no mask)
     mask_roles: list  # per axis of `mask`: B, T or S, or None (size 1, or the same for every head)
     mask_chain: list  # the broadcasts/reshapes/transposes from `mask` to where it is applied (scores.mask)
+    guard: object = None  # torch's select(all(S == -inf), 0, P), kept outside the composite (see _fuse)
 
     @property
     def scale(self) -> float:
@@ -227,6 +228,7 @@ def _complete(pv, p_side, p_ops, axis, sc, q, k, q_lhs, allow_gqa, min_seq_len, 
                 why = str(e)
                 continue
             for att in readings:
+                att.guard = next((op for op in p_ops if op.name == "stablehlo.select"), None)
                 refused = accept(att) if accept is not None else None
                 if not refused:
                     return att
@@ -485,8 +487,78 @@ def _fuse(m):
     if att.scores.cap is not None:
         attrs["logit_cap"] = float(att.scores.cap)
     inputs = [att.q.value, att.k.value, att.v.value, mask]
-    return outline_composite(NAME, inputs, [out], attrs, ops, in_adapters=adapters,
-                             out_adapters={0: _output_adapter(att, out)})
+    out_adapter = _output_adapter(att, out)
+    if att.guard is not None:
+        att.guard.attributes[_GUARD_MARK] = mlir.UnitAttr.get()
+        if att.mask is not None:
+            out_adapter = Adapter(lambda r, base=out_adapter.outside: base(_zero_masked_rows(r)), out_adapter.inside)
+    results = outline_composite(NAME, inputs, [out], attrs, ops, in_adapters=adapters,
+                                out_adapters={0: out_adapter})
+    if att.guard is not None:
+        _drop_guard(results[0])
+    return results
+
+
+# Fully masked rows. torch's SDPA export fills masked scores with -inf and zeroes the probabilities of a row
+# whose keys are all masked: select(all(S + mask == -inf), 0, softmax(S + mask)). The composite's definition
+# is a plain softmax, NaN on such a row (0/0), and that is what a runtime implementing it computes; left inside
+# the decomposition, the guard would make XLA and the runtime disagree, and a NaN row spreads to every token in
+# the next layer. So the guard goes outside: the decomposition is the plain softmax, and the composite's result
+# is zeroed where the composite's mask operand is -inf for every key. For finite scores, S + mask == -inf
+# exactly where mask == -inf, and a zero probability row times V is a zero output row: exact.
+_GUARD_MARK = "hlo_passes.sdpa_guard"
+
+
+def _zero_masked_rows(r):
+    """select(all keys of the mask row are -inf, 0, r) on the composite's [B, T, N, H] result `r`."""
+    mask = r.owner.operands[3]
+    mtype = mlir.RankedTensorType(mask.type)
+    bm, _, t, s_len = mtype.shape
+    scalar = _tensor([], mtype.element_type)
+    row_type = _tensor([bm, 1, t], mtype.element_type)
+    red = hlo.ReduceOp([row_type], [mask], [hlo.ConstantOp(ir.splat(-np.inf, scalar)).result], [3])
+    body = red.regions[0].blocks.append(scalar, scalar)
+    with mlir.InsertionPoint(body):
+        hlo.ReturnOp([hlo.MaxOp(body.arguments[0], body.arguments[1]).result])
+    neg_inf = hlo.ConstantOp(ir.splat(-np.inf, row_type)).result
+    empty = hlo.CompareOp(red.results[0], neg_inf, hlo.ComparisonDirectionAttr.get("EQ")).result
+    out_type = mlir.RankedTensorType(r.type)
+    cond = hlo.BroadcastInDimOp(_tensor(out_type.shape, mlir.IntegerType.get_signless(1)), empty, [0, 2, 1]).result
+    zeros = hlo.ConstantOp(ir.splat(0, out_type)).result
+    return hlo.SelectOp(cond, zeros, r).result
+
+
+def _drop_guard(result) -> None:
+    """In the new decomposition, bypass the cloned guard (marked before cloning). Its ops, now dead, are
+    erased by `prune_decompositions` once the walk is over: erasing during the driver's walk crashed it."""
+    composite = vals.defining_op(result)
+    while composite.name != "stablehlo.composite":  # (the output adapter's ops, then the composite)
+        composite = vals.defining_op(composite.operands[-1])
+    fn = _function(composite, mlir.FlatSymbolRefAttr(composite.attributes["decomposition"]).value)
+    guard = next(op.operation for op in fn.regions[0].blocks[0].operations if _GUARD_MARK in op.operation.attributes)
+    guard.results[0].replace_all_uses_with(guard.operands[2])
+
+
+def _function(op, name: str):
+    module = op
+    while module.name != "builtin.module":
+        module = module.parent
+    return next(f for f in ir.module_ops(module) if f.operation.name == "func.func"
+                and mlir.StringAttr(f.attributes["sym_name"]).value == name)
+
+
+def prune_decompositions(module) -> int:
+    """Erase the unused ops of this pass's decompositions (a bypassed guard); returns how many."""
+    erased = 0
+    for fn in ir.module_ops(module):
+        if fn.operation.name != "func.func" or not mlir.StringAttr(fn.attributes["sym_name"]).value.startswith(NAME):
+            continue
+        for op in reversed(list(fn.regions[0].blocks[0].operations)):
+            op = op.operation
+            if op.name != "func.return" and not any(vals.has_uses(r) for r in op.results):
+                op.erase()
+                erased += 1
+    return erased
 
 
 def sdpa_patterns(allow_gqa: bool = True, min_seq_len: int = 1) -> PatternSet:
