@@ -45,7 +45,7 @@ VAR_CENTERED = Opt(hlo.ConvertOp, Mean(square(Op(hlo.SubtractOp, V("xv"), Plumbe
                                                   name="vcentered")), "v"))                   # mean((x - m)^2)
 VAR_MOMENTS = Op(hlo.SubtractOp, Mean(square(X), "v"), square(MEAN_X))                       # E[x^2] - m^2
 VAR = Alt(VAR_CENTERED, VAR_MOMENTS, Op(hlo.MaxOp, VAR_MOMENTS, Scalar(value=0)))
-PLUS_EPS = Plumbed(Op(hlo.AddOp, Plumbed(VAR), Scalar("eps")))
+PLUS_EPS = Plumbed(Op(hlo.AddOp, Plumbed(VAR), V("eps")))  # eps checked in where: a clearer near-miss
 INV = Plumbed(Op(hlo.RsqrtOp, PLUS_EPS, name="inv"))
 NORMED = Alt(Op(hlo.MulOp, CENTERED, INV, name="norm"),                                      # (x - m) * rsqrt
              Op(hlo.DivOp, CENTERED, Plumbed(Op(hlo.SqrtOp, PLUS_EPS, name="inv")), name="norm"))  # (x - m) / sqrt

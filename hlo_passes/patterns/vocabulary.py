@@ -152,12 +152,23 @@ class Plumbed(Template):
         return f"Plumbed({self.inner!r})"
 
     def match(self, value, binds, trace, depth):
-        for _ in range(self.limit + 1):
-            yield from self.inner.match(value, binds, trace, depth)
-            op = vals.defining_op(value)
-            if op is None or op.name not in _PLUMBING:
-                return
-            value = op.operands[0]
+        # Each level is tried with a trace of its own: a level that is merely the wrong kind of op (the
+        # reshape in front of the reduce) is not a near-miss when a deeper level matches, and reporting it
+        # would hide the real reason when the match fails further on.
+        levels = [value]
+        while len(levels) <= self.limit and (op := vals.defining_op(levels[-1])) is not None and op.name in _PLUMBING:
+            levels.append(op.operands[0])
+        subs, matched = [], False
+        for v in levels:
+            sub = Trace(trace.explain)
+            for b in self.inner.match(v, binds, sub, depth):
+                matched = True
+                yield b
+            subs.append(sub)
+        if not matched:
+            best = max(subs, key=lambda t: t.rank)
+            if best.rank > trace.rank:
+                trace.rank, trace.reason = best.rank, best.reason
 
 
 def splat_like(like, number) -> mlir.Value:
