@@ -243,15 +243,18 @@ def share_weights(module) -> int:
     several functions become one `dense_resource` blob. Mutates `module`; returns how many constants now
     share another's weight."""
     groups: dict[tuple[str, bytes], list] = {}
+    digests: dict = {}  # attribute -> digest: each distinct attribute is read once, however many use it
     for op in _constants(module):
         attr = ir.downcast(op.attributes["value"])
         if isinstance(attr, mlir.DenseElementsAttr) and attr.is_splat:
             continue
         if _nbytes(attr) < SHARE_BYTES:
             continue
-        data = np.ascontiguousarray(ir.to_numpy(attr))
-        digest = hashlib.blake2b(data.view(np.uint8).reshape(-1) if data.size else b"", digest_size=20).digest()
-        groups.setdefault((str(attr.type), digest), []).append((op, attr))
+        if attr not in digests:
+            data = np.ascontiguousarray(ir.to_numpy(attr)).view(np.uint8).reshape(-1)
+            digests[attr] = hashlib.blake2b(data, digest_size=20).digest()
+            del data
+        groups.setdefault((str(attr.type), digests[attr]), []).append((op, attr))
     shared = 0
     with ir.as_operation(module).context, mlir.Location.unknown():
         for n, members in enumerate(groups.values()):
