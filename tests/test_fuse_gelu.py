@@ -184,3 +184,53 @@ def test_wrong_approximate_attribute_is_caught_by_the_definition():
     text = ir.to_text(module).replace("approximate = true", "approximate = false")
     report = composite_check.check_composites(ir.parse(text), rtol=1e-6, atol=1e-7)
     assert not report.ok
+
+
+# ------------------------------------------------------------------------------------------ TFLite
+
+
+def _gelu_ops(data: bytes) -> list:
+    """(approximate, ...) of every GELU builtin in the model's first subgraph, and the op names present."""
+    from hlo_passes.tflite import schema
+
+    model = schema.model_from_bytes(data)
+    names, gelus = [], []
+    for op in model.subgraphs[0].operators:
+        name = schema.op_name(model.operatorCodes[op.opcodeIndex].builtinCode)
+        names.append(name)
+        if name == "GELU":
+            gelus.append(bool(op.builtinOptions.approximate))
+    return gelus, names
+
+
+@pytest.mark.parametrize("keep", ["xnnpack", "all", "none"])
+@pytest.mark.parametrize("approx", [True, False])
+def test_gelu_becomes_the_tflite_builtin(approx, keep):
+    """odml.gelu -> one GELU op with its `approximate` option (whatever composites are kept), which LiteRT
+    runs with XLA's results; nothing of the decomposition (TANH, ERF polynomials) is left in the model."""
+    from hlo_passes.tflite.export import export
+    from hlo_passes.tflite.runtime import TFLiteModel
+
+    module = jax_module(lambda x: jax.nn.gelu(x, approximate=approx) * 2.0, (3, 64))
+    data = export(hp.run(module, f"optimize,legalize-tflite{{keep={keep}}}")).to_bytes()
+    gelus, names = _gelu_ops(data)
+    assert gelus == [approx] and "TANH" not in names and "STABLEHLO_COMPOSITE" not in names, names
+    x = np.random.default_rng(0).normal(0, 3, (3, 64)).astype(np.float32)
+    (want,) = numerics.execute(module, [x])
+    for xnnpack in (True, False):
+        (got,) = TFLiteModel(data, xnnpack=xnnpack).run(None, x).values()
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_torch_mlp_tflite(torch_mods):
+    from hlo_passes.tflite.export import export
+    from hlo_passes.tflite.runtime import TFLiteModel
+
+    module = torch_mods["mlp-tanh"]
+    data = export(hp.run(module, "optimize,legalize-tflite")).to_bytes()
+    gelus, names = _gelu_ops(data)
+    assert gelus == [True] and names.count("FULLY_CONNECTED") == 2, names
+    (x,) = numerics.random_inputs(module, 1)
+    (want,) = numerics.execute(module, [x])
+    (got,) = TFLiteModel(data).run(None, x).values()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)

@@ -59,7 +59,8 @@ class LegalizeTflite(Pass):
         keep = KEEP_PRESETS.get(self.keep)
         if keep is None:
             keep = frozenset(n.strip() for n in self.keep.split(",") if n.strip())
-        inlined = inline_composites(module, lambda name: "*" not in keep and name not in keep)
+        inlined = inline_composites(module, lambda name: "*" not in keep and name not in keep
+                                    and name not in L.BUILTIN_COMPOSITES)
         if inlined:
             ctx.count("composites inlined (keep policy)", inlined)
         calls = []
@@ -85,6 +86,8 @@ class LegalizeTflite(Pass):
                 n = retype(fn, mlir.F64Type, interface=False)
                 if n:
                     ctx.count("f64 values computed in f32", n)
+        if n := L.builtin_composites(module):
+            ctx.count("composites converted to TFL builtins", n)
         folded = L.fold_dequantize(module)
         if folded:
             ctx.count("int8 weights (hybrid kernels)", folded)

@@ -492,6 +492,38 @@ def _gather(op):
     return _one("tfl.gather", [x, idx], op.result.type, axis=axis, batch_dims=0)
 
 
+# Composites TFLite has a builtin for: converted to it before the conversion proper (their decompositions
+# go, unless another composite still uses them), never kept or inlined. odml.gelu -> GELU {approximate}.
+BUILTIN_COMPOSITES = frozenset({"odml.gelu"})
+
+
+def builtin_composites(module) -> int:
+    """Replace each composite of BUILTIN_COMPOSITES by its TFL builtin; returns how many."""
+    from ..patterns.outline import decomposition_names
+
+    found, impls = [], set()
+
+    def visit(op):
+        if op.name == "stablehlo.composite" and mlir.StringAttr(op.attributes["name"]).value in BUILTIN_COMPOSITES:
+            found.append(op)
+        return mlir.WalkResult.ADVANCE
+
+    module.walk(visit)
+    for op in found:
+        attrs = mlir.DictAttr(op.attributes["composite_attributes"])
+        approximate = "approximate" in attrs and bool(mlir.BoolAttr(attrs["approximate"]).value)
+        impls.add(mlir.FlatSymbolRefAttr(op.attributes["decomposition"]).value)
+        with op.location, mlir.InsertionPoint(op):
+            new = _one("tfl.gelu", [op.operands[0]], op.results[0].type, approximate=approximate)
+        op.results[0].replace_all_uses_with(new)
+        op.erase()
+    still = decomposition_names(module)
+    for fn in list(module.regions[0].blocks[0].operations):
+        if fn.operation.name == "func.func" and mlir.StringAttr(fn.attributes["sym_name"]).value in impls - still:
+            fn.operation.erase()
+    return len(found)
+
+
 RULES = {
     **{k: _binary(*v) for k, v in _BINARY.items()},
     **{k: _unary(v) for k, v in _UNARY.items()},
