@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import composites, ir, numerics
-from .diagnostics import HloError
+from .diagnostics import HloError, SourceLoc
 from .ir import func, mlir
 from .patterns import values as vals
 from .patterns.outline import decomposition_names
@@ -117,7 +117,8 @@ def _lowered(defn, operand_types, result_types, attrs: dict) -> str:
         return tuple(fixed)
 
     try:
-        return jax.jit(kernel).lower(*[_spec(t) for t in operand_types]).as_text()
+        with ir.captured_stderr():  # jax's first use of its CPU client logs device lines on the C++ stderr
+            return jax.jit(kernel).lower(*[_spec(t) for t in operand_types]).as_text()
     except composites.Broken:
         raise
     except (TypeError, ValueError) as e:  # jax's own shape/dtype complaints: the operands do not fit
@@ -220,7 +221,7 @@ def check_composites(module, *, seed: int = 0, inputs=None, rtol: float = 1e-4, 
     numerics.check_tolerance(rtol, "rtol"), numerics.check_tolerance(atol, "atol")
     probe, rows = _probe(module)
     if not any(r[2] in ("ok", "outputs-only") for r in rows):
-        return CompositeReport([CompositeResult(*r[:4]) for r in rows])
+        return CompositeReport([CompositeResult(r[0], r[1], r[2], detail=r[3]) for r in rows])
     sets = [("typical", inputs)] if inputs is not None else numerics.input_sets(module, seed, input_mode)
     labels, arrays = [s[0] for s in sets], [s[1] for s in sets]
     want = numerics.execute_many(module, arrays, isolate=isolate, timeout=timeout)
@@ -248,12 +249,17 @@ def check_composites(module, *, seed: int = 0, inputs=None, rtol: float = 1e-4, 
     return CompositeReport(results, outputs)
 
 
-def require_composites_ok(module, **options) -> str:
-    """`check_composites` for the CLI: the report's text, or an HloError naming the first failure."""
+def require_composites_ok(module, *, display: str | None = None, **options) -> str:
+    """`check_composites` for the CLI: the report's text, or an HloError at the first failing composite
+    (`display` names the input file where locations say `-`), the report as its note."""
     report = check_composites(module, **options)
     if report.ok:
         return report.text()
     first = report.failures[0] if report.failures else None
-    why = f"{first.name} at {first.where} does not mean what its name says ({first.status}): {first.detail}" \
-        if first else f"the outputs change when every composite computes its definition: {report.outputs.detail}"
-    raise HloError(f"--check-composites: {why}", notes=(report.text().rstrip(),))
+    why = f"{first.name} does not mean what its name says ({first.status}): {first.detail}" if first else \
+        f"the outputs change when every composite computes its definition: {report.outputs.detail}"
+    at = re.fullmatch(r"(.*):(\d+):(\d+)", first.where) if first else None
+    err = HloError(f"--check-composites: {why}", SourceLoc(at[1], int(at[2]), int(at[3])) if at else None,
+                   notes=(report.text().rstrip(),))
+    return_error = err.with_filename(display) if display else err
+    raise return_error

@@ -1,0 +1,223 @@
+"""Composites that mean what they say (issue 11): every composite the fusions create is judged against its
+written definition (hlo_passes/composites.py) by `check_composites`, which runs each composite's reference
+kernel in place of its decomposition on XLA CPU.
+
+- The fused forms of the repo's models (torch-mlir Llama, Qwen2, GPT-2; the JAX example transformer) pass.
+- Deliberately wrong composites are caught, at their own location: an RMSNorm whose epsilon attribute was
+  changed, an attention with a wrong scale, a GELU whose `approximate` is the other form, a LayerNorm with
+  another epsilon, a KV-cache write whose kv_cache_max is not the cache's length, an unknown name.
+- Padded batches (point 2): torch's SDPA export with a left-padded attention_mask zeroes fully masked rows;
+  fused, the module is exact by the composites' definitions (the guard stays outside the composite), and
+  without that outer guard the check does find the NaN rows (so the test inputs do contain them).
+"""
+
+import functools
+import re
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from conftest import EXAMPLES, HLO_OPT, exported_lm
+
+import hlo_passes as hp
+from hlo_passes import ir, numerics
+from hlo_passes.composite_check import check_composites
+from hlo_passes.ir import mlir
+from hlo_passes.patterns import sdpa
+from hlo_passes.patterns import values as vals
+
+pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec:FutureWarning")
+FUSE = "inline-calls,fold-constants,simplify,cse,fuse-sdpa,fuse-rms-norm,fuse-kv-cache-update,simplify,cse"
+SDPA, RMS = "odml.scaled_dot_product_attention", "odml.rms_norm"
+
+
+@functools.lru_cache(maxsize=None)
+def fused_text(family: str) -> str:
+    if family == "jax":
+        sys.path.insert(0, str(EXAMPLES))
+        from transformer import transformer_text
+
+        source = transformer_text(2)
+    else:
+        source = exported_lm(family, "sdpa")[1]
+    return ir.to_text(hp.run(ir.parse(source), FUSE))
+
+
+def names(report) -> list:
+    return [c.name for c in report.composites]
+
+
+# ------------------------------------------------------------------------------------------ the repo's models
+
+@pytest.mark.parametrize("family,rms_norms", [("llama", 5), ("qwen2", 5), ("gpt2", 0), ("jax", 5)])
+def test_fused_models_keep_their_promise(family, rms_norms):
+    report = check_composites(ir.parse(fused_text(family)))
+    assert report.ok, report.text()
+    assert names(report).count(SDPA) == 2 and names(report).count(RMS) == rms_norms, report.text()
+    assert all(c.status == "ok" for c in report.composites), report.text()  # each judged on its own operands
+    assert report.outputs.ok and "passed" in report.text()
+
+
+@pytest.mark.parametrize("edit,name,index", [
+    (("epsilon = 9.99999997E-7", "epsilon = 1.000000e-02"), RMS, 0),
+    (("scale = 2.500000e-01", "scale = 2.600000e-01"), SDPA, 1),
+])
+def test_a_wrong_attribute_is_caught_at_its_composite(edit, name, index):
+    text = fused_text("llama")
+    assert edit[0] in text
+    report = check_composites(ir.parse(text.replace(*edit, 1)))  # only the first composite is wrong
+    assert not report.ok
+    (bad,) = report.failures
+    assert (bad.name, bad.status) == (name, "FAIL") and report.composites.index(bad) == index, report.text()
+    assert bad.max_abs > 1e-4 and "definition vs decomposition" in bad.detail
+    assert not report.outputs.ok  # and it shows in the logits
+
+
+# ------------------------------------------------------------------------------------------ hand-made composites
+
+def composite_module(name: str, attrs: str, decomposition, *specs) -> mlir.Module:
+    """main(args) = composite `name`(args) {attrs} whose decomposition is `decomposition` lowered by jax."""
+    lowered = ir.parse(jax.jit(decomposition).lower(*specs).as_text())
+    fn = numerics.entry_function(lowered)
+    ftype = mlir.FunctionType(mlir.TypeAttr(fn.attributes["function_type"]).value)
+    ins, (out,) = [str(t) for t in ftype.inputs], [str(t) for t in ftype.results]
+    body = re.sub(r"func\.func public @main", "func.func private @impl", ir.to_text(lowered).partition("{-#")[0])
+    body = body[body.index("\n", body.index("module")) + 1:body.rindex("}")]
+    args = ", ".join(f"%a{i}: {t}" for i, t in enumerate(ins))
+    main = (f"func.func @main({args}) -> {out} {{\n  %0 = stablehlo.composite \"{name}\" "
+            f"{', '.join(f'%a{i}' for i in range(len(ins)))} {{composite_attributes = {{{attrs}}}, "
+            f"decomposition = @impl}} : ({', '.join(ins)}) -> {out}\n  return %0 : {out}\n}}\n")
+    return ir.parse("module {\n" + main + body + "}\n")
+
+
+def layer_norm(eps):
+    def f(x, w, b):
+        m = x.mean(-1, keepdims=True)
+        return (x - m) / jnp.sqrt(((x - m) ** 2).mean(-1, keepdims=True) + eps) * w + b
+
+    return f
+
+
+def cache_write(cache, pos, new):
+    return jax.lax.dynamic_update_slice(cache, new, (pos * 0, pos, pos * 0, pos * 0))
+
+
+X = jax.ShapeDtypeStruct((3, 5, 16), jnp.float32)
+W = jax.ShapeDtypeStruct((16,), jnp.float32)
+CACHE, NEW = jax.ShapeDtypeStruct((1, 12, 2, 8), jnp.float32), jax.ShapeDtypeStruct((1, 3, 2, 8), jnp.float32)
+POS = jax.ShapeDtypeStruct((), jnp.int32)
+HAND_MADE = {  # name, attributes, decomposition, specs, the verdict
+    "gelu-tanh": ("odml.gelu", "approximate = true", lambda x: jax.nn.gelu(x, approximate=True), (X,), "ok"),
+    "gelu-erf": ("odml.gelu", "approximate = false", lambda x: jax.nn.gelu(x, approximate=False), (X,), "ok"),
+    "gelu-wrong-form": ("odml.gelu", "approximate = false", lambda x: jax.nn.gelu(x, approximate=True), (X,), "FAIL"),
+    "layer-norm": ("odml.layer_norm", "epsilon = 1.000000e-05 : f32", layer_norm(1e-5), (X, W, W), "ok"),
+    "layer-norm-wrong-epsilon": ("odml.layer_norm", "epsilon = 1.000000e-05 : f32", layer_norm(0.5), (X, W, W),
+                                 "FAIL"),
+    "rms-norm-bf16": ("odml.rms_norm", "epsilon = 1.000000e-06 : f32", lambda x, w: (x * jax.lax.rsqrt(
+        (x.astype(jnp.float32) ** 2).mean(-1, keepdims=True) + 1e-6).astype(jnp.bfloat16) * w),
+        (jax.ShapeDtypeStruct((3, 5, 16), jnp.bfloat16), jax.ShapeDtypeStruct((16,), jnp.bfloat16)), "ok"),
+    "kv-cache": ("odml.update_kv_cache", "kv_cache_max = 12 : i64, seq_dim = 1 : i64", cache_write,
+                 (CACHE, POS, NEW), "ok"),
+    "kv-cache-wrong-max": ("odml.update_kv_cache", "kv_cache_max = 16 : i64, seq_dim = 1 : i64", cache_write,
+                           (CACHE, POS, NEW), "broken"),
+    "unknown-name": ("acme.frobnicate", "", lambda x: x * 2, (X,), "unknown"),
+}
+
+
+@pytest.mark.parametrize("case", list(HAND_MADE))
+def test_hand_made_composite(case):
+    name, attrs, fn, specs, verdict = HAND_MADE[case]
+    report = check_composites(composite_module(name, attrs, fn, *specs))
+    (c,) = report.composites
+    assert (c.name, c.status) == (name, verdict), report.text()
+    assert report.ok == (verdict == "ok")
+    if verdict == "broken":
+        assert "kv_cache_max = 16, but the cache holds 12 rows" in c.detail
+    if verdict == "unknown":
+        assert "no definition" in c.detail and "FAILED" in report.text()
+
+
+# ------------------------------------------------------------------------------------------ padded batches
+
+@functools.lru_cache(maxsize=None)
+def padded_export(family: str):
+    """(text, ids, attention_mask, torch logits) of a tiny model called with a left-padded batch: rows with
+    0, 3 and 7 padding tokens (the padding queries' rows are fully masked)."""
+    import torch
+
+    from hlo_passes.frontends import torch as ft
+
+    model = {"llama": ft.tiny_llama, "qwen2": ft.tiny_qwen2}[family](attn_implementation="sdpa")
+
+    class Padded(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, ids, mask):
+            return self.m(input_ids=ids, attention_mask=mask, use_cache=False).logits
+
+    ids = torch.randint(0, 128, (3, 8), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones(3, 8, dtype=torch.int64)
+    mask[1, :3] = 0
+    mask[2, :7] = 0
+    with torch.no_grad():
+        logits = Padded(model)(ids, mask).numpy()
+    return ft.export_torch(Padded(model), ids, mask), ids.numpy(), mask.numpy(), logits
+
+
+def without_outer_guard(module):
+    """A copy whose attention results skip the select that zeroes fully masked rows."""
+    copy = ir.clone(module)
+    found = []
+    copy.walk(lambda op: (found.append(op) if op.name == "stablehlo.select" else None) or mlir.WalkResult.ADVANCE)
+    for sel in found:
+        src = vals.defining_op(sel.operands[2])
+        if src is not None and src.name == "stablehlo.composite" and \
+                mlir.StringAttr(src.attributes["name"]).value == SDPA:
+            sel.results[0].replace_all_uses_with(sel.operands[2])
+    return copy
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2"])
+def test_padded_batch_is_exact_by_the_definitions(family, monkeypatch):
+    text, ids, mask, logits = padded_export(family)
+    fused = hp.run(ir.parse(text), FUSE)
+    report = check_composites(fused, inputs=[ids, mask])
+    assert report.ok, report.text()
+    assert names(report).count(SDPA) == 2
+    (got,) = numerics.execute(fused, [ids, mask])
+    assert np.isfinite(got).all() and np.abs(got - logits).max() <= 1e-4
+    # the inputs do have fully masked rows, and the guard outside the composite is what keeps them finite
+    (unguarded,) = numerics.execute(without_outer_guard(fused), [ids, mask])
+    assert np.isnan(unguarded).any()
+    # the former fusion (the guard inside the decomposition) breaks the definition there, and the check says so
+    monkeypatch.setattr(sdpa, "_zero_masked_rows", lambda r: r)
+    monkeypatch.setattr(sdpa, "_drop_guard", lambda r: None)
+    former = check_composites(hp.run(ir.parse(text), FUSE), inputs=[ids, mask])
+    assert [c.name for c in former.failures] == [SDPA], former.text()
+    assert re.search(r"\bnan\b.*\b0\.0\b", former.failures[0].detail), former.text()  # NaN by definition, 0 decomposed
+    assert not former.outputs.ok
+
+
+# ------------------------------------------------------------------------------------------ the CLI
+
+def test_cli_check_composites(tmp_path):
+    good, bad = tmp_path / "good.mlir", tmp_path / "bad.mlir"
+    text = fused_text("llama")
+    good.write_text(text)
+    bad.write_text(text.replace("scale = 2.500000e-01", "scale = 2.600000e-01", 1))
+    ok = subprocess.run([HLO_OPT, str(good), "--check-composites", "-o", str(tmp_path / "out.mlir")],
+                        capture_output=True, text=True)
+    assert ok.returncode == 0 and "composite check: passed" in ok.stderr, ok.stderr
+    assert (tmp_path / "out.mlir").exists()
+    failed = subprocess.run([HLO_OPT, str(bad), "--check-composites", "-o", str(tmp_path / "never.mlir")],
+                            capture_output=True, text=True)
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    first = failed.stderr.splitlines()[0]
+    assert re.match(rf"{re.escape(str(bad))}:\d+:\d+: error: --check-composites: {SDPA} does not mean what its "
+                    r"name says \(FAIL\)", first), failed.stderr
+    assert not (tmp_path / "never.mlir").exists()
