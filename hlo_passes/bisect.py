@@ -51,12 +51,15 @@ class Bisect(Instrument):
         budget = RewriteBudget(limit)
         run_pass(p, copy, PassContext(debug=self.debug, rewrites=budget), verify=self.verify)
         what = f"pass '{p.pass_name}' (#{index}) with {'all' if limit is None else f'the first {limit}'} rewrites"
-        result = self.numerics.compare(copy, what)[0]
+        try:
+            differs, verdict = not self.numerics.compare(copy, what)[0].ok, None
+        except HloError as e:  # the output crashes XLA or does not finish: as bad as different results
+            differs, verdict = True, f"results differ ({e.message})"
         shown = "all" if limit is None else limit
         self._say(f"bisect: {p.pass_name} (#{index}) with {shown} of its rewrites: "
-                  f"{'results differ' if not result.ok else 'same results'}"
+                  f"{verdict or ('results differ' if differs else 'same results')}"
                   f"{f' ({len(budget.applied)} applied)' if limit is None else ''}")
-        return not result.ok, budget
+        return differs, budget
 
     def after_failure(self, index, p, module, error):
         if not isinstance(error, CheckFailed) or self._entry is None:

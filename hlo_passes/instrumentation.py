@@ -318,7 +318,10 @@ class NumericsCheck(Instrument):
         return result, where, rtol, atol
 
     def after_pass(self, index, p, module, ctx, seconds):
-        result, where, rtol, atol = self.compare(module, f"the result of pass '{p.pass_name}' (#{index})")
+        try:
+            result, where, rtol, atol = self.compare(module, f"the result of pass '{p.pass_name}' (#{index})")
+        except HloError as e:  # its output crashes XLA or never finishes: the pass's failure as well
+            raise CheckFailed(e.message, e.loc, e.notes) from None
         if not result.ok:
             raise CheckFailed(f"check-numerics: pass '{p.pass_name}' (#{index}) changed the results{where}:"
                               f" {result.detail}", notes=(f"rtol={rtol:g} atol={atol:g}, seed {self.seed};"
