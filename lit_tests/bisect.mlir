@@ -8,6 +8,8 @@
 // RUN: not %hlo-opt %s --load-pass-plugin %inputs/test_passes.py --pass test-wrong-add --check-numerics --bisect --reproducer %t.repro2 -o %t 2>&1 | %FileCheck %s --check-prefix=NOPATTERN
 // --bisect needs --check-numerics.
 // RUN: not %hlo-opt %s --pass cse --bisect -o %t 2>&1 | %FileCheck %s --check-prefix=ALONE
+// A replay writes no reproducer, so asking it for one is a usage error.
+// RUN: not %hlo-opt --run-reproducer %t.repro --reproducer %t.again -o %t 2>&1 | %FileCheck %s --check-prefix=AGAIN
 
 // CHECK: bisect: test-cleanup (#2) with all of its rewrites: results differ (5 applied)
 // CHECK: bisect: test-cleanup (#2) with 0 of its rewrites: same results
@@ -18,6 +20,7 @@
 // REPLAY: note: bisect: rewrite [[K:[0-9]]] of 5 is the first that changes the results: pattern 'negate-is-identity' on stablehlo.negate at model.py:13:5 (pass 'test-cleanup' (#1))
 // NOPATTERN: note: bisect: 'test-wrong-add' applies no pattern rewrite: the change comes from its own code
 // ALONE: hlo-opt: error: --bisect needs --check-numerics
+// AGAIN: hlo-opt: error: --reproducer with --run-reproducer: a replay writes no reproducer
 func.func @main(%a: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<8xf32> {
   %zero = stablehlo.constant dense<0.0> : tensor<8xf32>
   %one = stablehlo.constant dense<1.0> : tensor<8xf32>

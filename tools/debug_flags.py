@@ -27,6 +27,8 @@ def add_flags(group) -> None:
 def check_flags(args) -> None:
     if args.bisect and not args.check_numerics:
         raise HloError("--bisect needs --check-numerics (it bisects the pass whose results differ)")
+    if args.run_reproducer and args.reproducer:
+        raise HloError("--reproducer with --run-reproducer: a replay writes no reproducer (the one replayed is it)")
 
 
 def instruments(args, numerics) -> list:
