@@ -120,3 +120,111 @@ def test_missing_torch_says_what_to_install(monkeypatch):
         ft.tiny_llama()
     with pytest.raises(HloError, match="needs torch"):
         ft.export_torch(object())
+
+
+# ----------------------------------------------------------------------------------- checked exports
+
+def _negative_index_model():
+    import torch
+
+    class NegativeIndex(torch.nn.Module):
+        """Falcon's fused-QKV read: a negative constant index alone, and one in a list beside a positive one."""
+
+        def forward(self, x):
+            return x[..., [-2], :] * 2 + x[:, [0, -1]].sum(dim=(1, 2), keepdim=True)
+
+    return NegativeIndex().eval(), torch.randn(2, 3, 4, 5, generator=torch.Generator().manual_seed(0))
+
+
+def test_negative_constant_gather_indices_are_repaired():
+    import torch
+    import torch_mlir.fx as fx
+
+    from hlo_passes.frontends.torch_fixes import fix_negative_gather_indices
+
+    model, x = _negative_index_model()
+    want = model(x).numpy()
+    raw = ir.parse(fx.export_and_import(model, x, output_type="stablehlo").operation.get_asm())
+    (wrong,) = numerics.execute(raw, [x.numpy()])
+    assert np.abs(wrong - want).max() > 0.1  # torch-mlir's fault is real: XLA clamps -2 to 0
+    assert fix_negative_gather_indices(raw) == 2
+    (fixed,) = numerics.execute(raw, [x.numpy()])
+    np.testing.assert_allclose(fixed, want, rtol=0, atol=1e-5)
+    text = ft.export_torch(model, x)  # repaired and checked
+    assert fix_negative_gather_indices(ir.parse(text)) == 0
+    (out,) = numerics.execute(ir.parse(text), [x.numpy()])
+    np.testing.assert_allclose(out, want, rtol=0, atol=1e-5)
+    assert torch.equal(model(x), torch.from_numpy(want))  # the model itself is untouched
+
+
+GATHERS = """
+func.func @main(%x: tensor<4x5xf32>, %i: tensor<3x1xi64>) -> (tensor<3x5xf32>, tensor<3x2x5xf32>, tensor<3x5xf32>, tensor<3x5xf32>) {
+  %neg = stablehlo.constant dense<-2> : tensor<3x1xi64>
+  %far = stablehlo.constant dense<-9> : tensor<3x1xi64>
+  %0 = "stablehlo.gather"(%x, %neg) <{dimension_numbers = #stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, slice_sizes = array<i64: 1, 5>}> : (tensor<4x5xf32>, tensor<3x1xi64>) -> tensor<3x5xf32>
+  %1 = "stablehlo.gather"(%x, %neg) <{dimension_numbers = #stablehlo.gather<offset_dims = [1, 2], start_index_map = [0], index_vector_dim = 1>, slice_sizes = array<i64: 2, 5>}> : (tensor<4x5xf32>, tensor<3x1xi64>) -> tensor<3x2x5xf32>
+  %2 = "stablehlo.gather"(%x, %i) <{dimension_numbers = #stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, slice_sizes = array<i64: 1, 5>}> : (tensor<4x5xf32>, tensor<3x1xi64>) -> tensor<3x5xf32>
+  %3 = "stablehlo.gather"(%x, %far) <{dimension_numbers = #stablehlo.gather<offset_dims = [1], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 1>, slice_sizes = array<i64: 1, 5>}> : (tensor<4x5xf32>, tensor<3x1xi64>) -> tensor<3x5xf32>
+  return %0, %1, %2, %3 : tensor<3x5xf32>, tensor<3x2x5xf32>, tensor<3x5xf32>, tensor<3x5xf32>
+}
+"""
+
+
+def test_only_provable_torch_indices_are_repaired():
+    """Repaired: a size-1 slice at a constant -2 (torch's x[[-2, -2, -2]]). Left alone: a size-2 slice (not torch
+    indexing), indices from an argument, and -9 on a dim of 4 (torch would have raised)."""
+    from hlo_passes.frontends.torch_fixes import fix_negative_gather_indices
+
+    module = ir.parse(GATHERS)
+    x = np.arange(20, dtype=np.float32).reshape(4, 5)
+    ids = np.array([[-2], [1], [-1]], dtype=np.int64)
+    before = numerics.execute(module, [x, ids])
+    assert fix_negative_gather_indices(module) == 1
+    after = numerics.execute(module, [x, ids])
+    np.testing.assert_array_equal(after[0], np.stack([x[-2]] * 3))
+    for b, a in zip(before[1:], after[1:]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_wrong_export_is_refused_naming_the_largest_difference(monkeypatch):
+    from hlo_passes.frontends import torch_fixes
+
+    model, x = _negative_index_model()
+    monkeypatch.setattr(torch_fixes, "fix_negative_gather_indices", lambda module: 0)  # torch-mlir's own output
+    with pytest.raises(HloError, match=r"export of NegativeIndex disagrees with torch on the example inputs: "
+                                       r"output 0 is off by [0-9.]+ at \[\d+, \d+, 0, \d+\] \(torch -?[0-9.]+, "
+                                       r"export -?[0-9.]+; allowed [0-9.e-]+\); .*check=False") as err:
+        ft.export_torch(model, x)
+    want, wrong = model(x).numpy(), numerics.execute(ir.parse(ft.export_torch(model, x, check=False)), [x.numpy()])[0]
+    assert f"off by {np.abs(want - wrong).max():.3g} " in str(err.value)  # the largest, not the first
+
+
+def test_check_restores_buffers_written_in_place():
+    import torch
+
+    class Cache(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("cache", torch.zeros(4, 3))
+
+        def forward(self, x, pos):
+            self.cache.index_copy_(0, pos, x)
+            return self.cache[:2] * 2
+
+    model = Cache().eval()
+    text = ft.export_torch(model, torch.ones(2, 3), torch.tensor([1, 2]))  # checked: the outputs agree
+    assert float(model.cache.abs().sum()) == 0.0  # the torch run's write was undone
+    assert "func.func @main" in text
+
+
+def test_falcon_logits_match_torch():
+    """transformers' Falcon (new decoder architecture) reads K and V at fused_qkv[..., [-2], :] and [-1]: torch-mlir's
+    export is off by ~0.3 until repaired; export_causal_lm's checked export then gives torch's logits."""
+    from hlo_passes.frontends.torch_fixes import fix_negative_gather_indices
+
+    text, ids, logits = ft.export_causal_lm(ft.tiny_falcon())
+    module = ir.parse(text)
+    assert fix_negative_gather_indices(module) == 0  # nothing left to repair
+    (out,) = numerics.execute(module, [ids])
+    assert np.abs(logits).max() > 0.1
+    np.testing.assert_allclose(out, logits, rtol=0, atol=ATOL)

@@ -17,9 +17,12 @@ from __future__ import annotations
 import contextlib
 import functools
 
+import numpy as np
+
 from ..diagnostics import HloError
 
-__all__ = ["export_torch", "persistent_buffers", "tiny_llama", "tiny_qwen2", "tiny_gpt2", "export_causal_lm"]
+__all__ = ["export_torch", "check_export", "persistent_buffers", "tiny_llama", "tiny_qwen2", "tiny_mistral", "tiny_falcon",
+           "tiny_gpt2", "export_causal_lm"]
 
 _INSTALL_HINT = "pip install -e '.[torch]'"
 
@@ -58,13 +61,22 @@ def persistent_buffers(model):
             module._non_persistent_buffers_set.update(names)
 
 
-def export_torch(model, *example_args, output_type: str = "stablehlo") -> str:
+def export_torch(model, *example_args, output_type: str = "stablehlo", check: bool = True,
+                 rtol: float = 1e-3, atol: float = 1e-5) -> str:
     """Export `model(*example_args)` with torch-mlir and return the module as MLIR text.
 
     The text keeps the weights (torch-mlir writes them as `dense_resource` blobs in the trailing
     `dialect_resources` section) and no locations. The model is exported as it is (call `.eval()`
     first for inference graphs); its non-persistent buffers are made persistent only during the export
     (see `persistent_buffers`).
+
+    A StableHLO export is not taken on trust: torch-mlir miscompiles some models silently. Faults that can
+    be repaired exactly are repaired (negative constant gather indices, see `torch_fixes`), and with
+    `check` (the default) the export runs on XLA CPU on the example inputs and must give torch's outputs:
+    every output within `atol + rtol * max|torch output|`, else an `HloError` names the largest difference.
+    The torch run restores the model's buffers afterwards (a module that writes a KV cache in place keeps
+    its state); the new values of such buffers, which torch-mlir returns before the model's own outputs,
+    are not compared. `check=False` skips the check (for models too large to run twice).
     """
     _require("torch")
     fx = _require("torch_mlir.fx")
@@ -76,7 +88,89 @@ def export_torch(model, *example_args, output_type: str = "stablehlo") -> str:
     except Exception as e:  # noqa: BLE001 -- torch.export and torch-mlir raise many kinds
         first = (str(e).strip().splitlines() or [""])[0]
         raise HloError(f"torch-mlir cannot export {type(model).__name__}: {type(e).__name__}: {first}") from e
-    return module.operation.get_asm(enable_debug_info=False)
+    text = module.operation.get_asm(enable_debug_info=False)
+    if output_type != "stablehlo":  # other dialects do not parse in our context: nothing to repair or run
+        return text
+    from .. import ir
+    from .torch_fixes import fix_negative_gather_indices
+
+    parsed = ir.parse(text)
+    if fix_negative_gather_indices(parsed):
+        text = ir.to_text(parsed)
+    if check:
+        check_export(parsed, model, example_args, rtol=rtol, atol=atol)
+    return text
+
+
+def _to_numpy(tensor):
+    """A torch tensor as numpy, bf16 included (numpy has no bf16; ml_dtypes does)."""
+    torch = _require("torch")
+    t = tensor.detach().cpu()
+    if t.dtype == torch.bfloat16:
+        import ml_dtypes
+
+        return t.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
+    return t.numpy()
+
+
+def _torch_outputs(model, example_args) -> list:
+    """torch's outputs (tensor leaves, in pytree order) for the example inputs, the model's buffers restored
+    afterwards."""
+    torch = _require("torch")
+    from torch.utils import _pytree
+
+    saved = [(b, b.detach().clone()) for b in model.buffers()] if hasattr(model, "buffers") else []
+    try:
+        with torch.no_grad():
+            out = model(*example_args)
+    finally:
+        with torch.no_grad():
+            for buffer, value in saved:
+                buffer.copy_(value)
+    return [_to_numpy(t) for t in _pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
+
+
+def check_export(module, model, example_args, *, rtol: float = 1e-3, atol: float = 1e-5) -> None:
+    """Raise an `HloError` unless `module` (torch-mlir's export of `model`) computes torch's outputs on
+    `example_args`, each within `atol + rtol * max|torch output|`; the message names the largest difference."""
+    torch = _require("torch")
+    from torch.utils import _pytree
+
+    from .. import numerics
+
+    name = type(model).__name__
+    inputs = [_to_numpy(t) for t in _pytree.tree_leaves(example_args) if isinstance(t, torch.Tensor)]
+    want = _torch_outputs(model, example_args)
+    skip = "export_torch(..., check=False) skips this check"
+    if len(inputs) != len(numerics.signature(module)):
+        raise HloError(f"cannot check the export of {name}: it takes {len(numerics.signature(module))} inputs, "
+                       f"the example has {len(inputs)} tensors; {skip}")
+    got = numerics.execute(module, inputs)
+    if len(got) < len(want):
+        raise HloError(f"cannot check the export of {name}: it returns {len(got)} values, torch {len(want)}; {skip}")
+    got = got[len(got) - len(want):]  # torch-mlir returns buffers written in place first: not compared
+    worst = None
+    for i, (g, w) in enumerate(zip(got, want)):
+        if g.shape != w.shape:
+            raise HloError(f"the export of {name} disagrees with torch: output {i} has shape {list(g.shape)}, "
+                           f"torch's {list(w.shape)}; {skip}")
+        g64, w64 = np.asarray(g, np.float64), np.asarray(w, np.float64)
+        with np.errstate(invalid="ignore"):
+            diff = np.where(np.isnan(g64) & np.isnan(w64), 0.0, np.abs(g64 - w64))
+        diff = np.where(np.isnan(diff), np.inf, diff)
+        finite = np.abs(w64[np.isfinite(w64)])
+        allowed = atol + rtol * (float(finite.max()) if finite.size else 0.0)
+        if diff.size and diff.max() > allowed:
+            at = np.unravel_index(int(np.argmax(diff)), diff.shape)
+            excess = float(diff.max()) / allowed if allowed else np.inf
+            if worst is None or excess > worst[0]:
+                worst = (excess, i, at, float(diff.max()), allowed, w64[at], g64[at])
+    if worst is not None:
+        _, i, at, big, allowed, w, g = worst
+        mode = " (the model is in training mode: call .eval() first)" if getattr(model, "training", False) else ""
+        raise HloError(f"torch-mlir's export of {name} disagrees with torch on the example inputs{mode}: output {i} "
+                       f"is off by {big:.3g} at {[int(j) for j in at]} (torch {w:.6g}, export {g:.6g}; allowed "
+                       f"{allowed:.3g}); {skip}")
 
 
 # ------------------------------------------------------------------------------- tiny Hugging Face models
@@ -86,6 +180,8 @@ def export_torch(model, *example_args, output_type: str = "stablehlo") -> str:
 # to hold every op a real checkpoint of the family produces.
 _LLAMA_LIKE = dict(vocab_size=128, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                    num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+_FALCON = dict(vocab_size=128, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_kv_heads=2,
+               new_decoder_architecture=True, max_position_embeddings=64)
 _GPT2 = dict(vocab_size=128, n_embd=64, n_layer=2, n_head=4, n_positions=64,
              bos_token_id=127, eos_token_id=127)  # GPT-2's own 50256 is outside a 128-token vocab
 
@@ -115,6 +211,18 @@ def tiny_llama(seed: int = 0, attn_implementation: str = "sdpa", **config_overri
 def tiny_qwen2(seed: int = 0, attn_implementation: str = "sdpa", **config_overrides):
     """A random-weight `Qwen2ForCausalLM` (Llama-like, plus biases on q/k/v projections)."""
     return _tiny("Qwen2Config", "Qwen2ForCausalLM", _LLAMA_LIKE, seed, attn_implementation, config_overrides)
+
+
+def tiny_mistral(seed: int = 0, attn_implementation: str = "sdpa", **config_overrides):
+    """A random-weight `MistralForCausalLM` (Llama-like, with a sliding attention window in its config)."""
+    return _tiny("MistralConfig", "MistralForCausalLM", _LLAMA_LIKE, seed, attn_implementation, config_overrides)
+
+
+def tiny_falcon(seed: int = 0, attn_implementation: str = "sdpa", **config_overrides):
+    """A random-weight `FalconForCausalLM` with the new decoder architecture: a fused QKV projection read
+    with negative indices (`qkv[..., [-2], :]` for K, `[-1]` for V), which torch-mlir exports wrongly
+    unless repaired (see `torch_fixes`)."""
+    return _tiny("FalconConfig", "FalconForCausalLM", _FALCON, seed, attn_implementation, config_overrides)
 
 
 def tiny_gpt2(seed: int = 0, attn_implementation: str = "sdpa", **config_overrides):
