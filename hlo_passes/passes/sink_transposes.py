@@ -29,5 +29,7 @@ class SinkTransposes(Pass):
             skip = decomposition_names(op)
             functions = [f for f in ir.module_ops(op) if f.operation.name == "func.func"
                          and ir.mlir.StringAttr(f.attributes["sym_name"]).value not in skip]
-        for key, n in sink_transposes(functions).items():
-            ctx.count(key, n)
+        counts = sink_transposes(functions)
+        for key in ("identity chains", "regions", "transposes removed"):
+            if counts[key]:
+                ctx.count(key, counts[key])
