@@ -136,3 +136,50 @@ func.func @returned(%a: tensor<2x3xf32>) -> tensor<3x2xf32> {
   %1 = stablehlo.negate %0 : tensor<3x2xf32>
   return %1 : tensor<3x2xf32>
 }
+
+// -----
+
+// A loop body is a block of its own: the pair inside it cancels; the value that enters the loop is left transposed
+// (moving it would put a transpose back at both of its uses). A complex constant is transposed like any other.
+// CHECK-LABEL: func.func @loop
+// CHECK: stablehlo.transpose %arg0, dims = [1, 0]
+// CHECK: do {
+// CHECK-NOT: stablehlo.transpose
+// CHECK: stablehlo.exponential %iterArg_0 : tensor<3x2xf32>
+// CHECK-NOT: stablehlo.transpose
+// CHECK: return
+func.func @loop(%a: tensor<2x3xf32>) -> tensor<3x2xf32> {
+  %0 = stablehlo.transpose %a, dims = [1, 0] : (tensor<2x3xf32>) -> tensor<3x2xf32>
+  %1 = stablehlo.negate %0 : tensor<3x2xf32>
+  %c = stablehlo.constant dense<0> : tensor<i32>
+  %r:2 = stablehlo.while(%i = %c, %x = %1) : tensor<i32>, tensor<3x2xf32>
+    cond {
+      %k = stablehlo.constant dense<3> : tensor<i32>
+      %p = stablehlo.compare LT, %i, %k : (tensor<i32>, tensor<i32>) -> tensor<i1>
+      stablehlo.return %p : tensor<i1>
+    } do {
+      %one = stablehlo.constant dense<1> : tensor<i32>
+      %n = stablehlo.add %i, %one : tensor<i32>
+      %t = stablehlo.transpose %x, dims = [1, 0] : (tensor<3x2xf32>) -> tensor<2x3xf32>
+      %e = stablehlo.exponential %t : tensor<2x3xf32>
+      %b = stablehlo.transpose %e, dims = [1, 0] : (tensor<2x3xf32>) -> tensor<3x2xf32>
+      %y = stablehlo.add %b, %1 : tensor<3x2xf32>
+      stablehlo.return %n, %y : tensor<i32>, tensor<3x2xf32>
+    }
+  return %r#1 : tensor<3x2xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @complex
+// CHECK-SAME: (%[[A:.*]]: tensor<2x3xcomplex<f32>>)
+// CHECK-NEXT: %[[C:.*]] = stablehlo.constant dense<{{\[\[}}(1.000000e+00,2.000000e+00), (1.000000e+00,2.000000e+00), (1.000000e+00,2.000000e+00)], {{\[}}(3.000000e+00,4.000000e+00), (3.000000e+00,4.000000e+00), (3.000000e+00,4.000000e+00)]]> : tensor<2x3xcomplex<f32>>
+// CHECK-NEXT: %[[M:.*]] = stablehlo.multiply %[[A]], %[[C]]
+// CHECK-NEXT: return %[[M]]
+func.func @complex(%a: tensor<2x3xcomplex<f32>>) -> tensor<2x3xcomplex<f32>> {
+  %c = stablehlo.constant dense<[[(1.0, 2.0), (3.0, 4.0)], [(1.0, 2.0), (3.0, 4.0)], [(1.0, 2.0), (3.0, 4.0)]]> : tensor<3x2xcomplex<f32>>
+  %0 = stablehlo.transpose %a, dims = [1, 0] : (tensor<2x3xcomplex<f32>>) -> tensor<3x2xcomplex<f32>>
+  %1 = stablehlo.multiply %0, %c : tensor<3x2xcomplex<f32>>
+  %2 = stablehlo.transpose %1, dims = [1, 0] : (tensor<3x2xcomplex<f32>>) -> tensor<2x3xcomplex<f32>>
+  return %2 : tensor<2x3xcomplex<f32>>
+}

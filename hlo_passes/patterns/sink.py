@@ -124,15 +124,24 @@ def _operand_kind(region: Region, w, op) -> str:
     if not vals.shape(w) and op.name in ("stablehlo.select", "stablehlo.clamp"):
         return "scalar"
     d = vals.defining_op(w)
-    if d is not None and d.name in vals.CONSTANT_OPS:
-        attr = d.attributes["value"]
-        if vals.is_splat(attr) or vals.num_elements(w) <= MAX_CONSTANT:
-            return "constant"
+    if d is not None and d.name in vals.CONSTANT_OPS and _readable(d.attributes["value"]):
+        return "constant"
     if d is not None and d.name == "stablehlo.broadcast_in_dim":
         dims = [region.perm[x] for x in vals.attr_value(d.attributes["broadcast_dimensions"])]
         if dims == sorted(dims):
             return "broadcast"
     return "transpose"
+
+
+def _readable(attr) -> bool:
+    """A constant this pass can transpose now (an unknown element type must not fail half-way through a
+    rewrite): a splat, or up to MAX_CONSTANT elements that numpy reads."""
+    try:
+        if vals.is_splat(attr):
+            return vals.splat_scalar(attr) is not None
+        return vals.num_elements(attr.type) <= MAX_CONSTANT and vals.constant_array(attr) is not None
+    except Exception:  # noqa: BLE001 -- any element type ir.to_numpy does not know
+        return False
 
 
 def _absorbing_broadcast(region: Region, u) -> bool:
@@ -143,11 +152,16 @@ def _absorbing_broadcast(region: Region, u) -> bool:
     return new == sorted(new)
 
 
+def _movable_type(op) -> bool:
+    t = op.results[0].type
+    return isinstance(t, mlir.RankedTensorType) and t.encoding is None and t.has_static_shape
+
+
 def _movable(op, rank: int) -> bool:
     if op.name not in MOVABLE or len(op.results) != 1 or len(op.regions):
         return False
     t = op.results[0].type
-    return isinstance(t, mlir.RankedTensorType) and t.rank == rank and t.encoding is None
+    return isinstance(t, mlir.RankedTensorType) and t.rank == rank and t.encoding is None and t.has_static_shape
 
 
 def grow(seed) -> Region:
@@ -372,7 +386,7 @@ def sink_transposes(functions, count: Counter | None = None) -> Counter:
             if value != x:  # the new reshape may end a longer chain
                 push([vals.defining_op(value)])
             continue
-        if op.name != TRANSPOSE or hash(op) in tried:
+        if op.name != TRANSPOSE or hash(op) in tried or not _movable_type(op):
             continue
         region = grow(op)
         count["ops examined"] += len(region.members) + len(region.exits)
