@@ -17,9 +17,10 @@ SDPA, RMS = 'stablehlo.composite "odml.scaled_dot_product_attention"', 'stablehl
 LN, GELU = 'stablehlo.composite "odml.layer_norm"', 'stablehlo.composite "odml.gelu"'
 
 
-def check(module, inputs, rms_norms, layer_norms=0, gelus=0):
+def check(module, inputs, rms_norms, layer_norms=0, gelus=0, transposes=0):
     out = hp.run(module, "optimize")
     text = ir.to_text(out)
+    assert str(numerics.entry_function(out)).count("stablehlo.transpose") == transposes  # sink-transposes
     assert text.count(SDPA) == LAYERS
     assert text.count(RMS) == rms_norms
     assert (text.count(LN), text.count(GELU)) == (layer_norms, gelus)
@@ -43,4 +44,4 @@ def test_jax_transformer_fuses_completely():
     from transformer import transformer_text
 
     module = ir.parse(transformer_text(LAYERS))
-    check(module, numerics.random_inputs(module, 0), 2 * LAYERS + 1)
+    check(module, numerics.random_inputs(module, 0), 2 * LAYERS + 1, transposes=1)  # embed.T: a weight for the LM head
