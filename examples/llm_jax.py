@@ -35,15 +35,19 @@ def rotate_half(x):
 
 
 def params_from(cfg: common.Config, weights: dict[str, np.ndarray]) -> dict:
-    """common's flat weights -> the pytree `forward` takes (linear weights transposed to [in, out])."""
-    layers = []
-    for i in range(cfg.layers):
-        p = f"layers.{i}."
-        layers.append({k: (weights[p + k] if "norm" in k else weights[p + k].T.copy())
-                       for k in ("attn_norm", "wq", "wk", "wv", "wo", "mlp_norm", "w_gate", "w_up", "w_down")})
+    """common's flat weights -> the pytree `forward` takes (linear weights transposed to [in, out]).
+    CONSUMES `weights` (each entry is popped as it is converted), so that at TinyLlama sizes the weights are
+    never held twice: the transposed copy replaces the original one weight at a time."""
+
+    def take(name: str) -> np.ndarray:
+        w = weights.pop(name)
+        return w if w.ndim == 1 else np.ascontiguousarray(w.T)
+
+    layers = [{k: take(f"layers.{i}.{k}") for k in ("attn_norm", "wq", "wk", "wv", "wo", "mlp_norm", "w_gate", "w_up",
+                                                     "w_down")} for i in range(cfg.layers)]
     cos, sin = common.rope_tables(cfg)
-    return {"embed": weights["embed"], "layers": layers, "norm": weights["norm"],
-            "lm_head": weights["lm_head"].T.copy(), "rope_cos": cos, "rope_sin": sin}
+    return {"embed": weights.pop("embed"), "layers": layers, "norm": take("norm"), "lm_head": take("lm_head"),
+            "rope_cos": cos, "rope_sin": sin}
 
 
 def block(cfg: common.Config, p: dict, x, cos, sin, mask, start, k_cache, v_cache):
