@@ -34,11 +34,12 @@ SQRT_2_OVER_PI, SQRT_HALF, SQRT_2 = math.sqrt(2 / math.pi), math.sqrt(0.5), math
 
 
 def half_x_times(t):
-    """0.5 * x * t in any grouping (the matcher tries both operand orders of each multiply)."""
+    """0.5 * x * t in any grouping (the matcher tries both operand orders of each multiply). `t` is written
+    first: it is the distinctive part, so a multiply that is not a GELU fails at once."""
     half = Scalar(value=0.5)
-    return Alt(Op(hlo.MulOp, Op(hlo.MulOp, X, half), t),        # (x * 0.5) * t
-               Op(hlo.MulOp, X, Op(hlo.MulOp, half, t)),         # x * (0.5 * t)
-               Op(hlo.MulOp, Op(hlo.MulOp, X, t), half))         # (x * t) * 0.5
+    return Alt(Op(hlo.MulOp, t, Op(hlo.MulOp, X, half)),        # t * (x * 0.5)
+               Op(hlo.MulOp, Op(hlo.MulOp, t, half), X),         # (t * 0.5) * x
+               Op(hlo.MulOp, Op(hlo.MulOp, t, X), half))         # (t * x) * 0.5
 
 
 # ---------------------------------------------------------------- tanh form
@@ -108,6 +109,7 @@ class FuseGelu(FusionPass):
 
     name = "fuse-gelu"
     summary = "raises GELU (tanh and erf forms) into odml.gelu composites"
+    anchors = frozenset({"stablehlo.tanh", "chlo.erf", "chlo.erfc", "stablehlo.clamp"})
 
     def patterns(self) -> PatternSet:
         return gelu_patterns()

@@ -23,8 +23,10 @@ captures, so `where` can resolve a broadcast weight to its [D] source, and `m.me
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
+from .. import ir
+from ..ir import mlir
 from ..pass_manager import Pass
 from .driver import Pattern, PatternSet, apply_once
 from .outline import Adapter, outline_composite, region
@@ -121,11 +123,34 @@ def fusion(composite: str, template: Op | Alt, *, inputs: list, attrs: dict | Ca
 class FusionPass(Pass):
     """Base of a fusion pass: subclass it as a frozen dataclass (fields are options), set `name` and
     `summary`, and return the pattern set from `patterns()`. Running it is one walk (`apply_once`: what
-    was outlined is never matched again), counted as "composites created" for --statistics."""
+    was outlined is never matched again), counted as "composites created" for --statistics.
+
+    `anchors`: op names one of which every match contains (GELU: a tanh, erf, erfc or the erf
+    polynomial's clamp). A module with none of them is left after one cheap walk instead of trying the
+    templates at every candidate root (fuse-gelu on bench/core.py's 21.6k-op JAX transformer, which has no
+    GELU: 0.06 s instead of 1.3 s, measured with the machine loaded)."""
+
+    anchors: ClassVar[frozenset] = frozenset()
 
     def patterns(self) -> PatternSet:
         raise NotImplementedError(f"fusion pass {type(self).__name__} has no patterns()")
 
     def run(self, module, ctx):
+        if self.anchors and not _contains(module, self.anchors):
+            ctx.count("composites created", 0)
+            return
         hits = apply_once(module, self.patterns(), ctx)
         ctx.count("composites created", sum(hits.values()))
+
+
+def _contains(module, names: frozenset) -> bool:
+    found = []
+
+    def visit(op):
+        if op.name in names:
+            found.append(op.name)
+            return mlir.WalkResult.INTERRUPT
+        return mlir.WalkResult.ADVANCE
+
+    ir.as_operation(module).walk(visit)
+    return bool(found)

@@ -45,9 +45,15 @@ def float_bits(value) -> int:
     return dt.itemsize * 8 if dt.kind == "f" or "float" in dt.name else 0
 
 
+_FLOAT_TYPES = frozenset({"f16", "bf16", "f32", "f64", "f8E4M3FN", "f8E5M2", "f8E4M3FNUZ", "f8E5M2FNUZ",
+                          "f8E4M3B11FNUZ"})
+
+
 def is_float(value) -> bool:
-    """A ranked tensor of floats (f16, bf16, f32, f64, fp8): the predicate for `V("x", where=is_float)`."""
-    return isinstance(value.type, mlir.RankedTensorType) and float_bits(value) > 0
+    """A ranked tensor of floats (f16, bf16, f32, f64, fp8): the predicate for `V("x", where=is_float)`.
+    (Asked at every candidate root, so it reads the element type's name instead of building a dtype.)"""
+    t = value.type
+    return isinstance(t, mlir.RankedTensorType) and str(t.element_type) in _FLOAT_TYPES
 
 
 def rank_at_least(n: int):
