@@ -68,7 +68,8 @@ def random_weights(cfg: Config, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
 
     def linear(out: int, inp: int) -> np.ndarray:
-        return (rng.standard_normal((out, inp), dtype=np.float32) / np.sqrt(inp)).astype(np.float32)
+        w = rng.standard_normal((out, inp), dtype=np.float32)
+        return np.divide(w, np.sqrt(inp), out=w, casting="same_kind")  # in place: no temporary the weight's size
 
     def norm() -> np.ndarray:
         return (1.0 + 0.1 * rng.standard_normal(cfg.dim, dtype=np.float32)).astype(np.float32)
