@@ -180,7 +180,7 @@ def analyze(pv, allow_gqa: bool = True, min_seq_len: int = 1, accept=None) -> At
                         return _complete(pv, p_side, p_ops, axis, sc, q, k, q_side == 0, allow_gqa, min_seq_len,
                                          accept)
                     except NoMatch as e:
-                        note(e, 3)
+                        note(e, 3 + (e.depth >= BLOCKER - 1) * e.depth / 100)  # a blocker beats earlier attempts
         note(NoMatch("no 3-D or 4-D query/key tensors found behind the Q.K dot"), 2.5)
     raise NoMatch(best[1])
 
@@ -205,35 +205,49 @@ def _complete(pv, p_side, p_ops, axis, sc, q, k, q_lhs, allow_gqa, min_seq_len, 
     groups += free_heads
     if groups and not allow_gqa:
         raise NoMatch("grouped-query attention (query heads split into groups) with allow-gqa=false")
-    why = "no value tensor pairs with the probabilities in the P.V dot"
+    # Each value candidate fails for its own reason; a blocker (BLOCKER: q, k and v read right, refused for
+    # what the composite cannot say) names the real cause over every reading that went wrong earlier (a
+    # per-head bias fails at the mask only on the right reading; the others complain about axes).
+    best = [0, "no value tensor pairs with the probabilities in the P.V dot"]
+
+    def keep(why: str, rank: int) -> None:  # ties (all the non-blockers): the last attempt's reason
+        if rank >= best[0]:
+            best[:] = [rank, why]
+
     for v in peel(pv.operands[1 - p_side], "v", allow_gqa, False):
         try:
             pvp = _dot_parts(pv, p_layout, v.layout, p_side == 0)
             sv, hv = _single(pvp.yc, "value sequence"), _single(pvp.yf, "value head")
         except NoMatch as e:
-            why = str(e)
+            keep(str(e), 0)
             continue
         vpairs = lay.pair_batches(pvp.xb, pvp.yb)
         if pvp.xc != [s]:
-            why = "the P.V dot does not contract the key axis of the probabilities"
+            keep("the P.V dot does not contract the key axis of the probabilities", 0)
         elif set(pvp.xf) != set(groups + ([t] if t else [])) or len(pvp.xf) != len(groups) + bool(t):
-            why = "the P.V dot keeps axes of the probabilities other than the query axis"
+            keep("the P.V dot keeps axes of the probabilities other than the query axis", 0)
         elif vpairs is None or hv is None or sv is None or sv.size != s.size:
-            why = "the value batch axes do not pair with the probabilities'"
+            keep("the value batch axes do not pair with the probabilities'", 0)
         else:
             try:
                 readings = _assemble(q, k, v, sc, pairs, vpairs, groups, hq, hk, hv, t, s, sv, pvp.out, qk.out,
                                      min_seq_len)
             except NoMatch as e:
-                why = str(e)
+                keep(str(e), e.depth if e.depth >= BLOCKER - 1 else 0)  # (depth BLOCKER: the reading was whole)
                 continue
             for att in readings:
                 att.guard = next((op for op in p_ops if op.name == "stablehlo.select"), None)
                 refused = accept(att) if accept is not None else None
                 if not refused:
                     return att
-                why = refused
-    raise NoMatch(why)
+                keep(refused, BLOCKER)
+    raise NoMatch(best[1], depth=max(best[0], 1))
+
+
+# A reading of q, k, v that is complete and consistent, refused only for what the composite cannot say (a mask
+# that differs between heads, a query shorter than min-seq-len, ops shared with the rest of the graph): the
+# deepest failure there is, and the reason --debug-patterns gives.
+BLOCKER = 10
 
 
 def _query_axis(free: list, p_layout, key):
@@ -304,7 +318,7 @@ def _assemble(q, k, v, sc, pairs, vpairs, groups, hq, hk, hv, t, s, sv, pv_out, 
     sizes = {"B": size("q", q, "B"), "T": size("q", q, "T"), "N": size("q", q, "N"), "H": size("v", v, "H"),
              "S": size("k", k, "T"), "Nkv": n_kv}
     if sizes["T"] < min_seq_len:
-        raise NoMatch(f"query length {sizes['T']} is below min-seq-len={min_seq_len}")
+        raise NoMatch(f"query length {sizes['T']} is below min-seq-len={min_seq_len}", depth=BLOCKER)
 
     def role(atom):
         return roles["q"][atom.dim] if atom.tag == "q" else "H" if atom == hv else "S" if atom == s else None
@@ -334,7 +348,7 @@ def _masks(sc: Scores, dot_layout, role) -> list:
                                                            "stablehlo.transpose"):
         chain.append(op)
         value = op.operands[0]
-    found, why = [], f"the mask at {vals.loc(sc.mask_op)} does not line up with the scores' axes"
+    found, why, depth = [], f"the mask at {vals.loc(sc.mask_op)} does not line up with the scores' axes", BLOCKER - 1
     for i in range(len(chain), -1, -1):
         m = sc.mask if i == 0 else chain[i - 1].operands[0]
         shape = vals.shape(m)
@@ -356,12 +370,12 @@ def _masks(sc: Scores, dot_layout, role) -> list:
             if r in ("N", "B") and constant is not None and _uniform_along(vals.constant_array(constant), d):
                 roles[d] = None  # a folded broadcast: every head (batch) sees the same mask
             elif r not in ("B", "T", "S", None):
-                why, ok = f"the mask at {vals.loc(sc.mask_op)} differs between heads (the composite's mask is " \
-                          "[B, 1, T, S])", False
+                why, ok, depth = f"the mask at {vals.loc(sc.mask_op)} differs between heads, a per-head bias (T5's " \
+                    "relative positions, ALiBi): the composite's mask is [B|1, 1, T, S]", False, BLOCKER
         if ok:
             found.append((m, roles, chain[:i][::-1]))
     if not found:
-        raise NoMatch(why)
+        raise NoMatch(why, depth=depth)
     return found
 
 
