@@ -161,3 +161,16 @@ def test_generator_refuses_models_without_the_interface():
         gen.generate([1] * 8, CFG.kv_cache_max)
     with pytest.raises(hp.HloError, match="outside the vocabulary"):
         gen.generate([CFG.vocab], 2)
+
+
+@pytest.mark.slow
+def test_8x1024_jax_generation_equals_jax():
+    """A size this machine converts in about a minute (155M weights, 623 MB): the same promise as at tiny."""
+    import llm_jax
+
+    cfg = common.config("8x1024")
+    want = common.greedy(llm_jax.step_fn(cfg, llm_jax.params_from(cfg, common.random_weights(cfg))), PROMPT, 16, cfg)
+    module = llm_jax.export("8x1024")
+    assert weight_stats(module)["bytes"] < 1.01 * cfg.weight_count() * 4 + 2 * cfg.kv_cache_max * cfg.head_dim * 4
+    data = export(hp.run(module, "optimize,legalize-tflite", inplace=True)).to_bytes()
+    assert generate(data, PROMPT, 16).tokens == want
