@@ -378,11 +378,10 @@ def from_jax(functions: dict, example_args: dict[str, tuple], *, params=None) ->
         args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
         skip = 1 if params is not None else 0
         arg_names = _arg_names(fn, len(args), skip)
-        a_leaves, a_tree = jax.tree_util.tree_flatten_with_path(args)
+        a_leaves, a_def = jax.tree_util.tree_flatten_with_path(args)
         inputs = [leaf_name(arg_names[int(_key_text(path[0]))], path[1:]) for path, _ in a_leaves]
         n_params = len(p_leaves)
         p_tree = jax.tree_util.tree_structure(params)
-        a_def = jax.tree_util.tree_structure(args)
 
         def flat(*leaves, fn=fn, a_def=a_def, n_params=n_params, p_tree=p_tree):
             call_args = a_def.unflatten(leaves[n_params:])
@@ -393,7 +392,7 @@ def from_jax(functions: dict, example_args: dict[str, tuple], *, params=None) ->
         specs = [jax.ShapeDtypeStruct(np.shape(x), np.asarray(x).dtype if not hasattr(x, "dtype") else x.dtype)
                  for x in [leaf for _, leaf in p_leaves] + [leaf for _, leaf in a_leaves]]
         try:
-            with jax.enable_x64(_needs_x64([s for s in specs])):
+            with jax.enable_x64(_needs_x64(specs)):
                 out_shape = jax.eval_shape(flat, *specs)
                 text = jax.jit(flat, keep_unused=True).lower(*specs).as_text()
         except HloError:
