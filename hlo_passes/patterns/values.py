@@ -73,11 +73,28 @@ def splat_scalar(attr):
         shaped = mlir.ShapedType(a.type)
         if shaped.has_static_shape and np.prod(shaped.shape) == 0:
             return None
-        return constant_array(a).reshape(-1)[0]
+        one = _splat_value(a)  # the one element, without materializing a (possibly 64M-element) array
+        return one if one is not None else constant_array(a).reshape(-1)[0]
     if num_elements(a.type) <= SMALL:
         flat = constant_array(a).reshape(-1)
         if flat.size and (flat == flat[0]).all():
             return flat[0]
+    return None
+
+
+def _splat_value(a):
+    """The element of a splat attribute as a numpy scalar of its dtype, read from the attribute itself."""
+    try:
+        dtype = ir.np_dtype(mlir.ShapedType(a.type).element_type)
+        v = ir.downcast(a.get_splat_value())
+    except Exception:  # an element type with no numpy counterpart, or a kind of attribute not read here
+        return None
+    if isinstance(v, mlir.FloatAttr):
+        return np.asarray(v.value).astype(dtype)[()]
+    if isinstance(v, mlir.BoolAttr):
+        return np.bool_(v.value)
+    if isinstance(v, mlir.IntegerAttr) and dtype.kind in "iu" and dtype.itemsize >= 1:
+        return np.asarray(v.value).astype(dtype)[()]
     return None
 
 

@@ -172,7 +172,7 @@ class Plumbed(Template):
                 yield b
             subs.append(sub)
         if not matched:
-            best = max(subs, key=lambda t: t.rank)
+            best = max(reversed(subs), key=lambda t: t.rank)  # at equal depth, the innermost level's reason
             if best.rank > trace.rank:
                 trace.rank, trace.reason = best.rank, best.reason
 
