@@ -12,7 +12,7 @@ as keyword arguments (strings; the factory converts) and returns either a module
 
 Why a factory rather than flags describing the model: example inputs of an LLM are pytrees (a dict KV cache)
 with shapes tied to its config; the script that defines the model knows them, the command line does not.
-The output follows `-o`'s suffix: `.tflite` (the pipeline, then legalize-tflite, then the writer), `.mlirbc`
+The output follows `-o`'s suffix: `.tflite` (the pipeline, inline-calls and legalize-tflite, the writer), `.mlirbc`
 (bytecode), else MLIR text; no `-o` prints text. Writes are atomic; the factory's own file is never
 overwritten. Errors are one line and exit status 1.
 """
@@ -150,7 +150,8 @@ def _main(argv: list[str]) -> int:
     kind = "tflite" if out and out.endswith(".tflite") else "bytecode" if out and out.endswith(".mlirbc") else "text"
     pipeline = parse_pipeline(args.passes) if args.passes.strip() else []
     if kind == "tflite" and not any(p.pass_name == "legalize-tflite" for p in pipeline):
-        pipeline = [*pipeline, *parse_pipeline("legalize-tflite")]
+        # (JAX exports call private helpers: inlined first, a no-op after `optimize`)
+        pipeline = [*pipeline, *parse_pipeline("inline-calls,legalize-tflite")]
     t0 = time.perf_counter()
     module = build_module(args.target, _kwargs(args.sets))
     t1 = time.perf_counter()
