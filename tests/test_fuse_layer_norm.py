@@ -223,3 +223,19 @@ def test_bert_like_encoder_under_optimize(torch_mods):
     assert report.ok, report.text()
     names = sorted(c.name for c in report.composites)
     assert names.count("odml.layer_norm") == 2 and "odml.gelu" in names
+
+
+@pytest.mark.slow
+def test_torch_layer_norm_at_gpt2_width():
+    """nn.LayerNorm(768) on [1, 512, 768]: fold-constants turns weight and bias into 393k-element x-shaped
+    constants (dense_resource); they are still recognised as rows and passed as [768]."""
+    torch = pytest.importorskip("torch")
+    from hlo_passes.frontends.torch import export_torch
+
+    torch.manual_seed(1)
+    ln = torch.nn.LayerNorm(768)
+    ln.weight.data.normal_(), ln.bias.data.normal_()
+    module = hp.run(ir.parse(export_torch(ln.eval(), torch.randn(1, 512, 768))), CLEANUP)
+    out, (op,) = fuse_and_check(module, 1)
+    assert [str(v.type) for v in op.operands[1:]] == ["tensor<768xf32>"] * 2
+    check_definition(module, out)

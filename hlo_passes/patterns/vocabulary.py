@@ -304,7 +304,7 @@ def per_feature(value, x_shape) -> tuple:
     if attr is not None and vals.shape(value) == tuple(x_shape):
         if vals.is_splat(attr):
             return value, np.full((d,), vals.splat_scalar(attr)), ""
-        if vals.num_elements(value) > 64 * vals.SMALL:
+        if vals.num_elements(value) > 1 << 24:  # the data is in the IR already; past 64 MB, decline
             return None, None, f"the constant at {vals.loc(op)} is too large to compare row by row"
         full = vals.constant_array(attr)
         if _same_rows(full):
