@@ -251,12 +251,12 @@ def _topological(region: Region) -> list:
 
 def _new_operand(region: Region, kind: str, w):
     """`w` in the un-transposed layout, built at the current insertion point."""
+    if kind == "scalar":  # a rank-0 predicate or bound: it broadcasts in any layout
+        return w
     p, q = region.perm, inverse(region.perm)
     d = vals.defining_op(w)
     shape = vals.shape(w)
     new_type = _ranked_type([shape[x] for x in q], w.type)
-    if kind == "scalar":
-        return w
     if kind == "constant":
         attr = d.attributes["value"]
         if vals.is_splat(attr):
