@@ -151,10 +151,11 @@ def update_kv_cache(cache, input_pos, update, *, kv_cache_max, seq_dim):
     return jax.lax.dynamic_update_slice(cache, update.astype(cache.dtype), starts)
 
 
-define("odml.scaled_dot_product_attention", "(q [B,T,N,H], k [B,S,Nkv,H], v [B,S,Nkv,H], mask [B|1,1,T,S]) "
+define("odml.scaled_dot_product_attention", "(q [B,T,N,H], k [B,S,Nkv,H], v [B,S,Nkv,H], mask [B|1,N|1,T,S]) "
        "{scale: f32, logit_cap?: f32}",
-       "out[b,t,n] = softmax_s(c(scale * q[b,t,n] . k[b,s,n/g]) + mask[b,0,t,s]) . v[b,s,n/g], g = N/Nkv (query "
-       "head n reads K/V head floor(n/g)); c(x) = logit_cap * tanh(x / logit_cap), or x without logit_cap; a row "
+       "out[b,t,n] = softmax_s(c(scale * q[b,t,n] . k[b,s,n/g]) + mask[b,n,t,s]) . v[b,s,n/g], g = N/Nkv (query "
+       "head n reads K/V head floor(n/g)); the mask's size-1 axes broadcast (a per-head bias has N); "
+       "c(x) = logit_cap * tanh(x / logit_cap), or x without logit_cap; a row "
        "whose mask is -inf for every key is 0/0 = NaN (fuse-sdpa keeps torch's zeroing of such rows outside)",
        sdpa)
 define("odml.rms_norm", "(x [..., D], w [D]) {epsilon: f32}",

@@ -1,7 +1,10 @@
 // fuse-sdpa's refusals, each with the reason `--debug-patterns=fuse-sdpa` must give: the real blocker, not the
-// complaint of whichever wrong reading of q, k and v was tried last. Every case stays as it is.
-// RUN: %hlo-opt %s --split-input-file --pass fuse-sdpa | %FileCheck %s
-// RUN: %hlo-opt %s --split-input-file --pass fuse-sdpa --debug-patterns=fuse-sdpa -o %t 2>&1 | %FileCheck %s --check-prefix=DEBUG
+// complaint of whichever wrong reading of q, k and v was tried last. With per-head-mask=false every case stays as
+// it is; by default the per-head biases (T5, ALiBi) fuse with a [B|1, N, T, S] mask (PERHEAD), which XNNPACK's
+// attention computes by the definition, and the other two are still refused.
+// RUN: %hlo-opt %s --split-input-file --pass 'fuse-sdpa{per-head-mask=false}' | %FileCheck %s
+// RUN: %hlo-opt %s --split-input-file --pass 'fuse-sdpa{per-head-mask=false}' --debug-patterns=fuse-sdpa -o %t 2>&1 | %FileCheck %s --check-prefix=DEBUG
+// RUN: %hlo-opt %s --split-input-file --pass fuse-sdpa | %FileCheck %s --check-prefix=PERHEAD
 
 // torch-mlir (Hugging Face T5, sdpa): the relative position bias, folded with the padding mask into one
 // [B, N, T, S] term, is per head; batched as 3-D bmm on [B*N, T, H], with torch's guard of fully masked rows.
@@ -9,7 +12,12 @@
 // reason to give (it was "the value batch axes do not pair with the probabilities'").
 // CHECK-LABEL: func.func @torch_t5_bias
 // CHECK-NOT: stablehlo.composite
-// DEBUG: [sdpa] stablehlo.dot_general at t5.py:10:3: no match: the mask at {{.*}} differs between heads, a per-head bias (T5's relative positions, ALiBi): the composite's mask is [B|1, 1, T, S]
+// DEBUG: [sdpa] stablehlo.dot_general at t5.py:10:3: no match: the mask at {{.*}} differs between heads, a per-head bias (T5's relative positions, ALiBi): with per-head-mask=false the composite's mask is [B|1, 1, T, S]
+// PERHEAD-LABEL: func.func @torch_t5_bias
+// PERHEAD-SAME: %[[BIAS:[a-z0-9_]+]]: tensor<2x4x8x8xf32>)
+// PERHEAD: %[[C:.*]] = stablehlo.composite "odml.scaled_dot_product_attention" %{{.*}}, %{{.*}}, %{{.*}}, %[[BIAS]] {composite_attributes = {scale = 1.000000e+00 : f32}, {{.*}} : (tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x8x4x16xf32>, tensor<2x4x8x8xf32>) -> tensor<2x8x4x16xf32>
+// PERHEAD: %[[R:.*]] = stablehlo.reduce(%[[BIAS]] init: %{{.*}}) applies stablehlo.maximum across dimensions = [3] : (tensor<2x4x8x8xf32>, tensor<f32>) -> tensor<2x4x8xf32>
+// PERHEAD: stablehlo.select %{{.*}}, %{{.*}}, %[[C]] : tensor<2x8x4x16xi1>, tensor<2x8x4x16xf32>
 func.func @torch_t5_bias(%q: tensor<2x4x8x16xf32>, %k: tensor<2x8x4x16xf32>, %v: tensor<2x4x8x16xf32>, %bias: tensor<2x4x8x8xf32>) -> tensor<2x8x4x16xf32> {
   %ninf = stablehlo.constant dense<0xFF800000> : tensor<f32>
   %zero = stablehlo.constant dense<0.000000e+00> : tensor<f32>
@@ -46,7 +54,12 @@ func.func @torch_t5_bias(%q: tensor<2x4x8x16xf32>, %k: tensor<2x8x4x16xf32>, %v:
 // jax: ALiBi, a [B, N, 1, S] slope-times-distance bias added to the scaled scores: per head.
 // CHECK-LABEL: func.func @jax_alibi
 // CHECK-NOT: stablehlo.composite
-// DEBUG: [sdpa] stablehlo.dot_general at refusals.py:20:3: no match: the mask at {{.*}} differs between heads, a per-head bias (T5's relative positions, ALiBi)
+// DEBUG: [sdpa] stablehlo.dot_general at refusals.py:20:3: no match: the mask at {{.*}} differs between heads, a per-head bias (T5's relative positions, ALiBi): with per-head-mask=false
+// PERHEAD-LABEL: func.func @jax_alibi
+// PERHEAD-SAME: %[[B:[a-z0-9_]+]]: tensor<2x4x1x5xf32>)
+// PERHEAD: %[[B3:.*]] = stablehlo.reshape %[[B]] : (tensor<2x4x1x5xf32>) -> tensor<2x4x5xf32>
+// PERHEAD: %[[M:.*]] = stablehlo.broadcast_in_dim %[[B3]], dims = [0, 1, 3] : (tensor<2x4x5xf32>) -> tensor<2x4x3x5xf32>
+// PERHEAD: stablehlo.composite "odml.scaled_dot_product_attention" %{{.*}}, %{{.*}}, %{{.*}}, %[[M]] {{.*}} : (tensor<2x3x4x8xf32>, tensor<2x5x4x8xf32>, tensor<2x5x4x8xf32>, tensor<2x4x3x5xf32>) -> tensor<2x3x4x8xf32>
 func.func @jax_alibi(%arg0: tensor<2x4x3x8xf32>, %arg1: tensor<2x4x5x8xf32>, %arg2: tensor<2x4x5x8xf32>, %arg3: tensor<2x4x1x5xf32>) -> (tensor<2x4x3x8xf32>) {
   %0 = stablehlo.transpose %arg1, dims = [0, 1, 3, 2] : (tensor<2x4x5x8xf32>) -> tensor<2x4x8x5xf32>
   %1 = stablehlo.dot_general %arg0, %0, batching_dims = [0, 1] x [0, 1], contracting_dims = [3] x [2], precision = [DEFAULT, DEFAULT] : (tensor<2x4x3x8xf32>, tensor<2x4x8x5xf32>) -> tensor<2x4x3x5xf32>
@@ -78,6 +91,8 @@ func.func @jax_alibi(%arg0: tensor<2x4x3x8xf32>, %arg1: tensor<2x4x5x8xf32>, %ar
 // jax: a per-head bias and then a padding mask, two additive terms: the composite adds one mask.
 // CHECK-LABEL: func.func @jax_bias_then_mask
 // CHECK-NOT: stablehlo.composite
+// PERHEAD-LABEL: func.func @jax_bias_then_mask
+// PERHEAD-NOT: stablehlo.composite
 // DEBUG: [sdpa] stablehlo.dot_general at refusals.py:30:3: no match: a second mask at {{.*}} between the scores and the softmax
 func.func @jax_bias_then_mask(%arg0: tensor<2x4x3x8xf32>, %arg1: tensor<2x4x5x8xf32>, %arg2: tensor<2x4x5x8xf32>, %arg3: tensor<1x4x3x5xf32>, %arg4: tensor<2x1x1x5xf32>) -> (tensor<2x4x3x8xf32>) {
   %0 = stablehlo.transpose %arg1, dims = [0, 1, 3, 2] : (tensor<2x4x5x8xf32>) -> tensor<2x4x8x5xf32>
@@ -112,6 +127,8 @@ func.func @jax_bias_then_mask(%arg0: tensor<2x4x3x8xf32>, %arg1: tensor<2x4x5x8x
 // jax: the bias is added before the scale, so the composite's mask would be scaled too.
 // CHECK-LABEL: func.func @jax_bias_before_scale
 // CHECK-NOT: stablehlo.composite
+// PERHEAD-LABEL: func.func @jax_bias_before_scale
+// PERHEAD-NOT: stablehlo.composite
 // DEBUG: [sdpa] stablehlo.dot_general at refusals.py:40:3: no match: the scores are scaled after the mask is added at {{.*}} (the composite scales before adding the mask)
 func.func @jax_bias_before_scale(%arg0: tensor<2x4x3x8xf32>, %arg1: tensor<2x4x5x8xf32>, %arg2: tensor<2x4x5x8xf32>, %arg3: tensor<1x4x3x5xf32>) -> (tensor<2x4x3x8xf32>) {
   %0 = stablehlo.transpose %arg1, dims = [0, 1, 3, 2] : (tensor<2x4x5x8xf32>) -> tensor<2x4x8x5xf32>

@@ -683,12 +683,14 @@ func.func @neg_softmax_over_queries(%arg0: tensor<2x3x4x8xf32>, %arg1: tensor<2x
 
 // -----
 
-// Negative: a [B, N, T, S] mask differs between heads; the composite's mask is [B, 1, T, S].
-// CHECK-LABEL: func.func @neg_mask_per_head
-// CHECK-NOT: stablehlo.composite
-// DEBUG: [sdpa] stablehlo.dot_general at model.py:30:3: no match: the mask at model.py:27:3 differs between heads
-// STATS: composites created: 0
-func.func @neg_mask_per_head(%arg0: tensor<2x3x4x8xf32>, %arg1: tensor<2x3x5x8xf32>, %arg2: tensor<2x3x5x8xf32>, %arg3: tensor<2x3x4x5xf32>) -> (tensor<2x3x4x8xf32>) {
+// A [B, N, T, S] mask differs between heads (a per-head bias): it is the composite's mask as it is, [B, N, T, S]
+// (per-head-mask=true, the default; fuse-sdpa-refusals.mlir has the refusal with per-head-mask=false).
+// CHECK-LABEL: func.func @per_head_mask
+// CHECK-SAME: %[[M:[a-z0-9_]+]]: tensor<2x3x4x5xf32>)
+// CHECK: stablehlo.composite "odml.scaled_dot_product_attention" %{{.*}}, %{{.*}}, %{{.*}}, %[[M]] {{.*}} : (tensor<2x4x3x8xf32>, tensor<2x5x3x8xf32>, tensor<2x5x3x8xf32>, tensor<2x3x4x5xf32>) -> tensor<2x4x3x8xf32>
+// DEBUG: [sdpa] stablehlo.dot_general at model.py:30:3: rewritten
+// STATS: composites created: 1
+func.func @per_head_mask(%arg0: tensor<2x3x4x8xf32>, %arg1: tensor<2x3x5x8xf32>, %arg2: tensor<2x3x5x8xf32>, %arg3: tensor<2x3x4x5xf32>) -> (tensor<2x3x4x8xf32>) {
   %0 = stablehlo.transpose %arg1, dims = [0, 1, 3, 2] : (tensor<2x3x5x8xf32>) -> tensor<2x3x8x5xf32>
   %1 = stablehlo.dot_general %arg0, %0, batching_dims = [0, 1] x [0, 1], contracting_dims = [3] x [2], precision = [DEFAULT, DEFAULT] : (tensor<2x3x4x8xf32>, tensor<2x3x8x5xf32>) -> tensor<2x3x4x5xf32>
   %cst = stablehlo.constant dense<0.353553385> : tensor<f32>

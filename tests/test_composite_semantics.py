@@ -223,3 +223,62 @@ def test_cli_check_composites(tmp_path):
     assert re.match(rf"{re.escape(str(bad))}:\d+:\d+: error: --check-composites: {SDPA} does not mean what its "
                     r"name says \(FAIL\)", first), failed.stderr
     assert not (tmp_path / "never.mlir").exists()
+
+
+# ------------------------------------------------------------------------------------------ per-head biases
+
+def test_xnnpack_computes_a_per_head_mask_by_the_definition():
+    """Why fuse-sdpa may fuse per-head biases: LiteRT's XNNPACK attention takes a [B, N, T, S] mask and
+    computes the composite from its name and attributes. Proved with a composite whose decomposition says
+    scale 0.5 and whose attribute says 0.25: XNNPACK gives the attribute's result, the builtin path (which
+    runs the decomposition) the decomposition's."""
+    from hlo_passes import composites
+    from hlo_passes.tflite import runtime
+
+    q, kv, mask = (jax.ShapeDtypeStruct(s, jnp.float32) for s in ((2, 8, 4, 16), (2, 8, 2, 16), (2, 4, 8, 8)))
+    module = composite_module(SDPA, "scale = 2.500000e-01 : f32",
+                              lambda *a: composites.sdpa(*a, scale=0.5), q, kv, kv, mask)
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal(s.shape).astype(np.float32) for s in (q, kv, kv, mask)]
+    xs[3][rng.random(mask.shape) < 0.3] = -1e9  # per head, per row: a different mask for each head
+    by_definition = np.asarray(jax.jit(lambda *a: composites.sdpa(*a, scale=0.25))(*xs))
+    (decomposed,) = numerics.execute(module, xs)
+    assert np.abs(by_definition - decomposed).max() > 0.1  # the two really differ
+    legalized = hp.run(module, "legalize-tflite")
+    (xnnpack,) = runtime.execute_sets(legalized, [xs], xnnpack=True)[0]
+    (builtin,) = runtime.execute_sets(legalized, [xs], xnnpack=False)[0]
+    assert np.abs(xnnpack - by_definition).max() <= 1e-5
+    assert np.abs(builtin - decomposed).max() <= 1e-5
+
+
+def test_t5_relative_bias_fuses_per_head_and_keeps_its_promise():
+    import torch
+    import transformers
+
+    from hlo_passes.frontends import torch as ft
+
+    config = transformers.T5Config(vocab_size=128, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
+                                   relative_attention_num_buckets=8)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = transformers.T5EncoderModel(config).eval()
+
+    class Encoder(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, ids, mask):
+            return self.m(input_ids=ids, attention_mask=mask).last_hidden_state
+
+    ids = torch.randint(0, 128, (2, 8), generator=torch.Generator().manual_seed(0))
+    mask = torch.ones(2, 8, dtype=torch.int64)
+    mask[1, 5:] = 0
+    with torch.no_grad():
+        want = Encoder(model)(ids, mask).numpy()
+    fused = hp.run(ir.parse(ft.export_torch(Encoder(model), ids, mask)), FUSE)
+    report = check_composites(fused, inputs=[ids.numpy(), mask.numpy()])
+    assert report.ok and names(report).count(SDPA) == 2, report.text()
+    assert "tensor<2x4x8x8xf32>) -> tensor<2x8x4x16xf32>" in ir.to_text(fused)  # the mask per head, [B, N, T, S]
+    (got,) = numerics.execute(fused, [ids.numpy(), mask.numpy()])
+    assert np.abs(got - want).max() <= 1e-4

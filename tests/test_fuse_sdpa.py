@@ -298,6 +298,13 @@ CASES = {
     "mask-ts-lhs": Case(lambda q, k, v, m: sm(m + qkT(q, k) * SC) @ v, (BNTH, BNSH, BNSH, spec(T, S))),
     "mask-bts": Case(lambda q, k, v, m: sm(qkT(q, k) * SC + m[:, None]) @ v, (BNTH, BNSH, BNSH, spec(B, T, S)),
                      mask=(B, 1, T, S)),
+    "mask-per-head": Case(lambda q, k, v, m: sm(qkT(q, k) * SC + m) @ v, (BNTH, BNSH, BNSH, spec(B, N, T, S)),
+                          mask=(B, N, T, S)),  # a per-head bias (T5's relative positions): [B, N, T, S] as it is
+    "t5-bias-unscaled": Case(lambda q, k, v, m: sm(qkT(q, k) + m) @ v, (BNTH, BNSH, BNSH, spec(1, N, T, S)),
+                             scale=1.0, mask=(1, N, T, S)),
+    "alibi": Case(lambda q, k, v, m: sm(qkT(q, rep(k, 2)) * SC + m) @ rep(v, 2), (BNTH, KV2, KV2, spec(B, N, 1, S)),
+                  kv=(B, S, 2, H),
+                  mask=(B, N, T, S)),  # one bias row per head, spread over the queries; with GQA heads (2 K/V)
     "mask-st-transposed": Case(lambda q, k, v, m: sm(qkT(q, k) * SC + m.T) @ v, (BNTH, BNSH, BNSH, spec(S, T))),
     "padding-bool-bs": Case(lambda q, k, v, m: sm(jnp.where(m[:, None, None, :], qkT(q, k) * SC, -1e9)) @ v,
                             (BNTH, BNSH, BNSH, spec(B, S, dtype=jnp.bool_)), mask=(B, 1, T, S)),
@@ -423,9 +430,9 @@ NEGATIVES = {
     # softmax over the query axis, then contracted over the keys: not attention
     "softmax-over-queries": (lambda q, k, v: jax.nn.softmax(qkT(q, k) * SC, axis=-2) @ v, (BNTH, BNSH, BNSH),
                              "the softmax is not over the key axis"),
-    # a mask per head: the composite's mask is [B, 1, T, S]
-    "mask-per-head": (lambda q, k, v, m: sm(qkT(q, k) * SC + m) @ v, (BNTH, BNSH, BNSH, spec(B, N, T, S)),
-                      "differs between heads"),
+    # two additive terms (a per-head bias, then a padding mask): the composite adds one mask
+    "bias-and-mask": (lambda q, k, v, b, m: sm(qkT(q, k) * SC + b + m) @ v,
+                      (BNTH, BNSH, BNSH, spec(1, N, T, S), spec(B, 1, 1, S)), "a second mask"),
     # the max and the sum reduce different axes
     "max-sum-different-axes": (lambda q, k, v: (lambda s: (lambda e: e / e.sum(-1, keepdims=True))(
         jnp.exp(s - s.max(-2, keepdims=True))))(qkT(q, k) * SC) @ v, (BNTH, BNSH, BNSH), "reduce different axes"),
@@ -470,11 +477,22 @@ def test_near_miss_is_left_alone_and_explained(name):
 
 
 def test_debug_output_names_the_source_location():
-    f, specs, _ = NEGATIVES["mask-per-head"]
+    f, specs, _ = NEGATIVES["scale-after-additive-mask"]
     module = ir.parse(jax.jit(f).lower(*specs).as_text(debug_info=True))
     said = explain(module)
-    assert re.search(r"\[sdpa\] stablehlo\.dot_general at .*test_fuse_sdpa\.py:\d+:\d+: no match: .*differs between "
-                     r"heads", said), said
+    assert re.search(r"\[sdpa\] stablehlo\.dot_general at .*test_fuse_sdpa\.py:\d+:\d+: no match: .*scaled after "
+                     r"the mask is added at .*test_fuse_sdpa\.py:\d+:\d+", said), said
+
+
+def test_per_head_mask_false_refuses_per_head_biases_with_that_reason():
+    f, specs = CASES["mask-per-head"].fn, CASES["mask-per-head"].specs
+    fuse(f, *specs, count=0, pipeline=PIPELINE.replace("fuse-sdpa", "fuse-sdpa{per-head-mask=false}"))
+    pre = hp.run(lower(f, *specs), CLEANUP)
+    buf = io.StringIO()
+    with contextlib.redirect_stderr(buf):
+        hp.run(pre, "fuse-sdpa{per-head-mask=false}", debug=frozenset({"fuse-sdpa"}))
+    assert "differs between heads, a per-head bias (T5's relative positions, ALiBi): with per-head-mask=false" \
+        in buf.getvalue()
 
 
 # ------------------------------------------------------------------------------------------------ property

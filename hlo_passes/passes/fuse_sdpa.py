@@ -20,12 +20,14 @@ class FuseSdpa(Pass):
     summary = "raises attention subgraphs into odml.scaled_dot_product_attention composites"
     min_seq_len: int = option(1, "only fuse attention whose query length is at least this")
     allow_gqa: bool = option(True, "absorb the K/V head repetition of grouped-query attention")
+    per_head_mask: bool = option(True, "fuse per-head additive biases (T5, ALiBi) as a [B|1, N, T, S] mask, which"
+                                       " XNNPACK's attention computes; false keeps the mask [B|1, 1, T, S]")
 
     def __post_init__(self):
         if self.min_seq_len < 1:
             raise ValueError("min-seq-len must be >= 1")
 
     def run(self, module, ctx):
-        hits = apply_once(module, sdpa_patterns(self.allow_gqa, self.min_seq_len), ctx)
+        hits = apply_once(module, sdpa_patterns(self.allow_gqa, self.min_seq_len, self.per_head_mask), ctx)
         prune_decompositions(module)  # what a guard moved outside the composite left in its decomposition
         ctx.count("composites created", sum(hits.values()))

@@ -42,6 +42,7 @@ __all__ = ["NAME", "NoMatch", "Attention", "analyze", "sdpa_patterns"]
 
 NAME = "odml.scaled_dot_product_attention"
 ROLES = ("B", "T", "N", "H")
+ROLES_MASK = ("B", "N", "T", "S")  # the composite's mask: [B|1, N|1, T, S]
 
 
 def _roles(head, seq, batch: dict, rank: int) -> list[str]:
@@ -151,7 +152,7 @@ class Attention:
         return self.sizes["Nkv"] != self.sizes["N"]
 
 
-def analyze(pv, allow_gqa: bool = True, min_seq_len: int = 1, accept=None) -> Attention:
+def analyze(pv, allow_gqa: bool = True, min_seq_len: int = 1, accept=None, per_head: bool = True) -> Attention:
     """Attention ending at `pv` (the P.V dot_general), or NoMatch(why): the reason of the attempt that got
     furthest into the template. Inputs are tried deepest first (q, k, v before the ops that reshape or
     repeat them); `accept(attention)` may refuse one with a reason (the rewrite's own check), and the next
@@ -178,14 +179,14 @@ def analyze(pv, allow_gqa: bool = True, min_seq_len: int = 1, accept=None) -> At
                 for k in peel(sc.dot.operands[1 - q_side], "k", allow_gqa, True):
                     try:
                         return _complete(pv, p_side, p_ops, axis, sc, q, k, q_side == 0, allow_gqa, min_seq_len,
-                                         accept)
+                                         accept, per_head)
                     except NoMatch as e:
                         note(e, 3 + (e.depth >= BLOCKER - 1) * e.depth / 100)  # a blocker beats earlier attempts
         note(NoMatch("no 3-D or 4-D query/key tensors found behind the Q.K dot"), 2.5)
     raise NoMatch(best[1])
 
 
-def _complete(pv, p_side, p_ops, axis, sc, q, k, q_lhs, allow_gqa, min_seq_len, accept) -> Attention:
+def _complete(pv, p_side, p_ops, axis, sc, q, k, q_lhs, allow_gqa, min_seq_len, accept, per_head) -> Attention:
     qk = _dot_parts(sc.dot, q.layout, k.layout, q_lhs)
     heads = {(a.tag, a.dim) for a in qk.xb}
     groups = [a for a in qk.xf if (a.tag, a.dim) in heads]  # query head parts that share one key head
@@ -231,7 +232,7 @@ def _complete(pv, p_side, p_ops, axis, sc, q, k, q_lhs, allow_gqa, min_seq_len, 
         else:
             try:
                 readings = _assemble(q, k, v, sc, pairs, vpairs, groups, hq, hk, hv, t, s, sv, pvp.out, qk.out,
-                                     min_seq_len)
+                                     min_seq_len, per_head)
             except NoMatch as e:
                 keep(str(e), e.depth if e.depth >= BLOCKER - 1 else 0)  # (depth BLOCKER: the reading was whole)
                 continue
@@ -294,7 +295,8 @@ def _kv_heads(pairs, qroles: dict, groups: list, what: str) -> int:
     return n_kv
 
 
-def _assemble(q, k, v, sc, pairs, vpairs, groups, hq, hk, hv, t, s, sv, pv_out, qk_out, min_seq_len) -> list:
+def _assemble(q, k, v, sc, pairs, vpairs, groups, hq, hk, hv, t, s, sv, pv_out, qk_out, min_seq_len,
+              per_head) -> list:
     """The attention read with these inputs: one reading per way of taking the mask (deepest first)."""
     if any(a is not None and a.tag == "bcast" for a in (hq, hk, hv, t, s, sv)):
         raise NoMatch("an input is broadcast along its sequence or head axis")
@@ -332,14 +334,17 @@ def _assemble(q, k, v, sc, pairs, vpairs, groups, hq, hk, hv, t, s, sv, pv_out, 
             raise NoMatch(f"the attention output does not keep the whole {r} axis")
     if sc.mask is None:
         return [Attention(q, k, v, sc, roles, atoms, perm, sizes, None, [], [])]
-    return [Attention(q, k, v, sc, roles, atoms, perm, sizes, m, r, c) for m, r, c in _masks(sc, qk_out, role)]
+    return [Attention(q, k, v, sc, roles, atoms, perm, sizes, m, r, c)
+            for m, r, c in _masks(sc, qk_out, role, sizes["N"], per_head)]
 
 
-def _masks(sc: Scores, dot_layout, role) -> list:
+def _masks(sc: Scores, dot_layout, role, heads: int, per_head: bool) -> list:
     """Readings of the mask, deepest first: (a value on the way back from where it is applied, through
-    broadcasts, reshapes and transposes; the role of each of its axes: B, T, S, or None for size 1 or the same
-    for every head or batch; the ops from it to where it is applied). A mask that differs between heads
-    cannot be the composite's [B|1, 1, T, S]."""
+    broadcasts, reshapes and transposes; the role of each of its axes: B, N, T, S, or None for size 1 or the
+    same for every head or batch; the ops from it to where it is applied). A mask that differs between heads
+    (a per-head bias) is read along the whole query head axis when `per_head`: the composite's mask is then
+    [B|1, N, T, S], which XNNPACK's SDPA computes by the definition (checked in LiteRT 2.3.0: a composite
+    whose decomposition differs from its attributes gives the attributes' result, per-head mask or not)."""
     at_mask = lay.forward(dot_layout, sc.ops[:sc.ops.index(sc.mask_op)])
     if at_mask is None:
         raise NoMatch("the scores are reshaped before the mask in a way that splits an axis")
@@ -369,9 +374,13 @@ def _masks(sc: Scores, dot_layout, role) -> list:
         for d, r in enumerate(roles):
             if r in ("N", "B") and constant is not None and _uniform_along(vals.constant_array(constant), d):
                 roles[d] = None  # a folded broadcast: every head (batch) sees the same mask
+            elif r == "N" and per_head and shape[d] == heads and roles.count("N") == 1:
+                continue  # a per-head bias along the query heads, in their order
             elif r not in ("B", "T", "S", None):
+                what = "with per-head-mask=false " if not per_head else "along more than the query head axis " \
+                    if r == "N" else ""
                 why, ok, depth = f"the mask at {vals.loc(sc.mask_op)} differs between heads, a per-head bias (T5's " \
-                    "relative positions, ALiBi): the composite's mask is [B|1, 1, T, S]", False, BLOCKER
+                    f"relative positions, ALiBi): {what}the composite's mask is [B|1, 1, T, S]", False, BLOCKER
         if ok:
             found.append((m, roles, chain[:i][::-1]))
     if not found:
@@ -407,13 +416,13 @@ def _slice(v, limits):
 
 
 def _mask_adapter(att: Attention) -> Adapter:
-    """Mask (any shape that broadcasts to the scores) <-> the composite's [B|1, 1, T, S] float mask."""
+    """Mask (any shape that broadcasts to the scores) <-> the composite's [B|1, N|1, T, S] float mask."""
     sc, sizes = att.scores, att.sizes
     mshape, roles = vals.shape(att.mask), att.mask_roles
-    present = [r for r in ("B", "T", "S") if r in roles]
+    present = [r for r in ROLES_MASK if r in roles]
     order = [r for r in roles if r is not None]  # the mask's own role order
-    full = [sizes["B"] if "B" in roles else 1, 1, sizes["T"], sizes["S"]]
-    canonical = {"B": 0, "T": 2, "S": 3}
+    full = [sizes["B"] if "B" in roles else 1, sizes["N"] if "N" in roles else 1, sizes["T"], sizes["S"]]
+    canonical = {r: i for i, r in enumerate(ROLES_MASK)}
     squeezed = [n if r is not None or n == 1 else 1 for n, r in zip(mshape, roles)]
     score_type = vals.element_type(sc.mask_op.results[0])
     fill = sc.fill
@@ -443,7 +452,7 @@ def _mask_adapter(att: Attention) -> Adapter:
             direction = hlo.ComparisonDirectionAttr.get("EQ" if sc.mask_keep else "NE")
             arg = hlo.CompareOp(arg, zero, direction).result
         if spread:
-            arg = _slice(arg, [full[0], 1, full[2] if "T" in roles else 1, full[3] if "S" in roles else 1])
+            arg = _slice(arg, [full[0], full[1], full[2] if "T" in roles else 1, full[3] if "S" in roles else 1])
         if moved:
             arg = _transpose(_reshape(arg, [sizes[r] for r in present]), [present.index(r) for r in order])
         arg = _reshape(arg, squeezed)
@@ -468,7 +477,7 @@ def _output_adapter(att: Attention, out) -> Adapter:
                    lambda o: _reshape(_transpose(_reshape(o, expanded), att.out_perm), btnh))
 
 
-def _where(allow_gqa: bool, min_seq_len: int):
+def _where(allow_gqa: bool, min_seq_len: int, per_head: bool):
     def where(m) -> bool | str:
         found = {}
 
@@ -478,7 +487,7 @@ def _where(allow_gqa: bool, min_seq_len: int):
             return why if found["ops"] is None else None
 
         try:
-            att = analyze(m.root, allow_gqa, min_seq_len, outlinable)
+            att = analyze(m.root, allow_gqa, min_seq_len, outlinable, per_head)
         except NoMatch as why:
             return str(why)
         m.memo.update(att=att, ops=found["ops"])
@@ -527,9 +536,9 @@ def _zero_masked_rows(r):
     """select(all keys of the mask row are -inf, 0, r) on the composite's [B, T, N, H] result `r`."""
     mask = r.owner.operands[3]
     mtype = mlir.RankedTensorType(mask.type)
-    bm, _, t, s_len = mtype.shape
+    bm, nm, t, _ = mtype.shape
     scalar = _tensor([], mtype.element_type)
-    row_type = _tensor([bm, 1, t], mtype.element_type)
+    row_type = _tensor([bm, nm, t], mtype.element_type)
     red = hlo.ReduceOp([row_type], [mask], [hlo.ConstantOp(ir.splat(-np.inf, scalar)).result], [3])
     body = red.regions[0].blocks.append(scalar, scalar)
     with mlir.InsertionPoint(body):
@@ -575,6 +584,7 @@ def prune_decompositions(module) -> int:
     return erased
 
 
-def sdpa_patterns(allow_gqa: bool = True, min_seq_len: int = 1) -> PatternSet:
-    return PatternSet([Pattern("sdpa", Op(hlo.DotGeneralOp), _fuse, where=_where(allow_gqa, min_seq_len))],
+def sdpa_patterns(allow_gqa: bool = True, min_seq_len: int = 1, per_head_mask: bool = True) -> PatternSet:
+    where = _where(allow_gqa, min_seq_len, per_head_mask)
+    return PatternSet([Pattern("sdpa", Op(hlo.DotGeneralOp), _fuse, where=where)],
                       name="fuse-sdpa")
