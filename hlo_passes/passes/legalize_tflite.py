@@ -16,6 +16,7 @@ from ..pass_manager import Pass, option, register_pass
 from ..patterns.driver import apply_conversion
 from ..patterns.outline import inline_composites
 from ..tflite import legalize as L
+from ..tflite import quantized as Q
 from ..tflite.legalize_nn import RULES as NN_RULES
 from ..tflite import ops as T
 from ..tflite.cleanup import cleanup
@@ -88,10 +89,10 @@ class LegalizeTflite(Pass):
                     ctx.count("f64 values computed in f32", n)
         if n := L.builtin_composites(module):
             ctx.count("composites converted to TFL builtins", n)
-        folded = L.fold_dequantize(module)
+        folded = Q.fold_dequantize(module)
         if folded:
             ctx.count("int8 weights (hybrid kernels)", folded)
-        looked_up = L.fold_embedding_lookups(module)
+        looked_up = Q.fold_embedding_lookups(module)
         if looked_up:
             ctx.count("int8 embedding tables (EMBEDDING_LOOKUP)", looked_up)
         apply_conversion(module, {**L.RULES, **NN_RULES}, illegal=L.ILLEGAL, legal=L.LEGAL, what="legalize-tflite", ctx=ctx)

@@ -14,6 +14,9 @@ scales under a FULLY_CONNECTED or BATCH_MATMUL (LiteRT's hybrid kernels: int8 we
 activations). The `hlo.dequantize` unit attribute marks the multiply so that `fold-constants` does not fold
 the int8 weight back into floats.
 
+int4 weights in blocks (`dtype=int4`) add a reshape that splits the contracting axis into [blocks, block]
+around the multiply (see `Blockwise`).
+
 Scales: max |w| / 127 per channel (or per tensor), zero points 0. A channel of zeros gets scale 1 (its
 values quantize to 0 exactly); non-finite weights are refused rather than turned into NaN scales.
 """
@@ -73,3 +76,56 @@ def relative_error(weight: np.ndarray, quantized: Quantized) -> float:
     w = np.asarray(weight, np.float64)
     norm = np.linalg.norm(w)
     return float(np.linalg.norm(w - quantized.dequantize()) / norm) if norm else 0.0
+
+
+# ------------------------------------------------------------------------------------ int4, block-wise
+
+INT4_MAX = 7
+
+
+@dataclass(frozen=True)
+class Blockwise:
+    """int4 values with one scale per `block` consecutive elements along `block_axis` (the weight's
+    contracting axis): scale[..., j, ...] serves values[..., j*block:(j+1)*block, ...]. Scales are numbers
+    that bfloat16 and float16 both hold exactly (kept in float32): LiteRT stores float16 scales and XNNPACK
+    computes with them as bfloat16, so XLA then computes with exactly the weights LiteRT does."""
+
+    values: np.ndarray  # ml_dtypes.int4, the weight's shape
+    scale: np.ndarray  # float32: the weight's shape with block_axis divided by block
+    block_axis: int
+    block: int
+
+    def dequantize(self) -> np.ndarray:
+        spread = np.repeat(self.scale, self.block, axis=self.block_axis)
+        return self.values.astype(np.float32) * spread
+
+
+_F16_MIN_NORMAL, _F16_MAX = 2.0 ** -14, 65280.0  # 65280: the largest bfloat16 below float16's 65504
+
+
+def _bf16_up(x: np.ndarray) -> np.ndarray:
+    """The smallest bfloat16 value >= x (x positive, finite), as float32: keeps every |w| / scale <= 7."""
+    bits = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    return ((bits + 0xFFFF) & 0xFFFF0000).astype(np.uint32).view(np.float32)
+
+
+def quantize_blockwise(weight: np.ndarray, block_axis: int, block: int) -> Blockwise:
+    """Symmetric int4 (-7..7) quantization in blocks of `block` along `block_axis`: scale max |w| / 7 per
+    block, rounded up to a bfloat16 value in float16's normal range."""
+    import ml_dtypes
+
+    w = np.asarray(weight, np.float32)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("the weight holds inf or NaN: it cannot be quantized")
+    k = w.shape[block_axis]
+    if block <= 0 or k % block:
+        raise ValueError(f"the contracting dimension ({k}) is not a multiple of the block size ({block})")
+    moved = np.moveaxis(w, block_axis, -1)
+    blocks = moved.reshape(*moved.shape[:-1], k // block, block)
+    peak = np.abs(blocks).max(axis=-1)
+    if peak.max(initial=0.0) / INT4_MAX > _F16_MAX:
+        raise ValueError("the weight is too large for float16 block scales")
+    scale = np.where(peak > 0, np.maximum(_bf16_up(peak / INT4_MAX), _F16_MIN_NORMAL), 1.0).astype(np.float32)
+    q = np.clip(np.rint(blocks / scale[..., None]), -INT4_MAX, INT4_MAX)
+    values = np.moveaxis(q.reshape(moved.shape), -1, block_axis).astype(ml_dtypes.int4)
+    return Blockwise(values, np.moveaxis(scale, -1, block_axis), block_axis, block)

@@ -19,7 +19,7 @@ from ..diagnostics import HloError, SourceLoc
 from ..ir import mlir
 from . import ops as T
 from . import schema
-from .writer import ModelWriter, Quantization, Subgraph
+from .writer import BlockwiseQuantization, ModelWriter, Quantization, Subgraph
 
 
 def _where(op) -> str:
@@ -194,6 +194,12 @@ class _BlockWriter:
 
     def constant(self, op, base: str) -> None:
         sg = self.sg
+        if op.name == T.QCONST and T.qconst_block(op.result):  # int4 blocks: [N, K], blocks along K
+            values, scale, _ = T.qconst_parts(op.result)
+            scales = sg.constant(scale.astype(np.float16), f"{base}_scales")
+            quant = BlockwiseQuantization(scales, T.qconst_block(op.result))
+            self.tensors[op.result] = sg.constant(values, base, quantization=quant)
+            return
         if op.name == T.QCONST:
             values, scale, axis = T.qconst_parts(op.result)
             quant = Quantization(scale, np.zeros(scale.size, np.int64), 0 if axis is None else axis)

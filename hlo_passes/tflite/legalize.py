@@ -76,138 +76,14 @@ def _float_weight(value) -> mlir.Value:
     if parts is None:
         return value
     values, scale, axis = parts
+    if T.qconst_block(value):  # one scale per block along `axis`
+        spread = np.repeat(scale, T.qconst_block(value), axis=axis)
+        return T.const((values.astype(np.float32) * spread).astype(_dtype(value)))
     shape = [1] * values.ndim
     if axis is not None:
         shape[axis] = -1
     return T.const((values.astype(np.float32) * scale.reshape(shape if axis is not None else ())).astype(
         _dtype(value)))
-
-
-def fold_dequantize(module) -> int:
-    """Marked dequantizations (quantize-int8-dynamic's convert * broadcast(scale)) of int8 constants that
-    only weight dot_generals and convolutions -> `tfl.pseudo_qconst`, which the conversion rules hand to
-    the hybrid kernels. Returns how many."""
-    from ..patterns.quant import DEQUANTIZE_MARK
-
-    found = []
-
-    def visit(op):
-        if op.name == "stablehlo.multiply" and DEQUANTIZE_MARK in op.attributes:
-            found.append(op)
-        return mlir.WalkResult.ADVANCE
-
-    ir.as_operation(module).walk(visit)
-    count = 0
-    for mul in found:
-        parts = _dequantize_parts(mul)
-        users = [u.owner for u in mul.result.uses]
-        users = [getattr(u, "operation", u) for u in users]
-        if parts is None or not users or any(u.name not in ("stablehlo.dot_general", "stablehlo.convolution")
-                                             for u in users):
-            continue
-        values, scale, axis = parts
-        with mlir.InsertionPoint(mul), mul.location:
-            q = T.qconst(values, scale, axis, mul.result.type)
-        mul.result.replace_all_uses_with(q)
-        mul.erase()
-        count += 1
-    return count
-
-
-def fold_embedding_lookups(module) -> int:
-    """quantize-int8-dynamic's embedding form, `convert(gather(Q, ids)) * broadcast(gather(S, ids))` with Q an
-    int8 [V, D] table and S its [V, 1] row scales -> one hybrid EMBEDDING_LOOKUP on Q with per-row scales (ids
-    flattened to int32 and clamped, as XLA's gather clamps and the kernel refuses out-of-range rows). Why: it
-    is one kernel instead of two gathers, a cast and a multiply. Returns how many."""
-    found = []
-
-    def visit(op):
-        if op.name == "stablehlo.multiply":
-            found.append(op)
-        return mlir.WalkResult.ADVANCE
-
-    ir.as_operation(module).walk(visit)
-    count = 0
-    for mul in found:
-        parts = _embedding_parts(mul)
-        if parts is None:
-            continue
-        table, scale, ids, dead = parts
-        (rows, width), n = table.shape, math.prod(_shape(ids))
-        with mlir.InsertionPoint(mul), mul.location:
-            flat = reshape(ids, [n])
-            if _dtype(flat) != np.int32:
-                flat = _one("tfl.cast", [flat], mlir.RankedTensorType.get([n], mlir.IntegerType.get_signless(32)))
-            flat = _one("tfl.maximum", [flat, T.const(np.zeros((), np.int32))], flat.type)
-            flat = _one("tfl.minimum", [flat, T.const(np.asarray(rows - 1, np.int32))], flat.type)
-            q = T.qconst(table, scale.reshape(-1), 0, _ttype([rows, width], mul.result))
-            looked = _one("tfl.embedding_lookup", [flat, q], _ttype([n, width], mul.result))
-            mul.result.replace_all_uses_with(reshape(looked, _shape(mul.result)))
-        mul.erase()
-        for op in dead:  # convert, broadcast, the two gathers, the two tables: producers after their users
-            if not any(True for _ in op.result.uses):
-                op.erase()
-        count += 1
-    return count
-
-
-def _embedding_parts(mul):
-    """(int8 table [V, D], f32 scales [V, 1], ids) of an int8 embedding lookup, or None."""
-    def row_gather(v, dtype):
-        op = T.producer(v)
-        if op is None or op.name != "stablehlo.gather":
-            return None
-        table = T.producer(op.operands[0])
-        if table is None or table.name != "stablehlo.constant" or _dtype(op.operands[0]) != dtype:
-            return None
-        dn = ir.stablehlo.GatherDimensionNumbers(op.attributes["dimension_numbers"])
-        ids, xs = op.operands[1], _shape(op.operands[0])
-        ishape, ivd = _shape(ids), int(dn.index_vector_dim)
-        batch = ishape if ivd == len(ishape) else (ishape[:ivd] + ishape[ivd + 1:] if ishape[ivd] == 1 else None)
-        if len(xs) != 2 or batch is None or list(dn.start_index_map) != [0] or \
-                list(dn.collapsed_slice_dims) != [0] or list(dn.offset_dims) != [len(batch)] or \
-                _ints(op.attributes["slice_sizes"]) != [1, xs[1]] or list(getattr(dn, "operand_batching_dims", [])):
-            return None
-        return ir.to_numpy(table.attributes["value"]), ids, [op, table]
-
-    for a, b in ((0, 1), (1, 0)):
-        conv, bcast = T.producer(mul.operands[a]), T.producer(mul.operands[b])
-        if conv is None or bcast is None or conv.name != "stablehlo.convert" or \
-                bcast.name != "stablehlo.broadcast_in_dim":
-            continue
-        rows, scales = row_gather(conv.operands[0], np.int8), row_gather(bcast.operands[0], np.float32)
-        if rows is None or scales is None or rows[1] != scales[1] or scales[0].shape != (rows[0].shape[0], 1):
-            continue
-        if _dtype(mul.result) != np.float32 or \
-                _ints(bcast.attributes["broadcast_dimensions"]) != list(range(len(_shape(mul.result)))):
-            continue
-        return rows[0], scales[0], rows[1], [conv, bcast, *rows[2], *scales[2]]
-    return None
-
-
-def _dequantize_parts(mul):
-    def producer(v):
-        owner = v.owner
-        o = getattr(owner, "operation", owner)
-        return o if isinstance(o, mlir.Operation) else None
-
-    for a, b in ((0, 1), (1, 0)):
-        conv, bcast = producer(mul.operands[a]), producer(mul.operands[b])
-        if conv is None or bcast is None or conv.name != "stablehlo.convert" or \
-                bcast.name != "stablehlo.broadcast_in_dim":
-            continue
-        q_op, s_op = producer(conv.operands[0]), producer(bcast.operands[0])
-        if q_op is None or s_op is None or q_op.name != "stablehlo.constant" or s_op.name != "stablehlo.constant":
-            continue
-        values = ir.to_numpy(q_op.attributes["value"])
-        if values.dtype != np.int8:
-            continue
-        dims = _ints(bcast.attributes["broadcast_dimensions"])
-        scale = ir.to_numpy(s_op.attributes["value"])
-        if len(dims) > 1 or scale.ndim != len(dims):
-            continue
-        return values, scale.astype(np.float32), (dims[0] if dims else None)
-    return None
 
 
 def reshape(value, shape) -> mlir.Value:
@@ -389,10 +265,12 @@ def _dot_general(op):
         # x[..., K] . W -> FULLY_CONNECTED with W as [N, K] (output channels first), leading dims kept
         if quantized is not None:  # int8 weight: LiteRT's hybrid kernel, scales per output channel (axis 0)
             values, scale, axis = quantized
+            block = T.qconst_block(rhs)  # int4 blocks along the contracting axis: as [N, K], blocks along 1
             if rc == [0]:
                 values, axis = values.T, (None if axis is None else 1 - axis)
+                scale = scale.T if block else scale
             w_type = mlir.RankedTensorType.get(list(values.shape), _type(op.result).element_type)
-            w_value = T.qconst(values, scale, axis, w_type)
+            w_value = T.qconst(values, scale, axis, w_type, block)
             n = values.shape[0]
         elif rc == [1]:  # already [N, K]: the constant itself, not a copy (weights can be gigabytes)
             w_value, n = T.const(weight), rs[0]

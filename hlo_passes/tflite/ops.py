@@ -139,13 +139,32 @@ def const(array, *, type=None) -> mlir.Value:
     return mlir.Operation.create(CONST, results=[attr.type], attributes={"value": attr}).result
 
 
-def qconst(values, scale, axis: int | None, result_type) -> mlir.Value:
+def qconst(values, scale, axis: int | None, result_type, block: int = 0) -> mlir.Value:
     """A `tfl.pseudo_qconst`: int8 `values` whose float meaning (`result_type`) is values * scale along
-    `axis` (None: one scale). Only weight operands of FC / BATCH_MATMUL / CONV_2D take it (hybrid kernels)."""
-    attrs = {"value": ir.from_numpy(np.ascontiguousarray(values, np.int8)),
-             "scale": ir.from_numpy(np.asarray(scale, np.float32).reshape(-1)),
-             "axis": _attr(-1 if axis is None else int(axis))}
+    `axis` (None: one scale). Only weight operands of FC / BATCH_MATMUL / CONV_2D take it (hybrid kernels).
+    With `block`: int4 `values` in blocks of `block` along `axis`, `scale` one per block (the values' shape
+    with `axis` divided by `block`), for FULLY_CONNECTED's block-wise kernels."""
+    if block:
+        import ml_dtypes
+
+        v = ir.from_numpy(np.ascontiguousarray(values, ml_dtypes.int4))
+        s = ir.from_numpy(np.asarray(scale, np.float32))
+    else:
+        v = ir.from_numpy(np.ascontiguousarray(values, np.int8))
+        s = ir.from_numpy(np.asarray(scale, np.float32).reshape(-1))
+    attrs = {"value": v, "scale": s, "axis": _attr(-1 if axis is None else int(axis))}
+    if block:
+        attrs["block"] = _attr(int(block))
     return mlir.Operation.create(QCONST, results=[result_type], attributes=attrs).result
+
+
+def qconst_block(value) -> int:
+    """The block size of a block-wise int4 `tfl.pseudo_qconst` (its `axis` is the blocked one), else 0."""
+    owner = value.owner
+    op = getattr(owner, "operation", owner)
+    if not isinstance(op, mlir.Operation) or op.name != QCONST or "block" not in op.attributes:
+        return 0
+    return int(op.attributes["block"].value)
 
 
 def qconst_parts(value):

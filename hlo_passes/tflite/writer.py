@@ -48,6 +48,32 @@ class Quantization:
         return q
 
 
+@dataclass(frozen=True)
+class BlockwiseQuantization:
+    """Block-wise parameters of an int4 weight: `scales` is the index of a float16 tensor holding one scale
+    per `block` elements along the weight's last axis (LiteRT reads it that way: quantized dimension 0 are
+    the output channels); no zero points (symmetric)."""
+
+    scales: int
+    block: int
+
+    def to_fb(self):
+        q = fb.QuantizationParametersT()
+        d = fb.BlockwiseQuantizationT()
+        d.scales, d.zeroPoints, d.blockSize = int(self.scales), -1, int(self.block)
+        q.detailsType, q.details = fb.QuantizationDetails.BlockwiseQuantization, d
+        q.quantizedDimension = 0
+        return q
+
+
+def pack_int4(array: np.ndarray) -> np.ndarray:
+    """int4 values two to a byte, the first in the low nibble (TFLite's INT4 layout)."""
+    flat = np.asarray(array).reshape(-1).astype(np.int8).view(np.uint8) & 0x0F
+    if flat.size % 2:
+        flat = np.concatenate([flat, np.zeros(1, np.uint8)])
+    return (flat[0::2] | (flat[1::2] << 4)).astype(np.uint8)
+
+
 @dataclass
 class _Buffer:
     array: np.ndarray | None  # C-contiguous; its bytes are the buffer (None: read again when written)
@@ -93,6 +119,9 @@ class Subgraph:
         """A tensor holding `array` (its buffer shared with every identical array in the model). With
         `reload`, a large array is not kept: it is read again when the file is written."""
         array = np.asarray(array)
+        if str(array.dtype) == "int4":  # stored packed; the tensor keeps its shape and type
+            return self.tensor(array.shape, array.dtype, name, buffer=self.writer.buffer(pack_int4(array)),
+                               quantization=quantization)
         return self.tensor(array.shape, array.dtype, name, buffer=self.writer.buffer(array, reload),
                            quantization=quantization)
 
