@@ -205,6 +205,29 @@ def test_padded_batch_is_exact_by_the_definitions(family, monkeypatch):
     assert not former.outputs.ok
 
 
+@pytest.mark.parametrize("xnnpack", [True, False])
+def test_fully_masked_rows_are_zero_in_litert(xnnpack):
+    """torch's guarded attention (JAX-written), rows masked everywhere: fused and written as a .tflite, LiteRT
+    (XNNPACK's attention by the definition, or the decomposition) gives the original's zeros there."""
+    from hlo_passes.tflite import runtime
+
+    def f(q, k, v, m):
+        s = jnp.where(m, q @ jnp.swapaxes(k, -1, -2) * 0.35, -jnp.inf)
+        return jnp.where(jnp.all(s == -jnp.inf, axis=-1, keepdims=True), 0.0, jax.nn.softmax(s, axis=-1)) @ v
+
+    specs = [jax.ShapeDtypeStruct((2, 4, 5, 8), jnp.float32)] * 3 + [jax.ShapeDtypeStruct((2, 1, 5, 5), jnp.bool_)]
+    module = ir.parse(jax.jit(f).lower(*specs).as_text())
+    fused = hp.run(module, FUSE)
+    assert ir.to_text(fused).count(f'"{SDPA}"') == 1
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal(sp.shape).astype(np.float32) for sp in specs[:3]] + [rng.random((2, 1, 5, 5)) < 0.6]
+    xs[3][0, 0, 1] = xs[3][1, 0, 3] = False  # two rows masked everywhere
+    (want,) = numerics.execute(module, xs)
+    assert not want[0, :, 1].any() and not want[1, :, 3].any()
+    (got,) = runtime.execute_sets(hp.run(fused, "legalize-tflite"), [xs], xnnpack=xnnpack)[0]
+    assert np.isfinite(got).all() and np.abs(got - want).max() <= 1e-5  # (the guard inside: XNNPACK gave NaN rows)
+
+
 # ------------------------------------------------------------------------------------------ the CLI
 
 def test_cli_check_composites(tmp_path):
