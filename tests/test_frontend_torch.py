@@ -157,6 +157,42 @@ def test_negative_constant_gather_indices_are_repaired():
     assert torch.equal(model(x), torch.from_numpy(want))  # the model itself is untouched
 
 
+INDEXINGS = {  # torch's negative indices in the forms torch-mlir turns into gathers
+    "first dim": lambda x: x[[-1, 0]],
+    "inner dim": lambda x: x[:, :, [-3]],
+    "two index lists": lambda x: x[[-1, 0], :, [-2, 1]],
+    "with a slice": lambda x: x[[-2], 1:, [-1]],
+    "repeated": lambda x: x[:, [-1, -1, -2]].flip(1),
+}
+
+
+@pytest.mark.parametrize("form", list(INDEXINGS))
+def test_negative_index_forms_export_right(form):
+    import torch
+
+    class Index(torch.nn.Module):
+        def forward(self, x):
+            return INDEXINGS[form](x)
+
+    x = torch.randn(4, 7, 6, generator=torch.Generator().manual_seed(1))
+    text = ft.export_torch(Index(), x)  # raises unless XLA agrees with torch
+    (out,) = numerics.execute(ir.parse(text), [x.numpy()])
+    np.testing.assert_array_equal(out, INDEXINGS[form](x).numpy())  # a gather is exact
+
+
+def test_a_model_torch_cannot_run_is_one_error():
+    import torch
+
+    class OutOfRange(torch.nn.Module):  # torch.export does not check the indices; eager torch does
+        def forward(self, x):
+            return torch.index_select(x, 0, torch.tensor([0, 9]))
+
+    with pytest.raises(HloError, match=r"cannot check the export of OutOfRange: torch cannot run it on the example "
+                                       r"inputs: (RuntimeError|IndexError): .*"):
+        ft.export_torch(OutOfRange(), torch.ones(3, 2))
+    assert "func.func @main" in ft.export_torch(OutOfRange(), torch.ones(3, 2), check=False)
+
+
 GATHERS = """
 func.func @main(%x: tensor<4x5xf32>, %i: tensor<3x1xi64>) -> (tensor<3x5xf32>, tensor<3x2x5xf32>, tensor<3x5xf32>, tensor<3x5xf32>) {
   %neg = stablehlo.constant dense<-2> : tensor<3x1xi64>

@@ -123,6 +123,10 @@ def _torch_outputs(model, example_args) -> list:
     try:
         with torch.no_grad():
             out = model(*example_args)
+    except Exception as e:  # noqa: BLE001 -- the model's own error, in eager mode
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise HloError(f"cannot check the export of {type(model).__name__}: torch cannot run it on the example "
+                       f"inputs: {type(e).__name__}: {first}") from e
     finally:
         with torch.no_grad():
             for buffer, value in saved:

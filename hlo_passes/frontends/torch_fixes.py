@@ -114,14 +114,19 @@ def _replace_piece(gather, piece, new) -> None:
 
 
 def _erase_unused(values) -> None:
-    todo = [vals.defining_op(v) for v in values]
+    """Erase the ops behind `values` that nothing uses any more, and then their inputs' the same way. An op
+    can be reached twice (two operands from one op): keys of erased ops are kept, and an erased op is
+    never touched again (its other Python objects are not invalidated; touching one crashes)."""
+    todo = [(d, hash(d)) for d in (vals.defining_op(v) for v in values) if d is not None]
+    gone: set = set()
     while todo:
-        op = todo.pop()
-        if op is None or any(vals.has_uses(r) for r in op.results):
+        op, key = todo.pop()
+        if key in gone or any(vals.has_uses(r) for r in op.results):
             continue
-        inputs = [vals.defining_op(v) for v in op.operands]
+        inputs = [(d, hash(d)) for d in (vals.defining_op(v) for v in op.operands) if d is not None]
+        gone.add(key)
         op.erase()
-        todo.extend(inputs)
+        todo.extend(item for item in inputs if item[1] not in gone)
 
 
 def fix_negative_gather_indices(module) -> int:
