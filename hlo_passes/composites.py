@@ -21,10 +21,10 @@ composite is compared within bf16's rounding.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-__all__ = ["Broken", "Definition", "DEFINITIONS", "define", "definition"]
+__all__ = ["DEFINITIONS", "Broken", "Definition", "define", "definition"]
 
 
 class Broken(Exception):

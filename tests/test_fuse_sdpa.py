@@ -471,7 +471,7 @@ def test_near_miss_is_left_alone_and_explained(name):
     f, specs, reason = NEGATIVES[name]
     before, _, _ = fuse(f, *specs, count=0)
     said = explain(before)
-    assert f"no match: " in said and reason in said, said
+    assert "no match: " in said and reason in said, said
     if "users outside" not in reason:  # that one is the region check, after the analysis
         assert reason in why_not(before)
 

@@ -38,7 +38,7 @@ from .outline import Adapter, outline_composite, region
 from .sdpa_walk import NoMatch, Operand, Scores, op_of, peel, scores, softmax
 from .template import Op
 
-__all__ = ["NAME", "NoMatch", "Attention", "analyze", "sdpa_patterns"]
+__all__ = ["NAME", "Attention", "NoMatch", "analyze", "sdpa_patterns"]
 
 NAME = "odml.scaled_dot_product_attention"
 ROLES = ("B", "T", "N", "H")
@@ -115,7 +115,7 @@ def _dot_parts(dot, x_layout, y_layout, x_lhs: bool) -> _Parts:
         raise NoMatch(f"the dot at {vals.loc(dot)} contracts more than one axis")
     xfree = [x_layout[d] for d in range(len(x_layout)) if d not in xb and d not in xc]
     yfree = [y_layout[d] for d in range(len(y_layout)) if d not in yb and d not in yc]
-    flat = lambda groups: [a for g in groups for a in g]  # noqa: E731
+    flat = lambda groups: [a for g in groups for a in g]
     return _Parts(flat(x_layout[d] for d in xb), flat(y_layout[d] for d in yb), x_layout[xc[0]], y_layout[yc[0]],
                   flat(xfree), flat(yfree), [x_layout[d] for d in xb] + (xfree + yfree if x_lhs else yfree + xfree))
 
@@ -379,8 +379,9 @@ def _masks(sc: Scores, dot_layout, role, heads: int, per_head: bool) -> list:
             elif r not in ("B", "T", "S", None):
                 what = "with per-head-mask=false " if not per_head else "along more than the query head axis " \
                     if r == "N" else ""
-                why, ok, depth = f"the mask at {vals.loc(sc.mask_op)} differs between heads, a per-head bias (T5's " \
-                    f"relative positions, ALiBi): {what}the composite's mask is [B|1, 1, T, S]", False, BLOCKER
+                why = (f"the mask at {vals.loc(sc.mask_op)} differs between heads, a per-head bias (T5's relative "
+                       f"positions, ALiBi): {what}the composite's mask is [B|1, 1, T, S]")
+                ok, depth = False, BLOCKER
         if ok:
             found.append((m, roles, chain[:i][::-1]))
     if not found:
