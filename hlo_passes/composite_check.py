@@ -123,6 +123,9 @@ def _lowered(defn, operand_types, result_types, attrs: dict) -> str:
         raise
     except (TypeError, ValueError) as e:  # jax's own shape/dtype complaints: the operands do not fit
         raise composites.Broken(str(e).strip().splitlines()[0]) from None
+    except Exception as e:  # noqa: BLE001 -- a plugin's kernel that fails: that composite's verdict, not a crash
+        first = (str(e).strip().splitlines() or [""])[0]
+        raise composites.Broken(f"its reference kernel failed: {type(e).__name__}: {first}") from None
 
 
 _SYMBOL = re.compile(r"@([A-Za-z_][\w.$]*)")

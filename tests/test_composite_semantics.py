@@ -142,6 +142,33 @@ def test_hand_made_composite(case):
         assert "no definition" in c.detail and "FAILED" in report.text()
 
 
+def test_a_plugin_defines_its_own_composite(monkeypatch):
+    from hlo_passes import composites
+
+    monkeypatch.setattr(composites, "DEFINITIONS", dict(composites.DEFINITIONS))
+    composites.define("acme.double", "(x)", "2 x", lambda x: x * 2)
+    report = check_composites(composite_module("acme.double", "", lambda x: x + x, X))
+    assert report.ok and report.composites[0].status == "ok", report.text()
+    composites.define("acme.double", "(x)", "2 x", lambda x: x.no_such_method())  # a kernel with a bug
+    (c,) = check_composites(composite_module("acme.double", "", lambda x: x + x, X)).composites
+    assert c.status == "broken" and "its reference kernel failed: AttributeError" in c.detail
+
+
+def test_composite_in_a_loop_body_is_judged_through_the_outputs():
+    def decode(cache, rows):  # a KV-cache write per step of a fori_loop: the composite sits in the while body
+        return jax.lax.fori_loop(0, 4, lambda i, c: jax.lax.dynamic_update_slice(c, rows[i][None, None],
+                                                                                    (0, i, 0, 0)), cache)
+
+    module = ir.parse(jax.jit(decode).lower(CACHE, jax.ShapeDtypeStruct((4, 2, 8), jnp.float32)).as_text())
+    fused = hp.run(module, FUSE)
+    report = check_composites(fused)
+    (c,) = report.composites
+    assert (c.name, c.status) == ("odml.update_kv_cache", "outputs-only") and report.ok, report.text()
+    broken = ir.parse(ir.to_text(fused).replace("seq_dim = 1", "seq_dim = 2"))  # now the write is on the heads
+    bad = check_composites(broken)
+    assert bad.composites[0].status == "broken" and not bad.ok, bad.text()
+
+
 # ------------------------------------------------------------------------------------------ padded batches
 
 @functools.cache
