@@ -138,7 +138,7 @@ def _negative_index_model():
 
 def test_negative_constant_gather_indices_are_repaired():
     import torch
-    import torch_mlir.fx as fx
+    from torch_mlir import fx
 
     from hlo_passes.frontends.torch_fixes import fix_negative_gather_indices
 

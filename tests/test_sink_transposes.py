@@ -16,7 +16,12 @@ from hlo_passes.frontends import torch as ft
 from hlo_passes.instrumentation import op_histogram
 from hlo_passes.passes import BUILTIN_PIPELINES
 from hlo_passes.patterns.outline import decomposition_names
-from hlo_passes.patterns.sink import compose, inverse, keeps_element_order, sink_transposes
+from hlo_passes.patterns.sink import (
+    compose,
+    inverse,
+    keeps_element_order,
+    sink_transposes,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec:FutureWarning")
 OPTIMIZE = BUILTIN_PIPELINES["optimize"][0]
@@ -59,7 +64,8 @@ def _chain(shape, steps):
                          f"tensor<{'x'.join(map(str, shape))}xf32>")
         else:
             shape = list(arg)
-            lines.append(f"  %{i} = stablehlo.reshape {cur} : (tensor<{src}xf32>) -> tensor<{'x'.join(map(str, shape))}xf32>")
+            dst = "x".join(map(str, shape))
+            lines.append(f"  %{i} = stablehlo.reshape {cur} : (tensor<{src}xf32>) -> tensor<{dst}xf32>")
         cur = f"%{i}"
     out = "x".join(map(str, shape))
     return (f"func.func @main(%x: tensor<2x3x4xf32>) -> tensor<{out}xf32> {{\n" + "\n".join(lines) +
@@ -162,7 +168,8 @@ def programs(draw):
         if kind == "unary":
             lines.append(f"  {out} = stablehlo.{draw(st.sampled_from(ELEMENTWISE))} {a} : {_t(ts)}")
         elif kind == "binary":
-            lines.append(f"  {out} = stablehlo.{draw(st.sampled_from(['add', 'multiply', 'maximum']))} {a}, {b} : {_t(ts)}")
+            op = draw(st.sampled_from(["add", "multiply", "maximum"]))
+            lines.append(f"  {out} = stablehlo.{op} {a}, {b} : {_t(ts)}")
         elif kind == "const":
             c = rng.standard_normal(ts).astype(np.float32)
             lit = np.array2string(c, separator=", ", threshold=10 ** 6, floatmode="unique")
@@ -173,8 +180,9 @@ def programs(draw):
                          f"(tensor<{ts[-1]}xf32>) -> {_t(ts)}")
             lines.append(f"  {out} = stablehlo.multiply {a}, %b{n} : {_t(ts)}")
         elif kind == "select":
-            lines.append(f"  %p{n} = stablehlo.compare GT, {a}, {b} : ({_t(ts)}, {_t(ts)}) -> {_t(ts).replace('f32', 'i1')}")
-            lines.append(f"  {out} = stablehlo.select %p{n}, {a}, {b} : {_t(ts).replace('f32', 'i1')}, {_t(ts)}")
+            pred = _t(ts).replace("f32", "i1")
+            lines.append(f"  %p{n} = stablehlo.compare GT, {a}, {b} : ({_t(ts)}, {_t(ts)}) -> {pred}")
+            lines.append(f"  {out} = stablehlo.select %p{n}, {a}, {b} : {pred}, {_t(ts)}")
         elif kind == "select0":
             lines.append(f"  {out} = stablehlo.select %s, {a}, {b} : tensor<i1>, {_t(ts)}")
         else:  # the front of a and the back of b along one axis
@@ -182,10 +190,13 @@ def programs(draw):
             cut = draw(st.integers(0, ts[axis]))
             head = [cut if d == axis else m for d, m in enumerate(ts)]
             tail = [m - cut if d == axis else m for d, m in enumerate(ts)]
-            lines.append(f"  %h{n} = stablehlo.slice {a} [{', '.join(f'0:{c}' for c in head)}] : ({_t(ts)}) -> {_t(head)}")
-            lines.append(f"  %t{n} = stablehlo.slice {b} [{', '.join(f'{c}:{m}' for c, m in zip([cut if d == axis else 0 for d in range(rank)], ts))}]"
-                         f" : ({_t(ts)}) -> {_t(tail)}")
-            lines.append(f"  {out} = stablehlo.concatenate %h{n}, %t{n}, dim = {axis} : ({_t(head)}, {_t(tail)}) -> {_t(ts)}")
+            starts = [cut if d == axis else 0 for d in range(rank)]
+            front = ", ".join(f"0:{c}" for c in head)
+            back = ", ".join(f"{c}:{m}" for c, m in zip(starts, ts))
+            lines.append(f"  %h{n} = stablehlo.slice {a} [{front}] : ({_t(ts)}) -> {_t(head)}")
+            lines.append(f"  %t{n} = stablehlo.slice {b} [{back}] : ({_t(ts)}) -> {_t(tail)}")
+            lines.append(f"  {out} = stablehlo.concatenate %h{n}, %t{n}, dim = {axis} : "
+                         f"({_t(head)}, {_t(tail)}) -> {_t(ts)}")
         n += 1
     results, types = [], []
     for k in sorted(set(draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=3)))):

@@ -21,8 +21,8 @@ import numpy as np
 
 from ..diagnostics import HloError
 
-__all__ = ["export_torch", "check_export", "persistent_buffers", "tiny_llama", "tiny_qwen2", "tiny_mistral", "tiny_falcon",
-           "tiny_gpt2", "export_causal_lm"]
+__all__ = ["export_torch", "check_export", "persistent_buffers", "tiny_llama", "tiny_qwen2", "tiny_mistral",
+           "tiny_falcon", "tiny_gpt2", "export_causal_lm"]
 
 _INSTALL_HINT = "pip install -e '.[torch]'"
 

@@ -37,11 +37,12 @@ MAX_CONSTANT = 1 << 20  # constants up to this many elements are transposed in p
 
 # Ops that compute each element from the same-index elements of their operands (rank-0 operands of select
 # and clamp broadcast): any permutation of the dims commutes with them.
-ELEMENTWISE = frozenset("stablehlo." + n for n in (
-    "abs add and atan2 cbrt ceil clamp compare convert cosine count_leading_zeros divide exponential "
-    "exponential_minus_one floor imag is_finite log log_plus_one logistic maximum minimum multiply negate not "
-    "or popcnt power real reduce_precision remainder round_nearest_afz round_nearest_even rsqrt select "
-    "shift_left shift_right_arithmetic shift_right_logical sign sine sqrt subtract tan tanh xor").split())
+ELEMENTWISE = frozenset("stablehlo." + n for n in [
+    "abs", "add", "and", "atan2", "cbrt", "ceil", "clamp", "compare", "convert", "cosine", "count_leading_zeros",
+    "divide", "exponential", "exponential_minus_one", "floor", "imag", "is_finite", "log", "log_plus_one",
+    "logistic", "maximum", "minimum", "multiply", "negate", "not", "or", "popcnt", "power", "real",
+    "reduce_precision", "remainder", "round_nearest_afz", "round_nearest_even", "rsqrt", "select", "shift_left",
+    "shift_right_arithmetic", "shift_right_logical", "sign", "sine", "sqrt", "subtract", "tan", "tanh", "xor"])
 MOVABLE = ELEMENTWISE | {"stablehlo.slice", "stablehlo.concatenate"}
 
 
