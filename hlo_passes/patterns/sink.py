@@ -175,7 +175,7 @@ def grow(seed) -> Region:
     rank, block = len(region.perm), seed.parent  # (the op holding the block: regions stay in one)
     region.members[hash(seed)] = seed
     region.entries.add(hash(seed))
-    todo = [seed]
+    todo, joined = [seed], []
     while todo:
         while todo:  # forward: movable users join
             op = todo.pop()
@@ -184,9 +184,8 @@ def grow(seed) -> Region:
                 if hash(u) not in region.members and u.parent == block and _movable(u, rank):
                     region.members[hash(u)] = u
                     todo.append(u)
-        for key, op in list(region.members.items()):  # backward: transposes by p feeding members join
-            if key in region.entries:
-                continue
+                    joined.append(u)
+        for op in joined:  # backward: transposes by p feeding the members that just joined join too
             for w in op.operands:
                 d = vals.defining_op(w)
                 if d is not None and hash(d) not in region.members and d.name == TRANSPOSE \
@@ -194,6 +193,7 @@ def grow(seed) -> Region:
                     region.members[hash(d)] = d
                     region.entries.add(hash(d))
                     todo.append(d)
+        joined = []
     for key, op in region.members.items():
         if key in region.entries:
             d = vals.defining_op(op.operands[0])
