@@ -7,7 +7,9 @@ The model follows AI Edge Torch's Generative API, which is what `hlo-export` mak
   returns `logits` [1, N, vocab] and the caches (same names as the inputs);
 - `decode` takes `tokens` [1, 1], `input_pos` [1] and the caches; returns the same.
 Every input other than tokens and input_pos is a cache, passed back in from the previous call's output of the
-same name; caches start as zeros and are laid out [B, S, ...] (S = the longest sequence).
+same name; caches start as zeros. Caches of rank >= 4 are taken to end in [S, kv heads, head dim] (the
+Generative API's [B, S, N, H], or K and V stacked in front of it), S being the longest sequence: prompts
+and generations that would overrun it are refused; other layouts are not checked.
 
 A prompt longer than N is prefilled in chunks of N (the caches are written at input_pos[0], so chunks
 compose); the last chunk is padded, its padding rows are overwritten by the decode steps before any query can
@@ -85,7 +87,7 @@ class Generator:
         if prefill_caches != {n: (t.shape, t.dtype) for n, t in self.caches.items()}:
             raise HloError(f"signatures '{self.prefill.key}' and '{self.decode.key}' take different caches")
         self.chunk = self._input(self.prefill, "tokens").shape[-1]
-        lengths = {t.shape[1] for t in self.caches.values() if len(t.shape) >= 2}
+        lengths = {t.shape[-3] for t in self.caches.values() if len(t.shape) >= 4}
         self.max_len = min(lengths) if lengths else None
 
     @staticmethod
