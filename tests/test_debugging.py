@@ -226,6 +226,37 @@ def test_bisect_names_the_wrong_pattern_and_where_it_applied():
     assert len(bisect.steps) <= 2 + 3  # all, none, then log2(5) rounded up
 
 
+def test_bisect_takes_logarithmically_many_trials():
+    from hlo_passes.bisect import Bisect
+    from hlo_passes.instrumentation import NumericsCheck
+
+    n, bad = 40, 23  # 40 right rewrites (x * 1 -> x), the wrong one (-x -> x) after the 23rd in program order
+    lines, prev = ["  %one = stablehlo.constant dense<1.0> : tensor<4xf32>"], "%a"
+    for i in range(n):
+        lines.append(f'  %m{i} = stablehlo.multiply {prev}, %one : tensor<4xf32> loc("chain.py":{i + 1}:1)')
+        prev = f"%m{i}"
+        if i + 1 == bad:
+            lines.append(f'  %neg = stablehlo.negate {prev} : tensor<4xf32> loc("chain.py":100:1)')
+            prev = "%neg"
+    text = ("func.func @main(%a: tensor<4xf32>) -> tensor<4xf32> {\n" + "\n".join(lines)
+            + f"\n  return {prev} : tensor<4xf32>\n}}\n")
+    check = NumericsCheck(out=open(__import__("os").devnull, "w"))
+    bisect = Bisect(check, out=check.out)
+    with pytest.raises(hp.HloError, match="changed the results"):
+        hp.run(ir.parse(text.encode()), "test-cleanup", instruments=[bisect, check])
+    assert bisect.culprit == ("negate-is-identity", "stablehlo.negate", "chain.py:100:1")
+    assert "of 41 is the first" in bisect.finding
+    assert len(bisect.steps) <= 2 + 6  # all, none, and ceil(log2(41)) halvings
+
+
+def test_dump_dir_names_nested_pipelines_as_plain_file_names(tmp_path):
+    from hlo_passes.instrumentation import DumpDir
+
+    hp.run(ir.parse(TWICE), "func.func(cse),cse", instruments=[DumpDir(tmp_path)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["00-input.mlir", "01-func.func_cse_.mlir", "02-cse.mlir"]
+    assert (tmp_path / "01-func.func_cse_.mlir").read_text().count("stablehlo.add") == 1
+
+
 # ------------------------------------------------------------------------ failing checks keep evidence
 
 class Log(hp.Instrument):
