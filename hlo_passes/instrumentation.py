@@ -60,9 +60,11 @@ class PrintIR(Instrument):
                 self._emit(_header("After", index, p) + text + "\n")
 
     def after_failure(self, index, p, module, error):
+        """Generic form when the pass raised (the module may be invalid); the usual form when it ran and a
+        check (numerics) rejected its output: that module passed the verifier."""
         if self.after_failure_ and not files.signalled():  # (an interruption is not a failure to show)
-            self._emit(_header("After Failure", index, p) + ir.to_text(module, debuginfo=self.debuginfo,
-                                                                         generic=True) + "\n")
+            self._emit(_header("After Failure", index, p) + ir.to_text(
+                module, debuginfo=self.debuginfo, generic=not isinstance(error, CheckFailed)) + "\n")
 
 
 class PrintIRDiff(Instrument):

@@ -20,7 +20,7 @@
 // CHECK: // -----// IR Dump After test-times-three (#2) //----- //
 // CHECK: stablehlo.constant dense<3.000000e+00>
 // CHECK: // -----// IR Dump After Failure test-times-three (#2) //----- //
-// CHECK: "stablehlo.constant"() <{value = dense<3.000000e+00>
+// CHECK: stablehlo.constant dense<3.000000e+00>
 // CHECK: ... Pass statistics report ...
 // CHECK: test-times-three (#2)
 // CHECK: pattern times-three: 1
