@@ -1,7 +1,7 @@
 // --bisect: when --check-numerics rejects a pass, re-run it allowing only its first k pattern rewrites
 // (binary search over k) and name the first rewrite that changes the results: its pattern and the root
-// op's file:line:col. test-cleanup has four rules; only negate-is-identity (-x -> x) is wrong.
-// RUN: not %hlo-opt %s --load-pass-plugin %inputs/bisect_passes.py --pass-pipeline=cse,test-cleanup --check-numerics --bisect --reproducer %t.repro -o %t 2>&1 | %FileCheck %s
+// op's file:line:col. test-four-rules has four rules; only negate-is-identity (-x -> x) is wrong.
+// RUN: not %hlo-opt %s --load-pass-plugin %inputs/bisect_passes.py --pass-pipeline=cse,test-four-rules --check-numerics --bisect --reproducer %t.repro -o %t 2>&1 | %FileCheck %s
 // The reproducer replays under --bisect too, and finds the same rewrite.
 // RUN: not %hlo-opt --run-reproducer %t.repro --bisect -o %t 2>&1 | %FileCheck %s --check-prefix=REPLAY
 // A pass whose change is not a pattern rewrite is said to be so.
@@ -11,13 +11,13 @@
 // A replay writes no reproducer, so asking it for one is a usage error.
 // RUN: not %hlo-opt --run-reproducer %t.repro --reproducer %t.again -o %t 2>&1 | %FileCheck %s --check-prefix=AGAIN
 
-// CHECK: bisect: test-cleanup (#2) with all of its rewrites: results differ (5 applied)
-// CHECK: bisect: test-cleanup (#2) with 0 of its rewrites: same results
-// CHECK: error: check-numerics: pass 'test-cleanup' (#2) changed the results
-// CHECK: note: bisect: rewrite [[K:[0-9]]] of 5 is the first that changes the results: pattern 'negate-is-identity' on stablehlo.negate at model.py:13:5 (pass 'test-cleanup' (#2))
+// CHECK: bisect: test-four-rules (#2) with all of its rewrites: results differ (5 applied)
+// CHECK: bisect: test-four-rules (#2) with 0 of its rewrites: same results
+// CHECK: error: check-numerics: pass 'test-four-rules' (#2) changed the results
+// CHECK: note: bisect: rewrite [[K:[0-9]]] of 5 is the first that changes the results: pattern 'negate-is-identity' on stablehlo.negate at model.py:13:5 (pass 'test-four-rules' (#2))
 // CHECK-NEXT: note: reproducer written to
 // CHECK-NOT: Traceback
-// REPLAY: note: bisect: rewrite [[K:[0-9]]] of 5 is the first that changes the results: pattern 'negate-is-identity' on stablehlo.negate at model.py:13:5 (pass 'test-cleanup' (#1))
+// REPLAY: note: bisect: rewrite [[K:[0-9]]] of 5 is the first that changes the results: pattern 'negate-is-identity' on stablehlo.negate at model.py:13:5 (pass 'test-four-rules' (#1))
 // NOPATTERN: note: bisect: 'test-wrong-add' applies no pattern rewrite: the change comes from its own code
 // ALONE: hlo-opt: error: --bisect needs --check-numerics
 // AGAIN: hlo-opt: error: --reproducer with --run-reproducer: a replay writes no reproducer

@@ -1,9 +1,9 @@
 // --debug-patterns: a pass name explains every pattern the pass applies, whatever its pattern sets are
-// called (test-cleanup's set is "cleanup-rules"); 'all' explains everything (see --help); a name no pass
+// called (test-four-rules's set is "cleanup-rules"); 'all' explains everything (see --help); a name no pass
 // or pattern of the run answers to gets a warning with the closest name.
-// RUN: %hlo-opt %s --load-pass-plugin %inputs/bisect_passes.py --pass test-cleanup --debug-patterns=test-cleanup -o %t 2>&1 | %FileCheck %s --check-prefix=PASS
-// RUN: %hlo-opt %s --load-pass-plugin %inputs/bisect_passes.py --pass test-cleanup --debug-patterns=all -o %t 2>&1 | %FileCheck %s --check-prefix=PASS
-// RUN: %hlo-opt %s --load-pass-plugin %inputs/bisect_passes.py --pass test-cleanup --debug-patterns=mul-one,add-zeo -o %t 2>&1 | %FileCheck %s --check-prefix=TYPO
+// RUN: %hlo-opt %s --load-pass-plugin %inputs/bisect_passes.py --pass test-four-rules --debug-patterns=test-four-rules -o %t 2>&1 | %FileCheck %s --check-prefix=PASS
+// RUN: %hlo-opt %s --load-pass-plugin %inputs/bisect_passes.py --pass test-four-rules --debug-patterns=all -o %t 2>&1 | %FileCheck %s --check-prefix=PASS
+// RUN: %hlo-opt %s --load-pass-plugin %inputs/bisect_passes.py --pass test-four-rules --debug-patterns=mul-one,add-zeo -o %t 2>&1 | %FileCheck %s --check-prefix=TYPO
 // RUN: %hlo-opt --help | %FileCheck %s --check-prefix=HELP
 
 // PASS-DAG: [add-zero] stablehlo.add at model.py:10:5: rewritten

@@ -123,7 +123,7 @@ def test_check_same_says_got_after_and_expected_before():
 # ------------------------------------------------------------------------------ the plugin's passes
 
 PLUGIN = Path(__file__).parent.parent / "lit_tests" / "Inputs" / "bisect_passes.py"
-if "test-cleanup" not in hp.registered_passes():
+if "test-four-rules" not in hp.registered_passes():
     hp.load_plugin(PLUGIN)
 PLUGIN_MODULE = next(m for m in list(sys.modules.values()) if getattr(m, "__file__", None) == str(PLUGIN.resolve()))
 
@@ -157,10 +157,10 @@ def _budgeted(module, pipeline: str, limit):
 
 def test_rewrite_budget_applies_exactly_the_first_k_rewrites_and_each_prefix_keeps_numerics():
     module = ir.parse(CHAIN.replace(b"stablehlo.negate %2", b"stablehlo.abs %2"))  # (no wrong rule fires)
-    _, full = _budgeted(module, "test-cleanup", None)
+    _, full = _budgeted(module, "test-four-rules", None)
     assert [name for name, _, _ in full.applied] == ["add-zero", "mul-one", "double-to-add", "add-zero"]
     for k in range(len(full.applied) + 1):
-        out, budget = _budgeted(module, "test-cleanup", k)
+        out, budget = _budgeted(module, "test-four-rules", k)
         assert budget.applied == full.applied[:k]  # the same rewrites, in the same order, cut at k
         assert (budget.declined > 0) == (k < len(full.applied))
         assert numerics.check_same(module, out, isolate=False)  # a prefix of right rewrites is right
@@ -168,7 +168,7 @@ def test_rewrite_budget_applies_exactly_the_first_k_rewrites_and_each_prefix_kee
 
 def test_rewrite_budget_of_zero_leaves_the_module_unchanged_but_for_folding():
     module = ir.parse(CHAIN)
-    out, budget = _budgeted(module, "test-cleanup", 0)
+    out, budget = _budgeted(module, "test-four-rules", 0)
     assert budget.applied == [] and budget.declined > 0
     assert ir.to_text(out).count("stablehlo.negate") == 1
 
@@ -205,8 +205,8 @@ def test_rewrite_budget_counts_one_walk_and_conversion_rewrites_too():
 
 def test_rewrite_budget_lives_on_the_context_not_on_the_module():
     module = ir.parse(CHAIN)
-    _budgeted(module, "test-cleanup", 1)
-    out = hp.run(module, "test-cleanup")  # no budget: every rewrite, as if no budgeted run had happened
+    _budgeted(module, "test-four-rules", 1)
+    out = hp.run(module, "test-four-rules")  # no budget: every rewrite, as if no budgeted run had happened
     assert "stablehlo.multiply" not in ir.to_text(out)
 
 
@@ -219,8 +219,8 @@ def test_bisect_names_the_wrong_pattern_and_where_it_applied():
 
     check = NumericsCheck(out=open(__import__("os").devnull, "w"))
     bisect = Bisect(check, out=check.out)
-    with pytest.raises(CheckFailed, match="pass 'test-cleanup' \\(#2\\) changed the results"):
-        hp.run(ir.parse(CHAIN), "cse,test-cleanup,cse", instruments=[bisect, check])
+    with pytest.raises(CheckFailed, match="pass 'test-four-rules' \\(#2\\) changed the results"):
+        hp.run(ir.parse(CHAIN), "cse,test-four-rules,cse", instruments=[bisect, check])
     assert bisect.culprit == ("negate-is-identity", "stablehlo.negate", "model.py:13:5")
     assert "is the first that changes the results: pattern 'negate-is-identity'" in bisect.finding
     assert len(bisect.steps) <= 2 + 3  # all, none, then log2(5) rounded up
@@ -243,7 +243,7 @@ def test_bisect_takes_logarithmically_many_trials():
     check = NumericsCheck(out=open(__import__("os").devnull, "w"))
     bisect = Bisect(check, out=check.out)
     with pytest.raises(hp.HloError, match="changed the results"):
-        hp.run(ir.parse(text.encode()), "test-cleanup", instruments=[bisect, check])
+        hp.run(ir.parse(text.encode()), "test-four-rules", instruments=[bisect, check])
     assert bisect.culprit == ("negate-is-identity", "stablehlo.negate", "chain.py:100:1")
     assert "of 41 is the first" in bisect.finding
     assert len(bisect.steps) <= 2 + 6  # all, none, and ceil(log2(41)) halvings
@@ -340,7 +340,7 @@ def test_replaying_the_reproducer_fails_with_the_same_numbers_and_writes_no_repr
 
     src, repro = tmp_path / "in.mlir", tmp_path / "bug.repro.mlir"
     src.write_bytes(CHAIN)
-    first = _cli(src, "--load-pass-plugin", PLUGIN, "--pass-pipeline=cse,test-cleanup,cse", "--check-numerics",
+    first = _cli(src, "--load-pass-plugin", PLUGIN, "--pass-pipeline=cse,test-four-rules,cse", "--check-numerics",
                  "--seed", 7, "--numerics-inputs", "float-edges", "--reproducer", repro, "-o", tmp_path / "out.mlir")
     assert first.returncode == 1 and "Traceback" not in first.stderr
     assert not (tmp_path / "out.mlir").exists()

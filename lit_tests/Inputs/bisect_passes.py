@@ -42,7 +42,7 @@ class TimesThree(hp.Pass):
 class Cleanup(hp.Pass):
     """Four rules, one of them wrong (negate-is-identity): --bisect must name it and where it applied."""
 
-    name = "test-cleanup"
+    name = "test-four-rules"
     summary = "x+0, x*1, x*2 and (wrongly) -x"
 
     def run(self, module, ctx):
