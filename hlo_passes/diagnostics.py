@@ -106,3 +106,11 @@ def did_you_mean(word: str, choices) -> str:
 
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class Decline(Exception):
+    """A refusal with its reason: "not here, because ...". The one failure type of matching and rewriting:
+    a pattern's `where` may raise it instead of returning a string (the match fails with that reason, which
+    --debug-patterns prints), a conversion rule raises it when it cannot convert an op (the reason is listed
+    if the op stays), and the constant evaluators raise it for an instance they do not fold. Not an error:
+    the op is simply left as it is."""

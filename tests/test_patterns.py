@@ -134,3 +134,24 @@ def test_pattern_sets_compose_and_reject_duplicates():
         PatternSet([a]) + PatternSet([a])
     with pytest.raises(TypeError, match="root must be an Op"):
         Pattern("c", V("x"), lambda m: None)
+
+
+def test_decline_is_one_failure_type_for_where_evaluators_and_conversions():
+    """A `where` (or any helper it calls) may raise Decline(why): the match fails with that reason, the op
+    stays, and the class is the same one the constant evaluators and the conversion rules raise."""
+    from hlo_passes import diagnostics
+    from hlo_passes.patterns import Decline, dtypes, folding
+    from hlo_passes.patterns import driver as drv
+
+    assert Decline is diagnostics.Decline is dtypes.Decline is folding.Decline is drv.Decline
+
+    def deep_check(m):
+        def helper():
+            raise Decline("the left operand is not a constant here")
+        helper()
+
+    rule = Pattern("declining", Op(hlo.AddOp, V("x"), V("y")), lambda m: m["x"], where=deep_check)
+    assert any(line.endswith("the left operand is not a constant here") for line in explain(rule, ir.parse(MODULE)))
+    m = ir.parse(MODULE)
+    assert PatternSet([rule]).apply(m) == {}
+    assert len(ops_named(m, "stablehlo.add")) == 2

@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from .. import ir
-from ..diagnostics import HloError, SourceLoc
+from ..diagnostics import Decline, HloError, SourceLoc
 from . import values as vals
 from .template import Match, Op, match_root
 
@@ -30,7 +30,8 @@ from .template import Match, Op, match_root
 @dataclass(frozen=True)
 class Pattern:
     """`name`: for statistics and --debug-patterns. `root`: an `Op` template. `rewrite(m)` returns the
-    replacement value(s). `where(m)` may veto a match: False, or a string saying why."""
+    replacement value(s). `where(m)` may veto a match: False, a string saying why, or `raise Decline(why)`
+    (from any depth of helper code: the one failure type that evaluators and conversion rules raise too)."""
 
     name: str
     root: Op
@@ -345,10 +346,6 @@ def _erase_dead_from(root) -> set:
 
 
 # ------------------------------------------------------------------------------------------- conversion
-
-class Decline(Exception):
-    """Raised by a conversion rule that cannot convert this op: the reason is listed if the op stays."""
-
 
 @dataclass(frozen=True)
 class Leftover:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
+from ..diagnostics import Decline  # noqa: F401 -- the evaluators' refusal (one failure type for all)
+
 # MLIR element type name -> numpy dtype, for the types the folder and the rules reason about
 CLAIMED = {
     "f64": np.float64, "f32": np.float32, "f16": np.float16, "bf16": ml_dtypes.bfloat16,
@@ -116,8 +118,3 @@ def as_signed(x: np.ndarray) -> np.ndarray:
     u = as_unsigned(x)
     return np.where(u >= (1 << (n - 1)), u - (1 << n), u)
 
-
-class Decline(Exception):
-    """An evaluator's refusal: this instance is not folded (its result would be implementation-defined,
-    its element type is not claimed, or it is too costly). Defined here so that every evaluator module
-    can raise it without importing the others."""

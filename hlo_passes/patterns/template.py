@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from ..diagnostics import Decline
 from . import values as vals
 
 Bindings = dict  # capture name -> mlir.Value
@@ -281,7 +282,10 @@ def match_root(template: Op, op, where: Callable[[Match], Any] | None = None,
         m = Match(op, binds)
         if where is None:
             return m, ""
-        verdict = where(m)
+        try:
+            verdict = where(m)
+        except Decline as refusal:  # the same as returning the reason
+            verdict = str(refusal) or f"condition {_fn_name(where)} declined"
         if verdict is True or (verdict and not isinstance(verdict, str)):
             return m, ""
         trace.fail(10**6, lambda: verdict if isinstance(verdict, str) else f"condition {_fn_name(where)} is false")
