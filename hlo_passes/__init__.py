@@ -23,9 +23,11 @@ import importlib
 
 _EXPORTS = {
     "ir": ("ir", None), "HloError": ("diagnostics", "HloError"), "SourceLoc": ("diagnostics", "SourceLoc"),
+    "Decline": ("diagnostics", "Decline"), "RewriteBudget": ("patterns.driver", "RewriteBudget"),
     "load": ("ir", "load"), "parse": ("ir", "parse"), "save": ("ir", "save"),
     **{name: ("pass_manager", name) for name in (
-        "Instrument", "MlirPass", "Pass", "PassContext", "PassFailure", "PassManager", "load_plugin", "option",
+        "CheckFailed", "Instrument", "MlirPass", "Pass", "PassContext", "PassFailure", "PassManager", "load_plugin",
+        "option",
         "parse_pipeline", "register_pass", "register_pipeline", "registered_passes", "registered_pipelines", "run")},
 }
 
