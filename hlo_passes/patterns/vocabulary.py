@@ -104,7 +104,7 @@ def close_to(number, want: float, ulps: float = 4) -> bool:
     """`number` (a numpy scalar) equals `want` within `ulps` steps of its own float type: JAX rounds
     sqrt(2/pi) from f64, torch computes it in f32, and both must count as the same constant."""
     number = np.asarray(number)
-    if number.dtype.kind not in "fV" and "float" not in number.dtype.name:
+    if number.dtype.kind != "f" and "float" not in number.dtype.name:  # ints (int4 included), bools: exactly
         return float(number) == want
     eps = float(ml_dtypes.finfo(number.dtype).eps)
     return math.isclose(float(number), want, rel_tol=ulps * eps, abs_tol=0)
@@ -285,7 +285,8 @@ def per_feature(value, x_shape) -> tuple:
     """What a per-feature weight or bias `value` (x-shaped) is made from: (w, None, "") where w is the [D]
     tensor broadcast along the last axis (D = x's last dim); (value, row, "") for a constant of x's shape
     whose rows are all `row` (what fold-constants makes of a broadcast weight: pass `row` with
-    `row_adapter`); (None, None, why) otherwise. Only small constants are compared row by row."""
+    `row_adapter`); (None, None, why) otherwise. Splats are never expanded; other constants are compared
+    row by row up to 16M elements (their data is in the IR already)."""
     d, chain, v = x_shape[-1], [], value
     while vals.shape(v) != (d,) and (op := vals.defining_op(v)) is not None and op.name in _PLUMBING:
         chain.append(op)
