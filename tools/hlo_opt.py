@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--dump-dir", metavar="DIR", type=_file_name, action=_Once,
                    help="write the IR before the pipeline and after each pass here")
     d.add_argument("--timing", action="store_true", help="print a per-pass wall-time table (stderr)")
+    d.add_argument("--progress", action="store_true",
+                   help="each stage (parse, every pass, write) with time and memory as it ends, then a summary"
+                        " (stderr; a bar on a terminal)")
     d.add_argument("--statistics", action="store_true", help="print per-pass op deltas and pattern counters")
     d.add_argument("--op-histogram", action="store_true", help="print ops by name before and after the pipeline")
     d.add_argument("--check-numerics", action="store_true",
@@ -289,6 +292,15 @@ class _Run:
         self.statistics = Statistics() if args.statistics else None
         self.histograms: list[OpHistogram] = []
         self.consulted: set = set()  # names the passes asked --debug-patterns about
+        self.progress = None
+        if args.progress:  # (hlo_passes/progress.py)
+            from hlo_passes.progress import Progress
+
+            self.progress = Progress("hlo-opt", expect=("parse", "write"))
+        self.result = None  # the last module out of the pipeline, for --progress's summary
+
+    def stage(self, name: str):
+        return self.progress.stage(name) if self.progress else contextlib.nullcontext()
 
     def dump_folder(self, chunk_index: int, n_chunks: int) -> Path:
         folder = Path(self.args.dump_dir)
@@ -299,6 +311,7 @@ class _Run:
         numerics = NumericsCheck(a.rtol, a.atol, a.seed, timeout=a.numerics_timeout,
                                  input_mode=a.numerics_inputs) if a.check_numerics else None
         result = [] if a.run_reproducer else [Reproducer(a.reproducer, loaded_plugin_files, numerics)]
+        result += [self.progress] if self.progress else []
         result += debug_flags.instruments(a, numerics)  # (a replay writes no second reproducer)
         result += [PrintIR(_names(a.print_ir_before), _names(a.print_ir_after), a.print_ir_before_all,
                           a.print_ir_after_all, a.print_ir_after_change, a.print_ir_after_failure,
@@ -320,11 +333,12 @@ class _Run:
                 path: str | None) -> bytes | None:
         a = self.args
         t0 = time.perf_counter()
-        if path is not None:
-            module = _load(path, b"", display)
-        else:
-            padded = text if ir.is_binary(text) else b"\n" * offset + text
-            module = _load(None, padded, display)
+        with self.stage("parse"):
+            if path is not None:
+                module = _load(path, b"", display)
+            else:
+                padded = text if ir.is_binary(text) else b"\n" * offset + text
+                module = _load(None, padded, display)
         if self.timing and chunk_index == 0:
             self.timing.extra.append(("parse", time.perf_counter() - t0))
         instruments = self.instruments(chunk_index, n_chunks)
@@ -345,13 +359,15 @@ class _Run:
             sys.stderr.write(require_composites_ok(result, seed=a.seed, input_mode=a.numerics_inputs,
                                                    timeout=a.numerics_timeout, display=display))
         t1 = time.perf_counter()
-        if a.emit == "tflite":
-            from hlo_passes.tflite.export import export
+        self.result = result if self.progress else None
+        with self.stage("write"):
+            if a.emit == "tflite":
+                from hlo_passes.tflite.export import export
 
-            data = export(result).to_bytes()
-        else:
-            data = ir.serialize(result, a.emit, target_version=a.target_version, debuginfo=a.print_debuginfo,
-                                generic=a.generic, verified=not a.no_verify)
+                data = export(result).to_bytes()
+            else:
+                data = ir.serialize(result, a.emit, target_version=a.target_version, debuginfo=a.print_debuginfo,
+                                    generic=a.generic, verified=not a.no_verify)
         if self.timing and chunk_index == n_chunks - 1:
             self.timing.extra.append(("output", time.perf_counter() - t1))
         return data
@@ -505,6 +521,9 @@ def _main(argv, streams: _Streams) -> int:
             files.write_atomic(args.output, result)
     else:
         streams.write_stdout(result)
+    if run.progress:
+        run.progress.finish(run.result, path=args.output if args.emit == "tflite" and not run.failed else None,
+                            size=len(result))
     _reports(run, pipeline)
     return 1 if run.failed else 0
 

@@ -20,6 +20,7 @@ overwritten. Errors are one line and exit status 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import sys
@@ -45,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run this pipeline on the module before writing it (e.g. optimize)")
     p.add_argument("-o", "--output", help="output: .tflite, .mlirbc (bytecode) or MLIR text (default: stdout)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="per-stage time and memory on stderr, then a summary (default: on when stderr is a"
+                        " terminal and not -q; a bar there, plain lines in logs)")
     return p
 
 
@@ -152,33 +156,44 @@ def _main(argv: list[str]) -> int:
     if kind == "tflite" and not any(p.pass_name == "legalize-tflite" for p in pipeline):
         # (JAX exports call private helpers: inlined first, a no-op after `optimize`)
         pipeline = [*pipeline, *parse_pipeline("inline-calls,legalize-tflite")]
+    from ..progress import Progress
+
+    show = args.progress if args.progress is not None else (not args.quiet and sys.stderr.isatty())
+    progress = Progress(PROG, expect=("export", "write")) if show else None  # (a failing stage clears its bar)
+    stage = progress.stage if progress else (lambda name: contextlib.nullcontext())
     t0 = time.perf_counter()
-    module = build_module(args.target, _kwargs(args.sets))
+    with stage("export"):
+        module = build_module(args.target, _kwargs(args.sets))
     t1 = time.perf_counter()
     from .signatures import weight_stats
 
     stats = weight_stats(module)
     if pipeline:
-        module = run(module, pipeline, inplace=True)
+        module = run(module, pipeline, inplace=True, instruments=[progress] if progress else [])
     t2 = time.perf_counter()
-    if kind == "tflite":
-        from ..tflite.export import export
+    with stage("write"):
+        if kind == "tflite":
+            from ..tflite.export import export
 
-        export(module).write(out)
-        size = Path(out).stat().st_size
-    else:
-        data = ir.serialize(module, kind)
-        if out:
-            files.write_atomic(out, data)
+            export(module).write(out)
+            size = Path(out).stat().st_size
         else:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        size = len(data)
+            data = ir.serialize(module, kind)
+            if out:
+                files.write_atomic(out, data)
+            else:
+                sys.stdout.buffer.write(data)
+                sys.stdout.flush()
+            size = len(data)
+    if progress:
+        progress.close()
     if not args.quiet:
         sigs = ", ".join(_public_names(module))
         print(f"{PROG}: signatures {sigs}; {stats['distinct']} weights, {stats['bytes']} bytes (held once, used"
               f" {stats['constants']} times); export {t1 - t0:.1f} s, passes {t2 - t1:.1f} s; wrote"
               f" {size} bytes{' to ' + out if out else ''}", file=sys.stderr)
+    if progress:
+        progress.finish(module, path=out if kind == "tflite" else None, size=size)
     return 0
 
 
