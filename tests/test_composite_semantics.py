@@ -225,7 +225,7 @@ def test_padded_batch_is_exact_by_the_definitions(family, monkeypatch):
     assert np.isnan(unguarded).any()
     # the former fusion (the guard inside the decomposition) breaks the definition there, and the check says so
     monkeypatch.setattr(sdpa, "_zero_masked_rows", lambda r: r)
-    monkeypatch.setattr(sdpa, "_drop_guard", lambda r: None)
+    monkeypatch.setattr(sdpa, "_drop_guard", lambda r, i: None)
     former = check_composites(hp.run(ir.parse(text), FUSE), inputs=[ids, mask])
     assert [c.name for c in former.failures] == [SDPA], former.text()
     assert re.search(r"\bnan\b.*\b0\.0\b", former.failures[0].detail), former.text()  # NaN by definition, 0 decomposed

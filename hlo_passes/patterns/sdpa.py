@@ -512,14 +512,14 @@ def _fuse(m):
         attrs["logit_cap"] = float(att.scores.cap)
     inputs = [att.q.value, att.k.value, att.v.value, mask]
     out_adapter = _output_adapter(att, out)
-    if att.guard is not None:
-        att.guard.attributes[_GUARD_MARK] = mlir.UnitAttr.get()
+    if att.guard is not None:  # (which select of the region it is: the original op is never touched)
+        guard_index = [op for op in ops if op.name == "stablehlo.select"].index(att.guard)
         if att.mask is not None:
             out_adapter = Adapter(lambda r, base=out_adapter.outside: base(_zero_masked_rows(r)), out_adapter.inside)
     results = outline_composite(NAME, inputs, [out], attrs, ops, in_adapters=adapters,
                                 out_adapters={0: out_adapter})
     if att.guard is not None:
-        _drop_guard(results[0])
+        _drop_guard(results[0], guard_index)
     return results
 
 
@@ -530,7 +530,6 @@ def _fuse(m):
 # the next layer. So the guard goes outside: the decomposition is the plain softmax, and the composite's result
 # is zeroed where the composite's mask operand is -inf for every key. For finite scores, S + mask == -inf
 # exactly where mask == -inf, and a zero probability row times V is a zero output row: exact.
-_GUARD_MARK = "hlo_passes.sdpa_guard"
 
 
 def _zero_masked_rows(r):
@@ -552,14 +551,17 @@ def _zero_masked_rows(r):
     return hlo.SelectOp(cond, zeros, r).result
 
 
-def _drop_guard(result) -> None:
-    """In the new decomposition, bypass the cloned guard (marked before cloning). Its ops, now dead, are
-    erased by `prune_decompositions` once the walk is over: erasing during the driver's walk crashed it."""
+def _drop_guard(result, index: int) -> None:
+    """In the new decomposition, bypass the cloned guard: the `index`-th select there, as in the region (the
+    adapters add no selects). Its ops, now dead, are erased by `prune_decompositions` once the walk is over:
+    erasing during the driver's walk crashed it. (Marking the original guard with an attribute, to find its
+    clone, changed the op's hash and so the driver's record of what it erased: a crash too.)"""
     composite = vals.defining_op(result)
     while composite.name != "stablehlo.composite":  # (the output adapter's ops, then the composite)
         composite = vals.defining_op(composite.operands[-1])
     fn = _function(composite, mlir.FlatSymbolRefAttr(composite.attributes["decomposition"]).value)
-    guard = next(op.operation for op in fn.regions[0].blocks[0].operations if _GUARD_MARK in op.operation.attributes)
+    selects = [op.operation for op in fn.regions[0].blocks[0].operations if op.operation.name == "stablehlo.select"]
+    guard = selects[index]
     guard.results[0].replace_all_uses_with(guard.operands[2])
 
 
