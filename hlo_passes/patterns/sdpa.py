@@ -1,6 +1,7 @@
 """Scaled dot-product attention, found in plain exported graphs, raised into
-`odml.scaled_dot_product_attention` composites: operands q, k, v, mask in [B, T, N, H] (mask [B|1, 1, T, S]),
-attributes {scale} (+ {logit_cap} when the scores are soft-capped).
+`odml.scaled_dot_product_attention` composites: operands q, k, v in [B, T, N, H], mask [B|1, N|1, T, S] (N
+only for a per-head bias), attributes {scale} (+ {logit_cap} when the scores are soft-capped). What the
+composite means is written in hlo_passes/composites.py; the fused form must compute exactly that.
 
 The match starts at a dot_general taken as P.V (P on either side) and walks back (patterns/sdpa_walk.py):
   P = softmax(S) over the key axis: exp(S - max S) / sum, or exp(S) / sum; converts, reshapes and
@@ -10,7 +11,7 @@ The match starts at a dot_general taken as P.V (P on either side) and walks back
   Q, K, V = 3-D/4-D tensors found going back through reshape/transpose/convert (and, for K and V, the
       broadcast that repeats heads for GQA/MQA, which the composite absorbs): deepest first, the next one
       when a reading fails (or its ops are shared and cannot be outlined)
-  mask = followed back through broadcasts, reshapes and transposes to a [B|1, 1, T, S] reading; the ops
+  mask = followed back through broadcasts, reshapes and transposes to a [B|1, N|1, T, S] reading; the ops
       from there to where it is applied are replayed in the decomposition, so a mask shared by every
       layer stays outside them all
 Axis roles come from following each axis through those ops (patterns/layout.py), so head, sequence and
@@ -19,7 +20,9 @@ split into [kv heads, group] (JAX's grouped-query form). Query head n must read 
 composite's convention: heads repeated in an interleaved order are fused with K/V as repeated.
 
 The decomposition is the matched subgraph itself; operands are transposed into [B, T, N, H] outside and
-back inside (simplify then cancels the pairs), so inlining the composite gives the original computation.
+back inside (simplify then cancels the pairs), so inlining the composite gives the original computation --
+except torch's guard of fully masked rows, which goes outside the composite (see _zero_masked_rows).
+A refusal names the real blocker: see BLOCKER.
 """
 
 from __future__ import annotations
