@@ -177,7 +177,7 @@ def run_theirs(python: Path, config: str, quant: str, tmp: Path, ref: Path) -> d
 # ------------------------------------------------------------------------------------------------ ours
 
 OURS = r'''
-import json, sys, time, gc, warnings
+import json, os, sys, time, gc, warnings
 warnings.simplefilter("ignore")
 from pathlib import Path
 root, config_name, out_dir = sys.argv[1:4]
@@ -196,8 +196,32 @@ with prog.stage("build torch model"):
     model = llm_torch.build(c, 0)
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     sigs = {s: llm_torch.example_args(c, s) for s in ("prefill", "decode")}
-with prog.stage("export"):
+def probe(owner, attr, label):
+    """--detail: time and measure one step of the export as a stage of its own."""
+    fn = getattr(owner, attr)
+    def wrapped(*args, **kwargs):
+        extra = f" ({len(args[0]) / 1e6:.0f} MB of text)" if attr == "parse" and isinstance(args[0], str) else ""
+        with prog.stage(f"export: {label}{extra}"):
+            return fn(*args, **kwargs)
+    setattr(owner, attr, wrapped)
+
+if os.environ.get("BENCH_LLM_DETAIL"):
+    import torch_mlir.fx as tfx
+    from hlo_passes.frontends import signatures as fsig, torch as ftorch
+    probe(tfx, "export_and_import", "torch.export + torch-mlir")
+    probe(ir, "parse", "parse")
+    probe(ftorch, "check_export", "check on XLA")
+    probe(fsig, "share_weights", "share weights")
     module = from_torch(model, signatures=sigs)
+else:
+    with prog.stage("export"):
+        module = from_torch(model, signatures=sigs)
+from hlo_passes import numerics
+worker = {}
+if numerics._worker is not None:  # the XLA check's child process: its memory is not in our RSS
+    status = open(f"/proc/{numerics._worker.proc.pid}/status").read().split("\n")
+    worker = {k: int(v.split()[0]) * 1024 for k, v in (line.split(":", 1) for line in status if ":" in line)
+              if k in ("VmHWM", "VmRSS")}
 with prog.stage("free torch model"):
     del model, sigs
     gc.collect()
@@ -220,6 +244,7 @@ result["phases"]["int8"] = [start, len(prog.stages)]
 prog.close()
 result["stages"] = [[s.name, s.seconds, s.rss, s.peak] for s in prog.stages]
 result["peak_rss"] = prog.peak_bytes
+result["worker"] = worker
 json.dump(result, open(Path(out_dir) / f"ours_{config_name}.json", "w"))
 '''
 
@@ -331,7 +356,11 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=200, help="decode calls per model (prefill: a quarter)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--keep", help="keep the .tflite files and logs in this folder")
+    ap.add_argument("--detail", action="store_true",
+                    help="split our export into its steps (torch-mlir, parse, check, share) in the stage table")
     args = ap.parse_args(argv)
+    if args.detail:
+        os.environ["BENCH_LLM_DETAIL"] = "1"
     from hlo_passes.progress import tflite_summary
 
     python = litert_torch_python()
@@ -389,6 +418,10 @@ def main(argv=None) -> int:
                           f" {ea['decode_s'] / eb['decode_s']:.2f} (goal <= 1.0), prefill ratio"
                           f" {ea['prefill_s'] / eb['prefill_s']:.2f}; litert-torch's torch model vs PyTorch"
                           f" {b['torch_diff']:.1e}, its whole process {b['process_s']:.1f} s")
+            if ours.get("worker"):
+                w = ours["worker"]
+                print(f"the XLA check's worker process (export_torch's check): peak {_mb(w.get('VmHWM', 0))},"
+                      f" still holding {_mb(w.get('VmRSS', 0))} after the export")
             print("our stages (wall, RSS after, the stage's own peak):")
             for name, seconds, rss, peak in ours["stages"]:
                 print(f"  {name:42} {seconds:8.2f} s {_mb(rss):>9} {_mb(peak):>9}")
