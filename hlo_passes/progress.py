@@ -16,7 +16,8 @@ keeps the process peak itself (`peak_bytes`), since that reset loses it. Pass `r
 something else in the process reads `ru_maxrss` (a test suite); then each line shows the peak so far.
 
 The summary says what came out: ops per signature and composites by name (read from the `.tflite` when that
-was written, else from the module), the output's size, and the process's peak memory.
+was written, else from the module), the output's size, and the process's peak memory, and the largest child
+process's when there is one worth naming (the XLA worker that checks a torch export holds gigabytes of its own).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import TextIO
 
 from .pass_manager import Instrument
 
-__all__ = ["Progress", "Stage", "human_bytes", "module_summary", "peak_rss_bytes", "rss_bytes", "tflite_summary"]
+__all__ = ["Progress", "Stage", "children_peak_bytes", "human_bytes", "module_summary", "peak_rss_bytes", "rss_bytes", "tflite_summary"]
 
 SLOW_START = 1.0  # plain mode: a stage still running after this long gets a "started" line (see _Ticker)
 
@@ -66,6 +67,34 @@ def peak_rss_bytes() -> int:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def children_peak_bytes() -> int:
+    """The largest peak RSS among this process's child processes, live (their VmHWM: the XLA worker that
+    checks exports stays alive) or waited for (ru_maxrss of RUSAGE_CHILDREN). Their memory is not in ours,
+    but a conversion that needs it needs it."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return peak
+    for task in tasks:
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                pids = f.read().split()
+        except OSError:
+            continue
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            peak = max(peak, int(line.split()[1]) * 1024)
+            except OSError:
+                continue
+    return peak
 
 
 def _reset_peak() -> bool:
@@ -316,7 +345,9 @@ class Progress(Instrument):
                      + (f" ({', '.join(f'{k} {v}' for k, v in sorted(composites.items()))})" if composites else ""))
         if size is not None:
             parts.append(f"{human_bytes(size)} written")
-        parts.append(f"peak memory {human_bytes(self.peak_bytes)}")
+        children = children_peak_bytes()
+        parts.append(f"peak memory {human_bytes(self.peak_bytes)}"
+                     + (f" (and {human_bytes(children)} in a child process)" if children > 16 << 20 else ""))
         return f"{self.prog}: done in {_seconds(time.perf_counter() - self.start)}: " + "; ".join(parts)
 
     def finish(self, module=None, *, path=None, size=None) -> str:
