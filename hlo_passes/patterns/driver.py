@@ -255,9 +255,15 @@ def apply_once(module, patterns: PatternSet | Iterable[Pattern], ctx=None) -> Co
     """One walk over every function (composite decompositions excluded), last op first, trying the
     patterns at each op; a rewrite's replaced ops are erased at once. For fusions: a match swallows a whole
     subgraph, and matching again inside what was just outlined would nest composites forever."""
-    from .outline import decomposition_names, reset_names
+    from .outline import symbol_scope
 
-    reset_names()
+    with symbol_scope():  # the walk's symbol names and outlined bodies, gone with the walk
+        return _apply_once(module, patterns, ctx)
+
+
+def _apply_once(module, patterns, ctx) -> Counter:
+    from .outline import decomposition_names
+
     set_name = getattr(patterns, "name", "")
     patterns = sorted(patterns, key=lambda p: -p.benefit)
     whole_set = ctx is not None and bool(set_name) and ctx.debugging(set_name)

@@ -12,6 +12,8 @@ attention's operands are put in the [B, T, N, H] layout LiteRT expects without c
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 from dataclasses import dataclass
 from typing import Callable
@@ -74,26 +76,79 @@ def region(inputs: list, outputs: list) -> tuple[list | None, str]:
     return sorted(ops, key=before), ""
 
 
-_names: dict = {}  # hash(module op) -> symbol names in use, kept for the length of one fusion walk
+class _Symbols:
+    """The run's view of a module's symbol names, and of the decompositions it outlined (by body), so that a
+    fusion walk scans the symbol table once (scanning per composite made fusion quadratic) and N identical
+    bodies become one private function."""
+
+    def __init__(self):
+        self.taken: dict = {}  # hash(module op) -> symbol names in use
+        self.bodies: dict = {}  # (hash(module op), body text) -> the decomposition holding that body
+        self.unused: list = []  # (module op, name) of duplicate bodies, erased when the scope closes
+
+    def drop_unused(self) -> None:
+        """Erase the duplicates, found afresh by name: erasing an op while Python still holds wrappers of
+        the ops inside it (the clones just made) lets a later op reuse their memory under a stale wrapper."""
+        by_module: dict = {}
+        for module_op, name in self.unused:
+            by_module.setdefault(hash(module_op), (module_op, set()))[1].add(name)
+        for module_op, names in by_module.values():
+            for op in ir.module_ops(module_op):
+                if "sym_name" in op.attributes and mlir.StringAttr(op.attributes["sym_name"]).value in names:
+                    op.erase()
 
 
-def reset_names() -> None:
-    """Forget the cached symbol names (the fusion driver calls this before each walk)."""
-    _names.clear()
+_SCOPE: contextvars.ContextVar[_Symbols | None] = contextvars.ContextVar("outline_symbols", default=None)
+
+
+@contextlib.contextmanager
+def symbol_scope():
+    """One walk's cache of symbol names and decomposition bodies (the driver opens one per `apply_once`).
+    Outside a scope every call scans afresh: correct, only slower. The cache lives on the run, never on
+    the module or in a global, so two runs never see each other's names."""
+    scope = _Symbols()
+    token = _SCOPE.set(scope)
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+    scope.drop_unused()
+
+
+def _taken(module_op) -> set:
+    scope = _SCOPE.get()
+    key = hash(module_op)
+    if scope is not None and key in scope.taken:
+        return scope.taken[key]
+    names = {mlir.StringAttr(op.attributes["sym_name"]).value for op in ir.module_ops(module_op)
+             if "sym_name" in op.attributes}
+    if scope is not None:
+        scope.taken[key] = names
+    return names
 
 
 def _unique_name(module_op, base: str) -> str:
-    key = hash(module_op)
-    if key not in _names:  # one scan per walk: scanning per composite made fusion quadratic
-        _names[key] = {mlir.StringAttr(op.attributes["sym_name"]).value for op in ir.module_ops(module_op)
-                       if "sym_name" in op.attributes}
-    taken = _names[key]
+    taken = _taken(module_op)
     name, k = f"{base}.impl", 0
     while name in taken:  # the smallest free suffix: the same input always gives the same names
         k += 1
         name = f"{base}.impl_{k}"
     taken.add(name)
     return name
+
+
+def _shared(module_op, fn, fname: str) -> str:
+    """`fname`, or the name of an identical decomposition this walk outlined before (then `fn` goes)."""
+    scope = _SCOPE.get()
+    if scope is None:
+        return fname
+    body = str(fn.operation).replace(f"@{fname}(", "@(", 1)
+    key = (hash(module_op), body)
+    if key not in scope.bodies:
+        scope.bodies[key] = fname
+        return fname
+    scope.unused.append((module_op, fname))  # erased when the walk ends: Python may still hold its ops
+    return scope.bodies[key]
 
 
 def _module_of(op):
@@ -106,7 +161,9 @@ def outline_composite(name: str, inputs: list, outputs: list, attributes: dict, 
                       in_adapters: dict | None = None, out_adapters: dict | None = None) -> list:
     """Replace `outputs` (computed by `ops` from `inputs`) by a composite; returns its (adapted) results.
 
-    The ops are left in place, now unused, for the caller (or the driver) to erase.
+    The ops are left in place, now unused, for the caller (or the driver) to erase. Inside a fusion walk
+    (`symbol_scope`), a body identical to one outlined before reuses that decomposition: N identical
+    RMSNorms are N composites and one private function.
     """
     in_adapters, out_adapters = in_adapters or {}, out_adapters or {}
     root = ops[-1]
@@ -140,6 +197,7 @@ def outline_composite(name: str, inputs: list, outputs: list, attributes: dict, 
             func.ReturnOp(results)
         fn.attributes["function_type"] = mlir.TypeAttr.get(
             mlir.FunctionType.get([v.type for v in operands], out_types))
+    fname = _shared(module, fn, fname)
     with loc, mlir.InsertionPoint(root):
         attrs = {k: _attr(v) for k, v in attributes.items()}
         composite = mlir.Operation.create(
