@@ -356,6 +356,8 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=200, help="decode calls per model (prefill: a quarter)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--keep", help="keep the .tflite files and logs in this folder")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: take the conversions already in that folder, measure LiteRT again")
     ap.add_argument("--detail", action="store_true",
                     help="split our export into its steps (torch-mlir, parse, check, share) in the stage table")
     args = ap.parse_args(argv)
@@ -374,12 +376,21 @@ def main(argv=None) -> int:
         for config in args.configs.split(","):
             print(f"\n== {config} ==", flush=True)
             ref_path = tmp / f"ref_{config}.npz"
-            reference(config, ref_path)
+            reused = args.reuse and all((tmp / f).exists() for f in (
+                f"ref_{config}.npz", f"ours_{config}.json", f"theirs_{config}_none.json",
+                f"theirs_{config}_dynamic_int8.json"))
+            if reused:  # (the process times of litert-torch are those of the run that converted)
+                print(f"(conversions reused from {tmp})")
+                ours = json.loads((tmp / f"ours_{config}.json").read_text())
+                theirs = {q: json.loads((tmp / f"theirs_{config}_{q}.json").read_text()) | {"process_s": float("nan")}
+                          for q in ("none", "dynamic_int8")}
+            else:
+                reference(config, ref_path)
+                with open(tmp / f"ours_{config}.log", "w") as log:
+                    ours = run_ours(config, tmp, log)
+                theirs = {q: run_theirs(python, config, q, tmp, ref_path) if python else None
+                          for q in ("none", "dynamic_int8")}
             ref = dict(np.load(ref_path))
-            with open(tmp / f"ours_{config}.log", "w") as log:
-                ours = run_ours(config, tmp, log)
-            theirs = {q: run_theirs(python, config, q, tmp, ref_path) if python else None
-                      for q in ("none", "dynamic_int8")}
             if ours is None:
                 continue
             weight_bytes = ours["weight_bytes"]
@@ -411,7 +422,7 @@ def main(argv=None) -> int:
                 a, b = rows.get(f"ours {kind}"), rows.get(f"litert-torch {kind}")
                 if a and b:
                     ea, eb = entries[f"ours {kind}"], entries[f"litert-torch {kind}"]
-                    print(f"{kind}: ours {b['convert_s'] / a['convert_s']:.1f}x faster to convert (goal >= 5x),"
+                    print(f"{kind}: conversion speed-up over litert-torch {b['convert_s'] / a['convert_s']:.2f}x (goal >= 5x),"
                           f" peak above start-up {(a['peak_rss'] - a['base_rss']) / weight_bytes:.2f}x the weight"
                           f" bytes (goal <= 1.5x; theirs {(b['peak_rss'] - b['base_rss']) / weight_bytes:.2f}x),"
                           " decode latency ratio"
