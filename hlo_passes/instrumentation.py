@@ -174,15 +174,28 @@ class Timing(Instrument):
 
 def op_histogram(module) -> Counter:
     """How many ops of each name the module holds (the module op itself excluded)."""
-    counts: Counter = Counter()
+    program, decompositions = op_histograms(module)
+    return program + decompositions
 
-    def visit(op):
-        counts[op.name] += 1
-        return ir.mlir.WalkResult.ADVANCE
 
-    ir.as_operation(module).walk(visit)
-    counts["builtin.module"] -= 1
-    return +counts
+def op_histograms(module) -> tuple[Counter, Counter]:
+    """(ops of the program, ops of composite decompositions), by name. Why apart: a fusion moves ops into
+    decompositions, and a count that mixes both says the fusion removed nothing."""
+    from .patterns.outline import decomposition_names
+
+    decomposed = decomposition_names(module)
+    program: Counter = Counter()
+    inside: Counter = Counter()
+    for top in ir.module_ops(module):
+        name = top.attributes["sym_name"] if "sym_name" in top.attributes else None
+        counts = inside if name is not None and ir.mlir.StringAttr(name).value in decomposed else program
+
+        def visit(op, counts=counts):
+            counts[op.name] += 1
+            return ir.mlir.WalkResult.ADVANCE
+
+        top.operation.walk(visit)
+    return program, inside
 
 
 class OpHistogram(Instrument):
@@ -192,14 +205,18 @@ class OpHistogram(Instrument):
         self.before: Counter = Counter()
         self.after: Counter = Counter()
 
+    inside_before = inside_after = 0  # ops in composite decompositions, counted apart
+
     def before_pipeline(self, module, passes):
-        self.before = op_histogram(module)
+        self.before, inside = op_histograms(module)
+        self.inside_before = sum(inside.values())
 
     def after_pipeline(self, module):
-        self.after = op_histogram(module)
+        self.after, inside = op_histograms(module)
+        self.inside_after = sum(inside.values())
 
     def after_failure(self, index, p, module, error):
-        self.after = op_histogram(module)
+        self.after_pipeline(module)
         self.failed = f"{p.pass_name} (#{index})"
 
     failed = ""
@@ -212,6 +229,9 @@ class OpHistogram(Instrument):
         total0, total1 = sum(self.before.values()), sum(self.after.values())
         change = f"{100 * (total1 - total0) / total0:+.1f}%" if total0 else ""
         lines.append(f"  {'total':<{width}}  {total0:6d}  {total1:6d}  {change}")
+        if self.inside_before or self.inside_after:
+            lines.append(f"  {'(in composite decompositions, not above)':<{width}}  {self.inside_before:6d}"
+                         f"  {self.inside_after:6d}")
         head = f"op histogram (after: as failing pass {self.failed} left it)" if self.failed else "op histogram"
         return head + ":\n" + "\n".join(lines) + "\n"
 
@@ -224,12 +244,17 @@ class Statistics(Instrument):
         self._before: Counter = Counter()
 
     def before_pass(self, index, p, module):
-        self._before = op_histogram(module)
+        self._before, self._inside = op_histograms(module)
+
+    _inside: Counter = Counter()
 
     def after_pass(self, index, p, module, ctx: PassContext, seconds):
-        after = op_histogram(module)
+        after, inside = op_histograms(module)
         n0, n1 = sum(self._before.values()), sum(after.values())
         lines = [f"{p.pass_name} (#{index})", f"  ops: {n0} -> {n1} ({n1 - n0:+d})"]
+        d0, d1 = sum(self._inside.values()), sum(inside.values())
+        if d0 or d1:  # the program's ops above; what went into (or out of) decompositions apart
+            lines.append(f"  ops in composite decompositions: {d0} -> {d1} ({d1 - d0:+d})")
         delta = {k: after[k] - self._before[k] for k in set(after) | set(self._before)}
         for name, d in sorted(delta.items(), key=lambda kv: (-abs(kv[1]), kv[0])):
             if d:

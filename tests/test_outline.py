@@ -46,3 +46,13 @@ def test_names_do_not_leak_between_runs():
     first = ir.to_text(hp.run(module, "inline-calls,fold-constants,simplify,cse,fuse-rms-norm"))
     second = ir.to_text(hp.run(module, "inline-calls,fold-constants,simplify,cse,fuse-rms-norm"))
     assert first == second and _decompositions(hp.parse(first)) == ["odml.rms_norm.impl"]
+
+
+def test_histograms_count_the_program_apart_from_decompositions():
+    from hlo_passes.instrumentation import op_histogram, op_histograms
+
+    fused = hp.run(_module(1e-5), "inline-calls,fold-constants,simplify,cse,fuse-rms-norm")
+    program, inside = op_histograms(fused)
+    assert program["stablehlo.composite"] == 3 and program["stablehlo.rsqrt"] == 0
+    assert inside["stablehlo.rsqrt"] == 2 and inside["func.func"] == 2  # two distinct bodies
+    assert program + inside == op_histogram(fused)
