@@ -100,7 +100,7 @@ def _spec(t):
 
 def _lowered(defn, operand_types, result_types, attrs: dict) -> str:
     """The reference kernel as StableHLO text (a module with a public @main), or Broken(why)."""
-    numerics._jax()  # x64 on, CPU: i64 positions stay i64
+    numerics._quiet_xla()
     import jax
 
     def kernel(*operands):
@@ -117,7 +117,9 @@ def _lowered(defn, operand_types, result_types, attrs: dict) -> str:
         return tuple(fixed)
 
     try:
-        with ir.captured_stderr():  # jax's first use of its CPU client logs device lines on the C++ stderr
+        # x64 for i64 operands (torch positions), scoped: the caller's jax settings stay as they were. jax's
+        # first use of its CPU client logs device lines on the C++ stderr.
+        with jax.enable_x64(True), ir.captured_stderr():
             return jax.jit(kernel).lower(*[_spec(t) for t in operand_types]).as_text()
     except composites.Broken:
         raise
