@@ -211,7 +211,7 @@ def without_outer_guard(module):
     return copy
 
 
-@pytest.mark.parametrize("family", ["llama", "qwen2"])
+@pytest.mark.parametrize("family", ["llama", pytest.param("qwen2", marks=pytest.mark.slow)])  # (the same path)
 def test_padded_batch_is_exact_by_the_definitions(family, monkeypatch):
     text, ids, mask, logits = padded_export(family)
     fused = hp.run(ir.parse(text), FUSE)
