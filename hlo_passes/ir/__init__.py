@@ -267,6 +267,13 @@ def module_ops(module) -> list[mlir.Operation]:
     return list(as_operation(module).regions[0].blocks[0].operations)
 
 
+def local_text(op) -> str:
+    """One op printed on its own (local SSA names, no debug info): a key for comparing bodies. Why not
+    `str(op)`: for an op inside a module that prints with the whole module's state, a cost per call that
+    grows with the module (outlining N composites became quadratic)."""
+    return as_operation(op).get_asm(use_local_scope=True, assume_verified=True)
+
+
 def to_text(module, *, debuginfo: bool = False, generic: bool = False, elide_above: int | None = None,
             verified: bool = False) -> str:
     return _print(module, debuginfo, generic, elide_above, verified).decode()

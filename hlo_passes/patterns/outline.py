@@ -142,7 +142,7 @@ def _shared(module_op, fn, fname: str) -> str:
     scope = _SCOPE.get()
     if scope is None:
         return fname
-    body = str(fn.operation).replace(f"@{fname}(", "@(", 1)
+    body = ir.local_text(fn).replace(f"@{fname}(", "@(", 1)
     key = (hash(module_op), body)
     if key not in scope.bodies:
         scope.bodies[key] = fname
