@@ -222,6 +222,7 @@ if numerics._worker is not None:  # the XLA check's child process: its memory is
     status = open(f"/proc/{numerics._worker.proc.pid}/status").read().split("\n")
     worker = {k: int(v.split()[0]) * 1024 for k, v in (line.split(":", 1) for line in status if ":" in line)
               if k in ("VmHWM", "VmRSS")}
+    numerics._stop_worker()  # (as hlo-export does after the export)
 with prog.stage("free torch model"):
     del model, sigs
     gc.collect()
@@ -432,7 +433,7 @@ def main(argv=None) -> int:
             if ours.get("worker"):
                 w = ours["worker"]
                 print(f"the XLA check's worker process (export_torch's check): peak {_mb(w.get('VmHWM', 0))},"
-                      f" still holding {_mb(w.get('VmRSS', 0))} after the export")
+                      f" holding {_mb(w.get('VmRSS', 0))} after the export (then stopped)")
             print("our stages (wall, RSS after, the stage's own peak):")
             for name, seconds, rss, peak in ours["stages"]:
                 print(f"  {name:42} {seconds:8.2f} s {_mb(rss):>9} {_mb(peak):>9}")

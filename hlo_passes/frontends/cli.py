@@ -164,6 +164,9 @@ def _main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     with stage("export"):
         module = build_module(args.target, _kwargs(args.sets))
+    from .. import numerics
+
+    numerics._stop_worker()  # the XLA worker that checked a torch export holds GBs (8x1024: 2.6) until exit
     t1 = time.perf_counter()
     from .signatures import weight_stats
 
