@@ -183,3 +183,16 @@ def test_tflite_summary_matches_the_object_api(tmp_path):
 @pytest.mark.parametrize("n, text", [(999, "999 B"), (209216, "209 KB"), (1_500_000, "1.5 MB"), (7.3e9, "7.3 GB")])
 def test_human_bytes(n, text):
     assert human_bytes(n) == text
+
+
+def test_a_failing_pass_is_a_failed_stage_and_one_error(tmp_path):
+    """A pass that raises: its stage line says FAILED with its time, the error is still one line, exit 1,
+    no summary and no output file."""
+    out = tmp_path / "never.mlir"
+    done = subprocess.run([BIN / "hlo-opt", "examples/attention.mlir", "--load-pass-plugin",
+                           "lit_tests/Inputs/test_passes.py", "-p", "cse,test-raise", "--progress", "-o", out],
+                          cwd=ROOT, check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and not out.exists()
+    assert re.search(r"^hlo-opt: pass 2/2 test-raise FAILED: [\d.]+ s \(total", done.stderr, re.MULTILINE)
+    assert "Traceback" not in done.stderr and "done in" not in done.stderr
+    assert "pass 'test-raise' raised ZeroDivisionError" in done.stderr

@@ -530,6 +530,8 @@ def _main(argv, streams: _Streams) -> int:
 
 def _reports(run: _Run, pipeline) -> None:
     """What the run measured (stderr), whether or not it failed."""
+    if run.progress:
+        run.progress.close()  # (its clock thread; idempotent after the summary)
     for hist in run.histograms:
         sys.stderr.write(hist.report())
     if run.timing:
