@@ -80,9 +80,10 @@ def _jax():
     import jax
 
     if not _jax_ready:
-        jax.config.update("jax_enable_x64", True)
         jax.config.update("jax_platforms", "cpu")
         _jax_ready = True
+    if not jax.config.jax_enable_x64:  # every time: code in the same process may have turned it off since
+        jax.config.update("jax_enable_x64", True)
     return jax
 
 

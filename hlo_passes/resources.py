@@ -183,6 +183,21 @@ def check_text(module, raw: bytes, filename: str) -> None:
             raise HloError(_message(name, type_text, have, need), SourceLoc(filename, line, col))
 
 
+_UNIQUED = re.compile(r"^(.*)_\d+$")
+
+
+def _size_of(sizes: dict[str, int], name: str) -> int | None:
+    """The blob size of resource `name` as the file spells it. Why the loop: a context that already holds a
+    resource of that name (a second torch-mlir export parsed in one process) keeps the new one under a
+    uniqued name, `name_1`, and the parsed module's attributes say so."""
+    while name not in sizes:
+        m = _UNIQUED.match(name)
+        if m is None:
+            return None
+        name = m.group(1)
+    return sizes[name]
+
+
 def check_module(module, sizes: dict[str, int], filename: str) -> None:
     """Every dense_resource attribute of a parsed module against `sizes` (bytecode's blob sizes)."""
     from . import ir
@@ -202,7 +217,7 @@ def check_module(module, sizes: dict[str, int], filename: str) -> None:
                 continue
             type_text = text[m.end():]
             need = _needed_bytes(type_text, op.context)
-            have = sizes.get(_key(m.group(1)))
+            have = _size_of(sizes, _key(m.group(1)))
             if need is not None and have != need:
                 loc = SourceLoc.parse(str(op.location), filename) or SourceLoc(filename, 1, 1)
                 problem.append(HloError(_message(_key(m.group(1)), type_text, have, need), loc))

@@ -103,9 +103,9 @@ def check_fusion(text, expected, position_args=(), room=T, seeds=3, seq_dim=1):
 def jax_text(fn, *shapes):
     import jax
 
-    jax.config.update("jax_enable_x64", False)
-    specs = [jax.ShapeDtypeStruct(s, d) for s, d in shapes]
-    return jax.jit(fn).lower(*specs).as_text()
+    with jax.enable_x64(False):  # scoped: numerics needs x64 on for i64 inputs elsewhere in the process
+        specs = [jax.ShapeDtypeStruct(s, d) for s, d in shapes]
+        return jax.jit(fn).lower(*specs).as_text()
 
 
 CACHE, NEW, POS = ((B, S, N, H), np.float32), ((B, T, N, H), np.float32), ((), np.int32)

