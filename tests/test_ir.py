@@ -282,3 +282,25 @@ def test_element_types_without_numpy_are_an_hlo_error(element):
             return
         with pytest.raises(hp.HloError, match=f"element type {element} has no numpy counterpart"):
             ir.to_numpy(attr)
+
+
+def test_the_same_resource_names_load_twice_in_one_process():
+    """The context keeps a second module's blob under a uniqued name (weights_1); the blob-size check of a
+    bytecode load follows it (a second torch-mlir export in one process failed)."""
+    first = ir.parse(RESOURCE_MODULE)
+    again = ir.parse(RESOURCE_MODULE)  # its blob is now weights_1 in this context
+    second = ir.parse(ir.save(again, format="bytecode"))  # and weights_1_1 here
+    (a,), (b,) = numerics.execute(first, [np.ones((2, 2), np.float32)]), \
+        numerics.execute(second, [np.ones((2, 2), np.float32)])
+    np.testing.assert_array_equal(a, b)
+
+
+def test_blob_sizes_follow_uniqued_resource_names():
+    """A context that already holds `w_1` keeps the next one as `w_1_1`: the size check finds its blob (the
+    failure seen when from_torch ran after another torch export in the same process)."""
+    from hlo_passes.resources import _size_of
+
+    sizes = {"torch_tensor_256_64_torch.float32_1": 65536, "w": 4}
+    assert _size_of(sizes, "torch_tensor_256_64_torch.float32_1_1") == 65536
+    assert _size_of(sizes, "torch_tensor_256_64_torch.float32_1") == 65536
+    assert _size_of(sizes, "w_12") == 4 and _size_of(sizes, "other_1") is None
