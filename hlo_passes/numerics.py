@@ -343,7 +343,8 @@ def _read_exactly(fd: int, n: int, deadline: float) -> bytes | None:
 
 def _send(stream, obj) -> None:
     data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
-    stream.write(struct.pack("<Q", len(data)) + data)
+    stream.write(struct.pack("<Q", len(data)))
+    stream.write(data)  # (not `header + data`: one more copy of a module that may carry GBs of weights)
     stream.flush()
 
 
