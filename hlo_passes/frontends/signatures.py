@@ -94,7 +94,7 @@ class Part:
     """One signature's export: its MLIR text, the names of its inputs and outputs, and (JAX) the leading
     arguments to bind to weights: `(resource name, numpy array)` each."""
     signature: str
-    text: str
+    text: str | bytes  # MLIR text or bytecode
     inputs: list[str]
     outputs: list[str]
     bound: list[tuple[str, np.ndarray]] | None = None
@@ -339,7 +339,7 @@ def from_torch(module, signatures: dict[str, tuple]) -> mlir.Module:
             out = module(*args)
         outputs = [leaf_name(*_result_prefix(path)) for path, _ in pytree.tree_flatten_with_path(out)[0]] \
             if isinstance(out, (dict, tuple, list)) else ["output_0"]
-        text = ft.export_torch(module, *args)
+        text = ft.export_torch(module, *args, bytecode=True)  # (raw weight bytes, not hex text)
         parts.append(Part(name, text, _unique(inputs, "input", name), _unique(outputs, "output", name)))
     return merge(parts)
 

