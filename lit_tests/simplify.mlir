@@ -240,3 +240,26 @@ func.func @unbatch_weight(%x: tensor<4x16x8xf32>, %w: tensor<8x6xf32>, %v: tenso
   %1 = stablehlo.dot_general %x, %c, batching_dims = [0] x [0], contracting_dims = [2] x [1] : (tensor<4x16x8xf32>, tensor<4x8x6xf32>) -> tensor<4x16x6xf32>
   return %0, %1 : tensor<4x16x6xf32>, tensor<4x16x6xf32>
 }
+
+// -----
+// A dot reads through a transpose of its operand (a JAX LM head's embed.T, a K transposed for q @ k^T): the
+// transposed dims are renumbered in the dot. Left alone: a transpose that reorders the operand's free dims
+// (the result's dims would move) and one with another user (it would stay anyway).
+// CHECK-LABEL: func.func @dot_through_transpose
+// CHECK-NEXT: %[[A:.*]] = stablehlo.dot_general %arg0, %arg1, contracting_dims = [1] x [1] : (tensor<3x4xf32>, tensor<5x4xf32>) -> tensor<3x5xf32>
+// CHECK-NEXT: %[[B:.*]] = stablehlo.dot_general %arg3, %arg2, batching_dims = [0] x [0], contracting_dims = [2] x [1]
+// CHECK-NEXT: %[[T:.*]] = stablehlo.transpose %arg4, dims = [2, 1, 0]
+// CHECK-NEXT: stablehlo.dot_general %arg0, %[[T]]
+// CHECK-NEXT: %[[U:.*]] = stablehlo.transpose %arg1
+// CHECK-NEXT: stablehlo.dot_general %arg0, %[[U]]
+func.func @dot_through_transpose(%x: tensor<3x4xf32>, %w: tensor<5x4xf32>, %b: tensor<2x4x6xf32>, %c: tensor<2x3x4xf32>, %r: tensor<6x5x4xf32>) -> (tensor<3x5xf32>, tensor<2x3x6xf32>, tensor<3x5x6xf32>, tensor<3x5xf32>, tensor<4x5xf32>) {
+  %t = stablehlo.transpose %w, dims = [1, 0] : (tensor<5x4xf32>) -> tensor<4x5xf32>
+  %0 = stablehlo.dot_general %x, %t, contracting_dims = [1] x [0] : (tensor<3x4xf32>, tensor<4x5xf32>) -> tensor<3x5xf32>
+  %tc = stablehlo.transpose %c, dims = [0, 2, 1] : (tensor<2x3x4xf32>) -> tensor<2x4x3xf32>
+  %1 = stablehlo.dot_general %tc, %b, batching_dims = [0] x [0], contracting_dims = [1] x [1] : (tensor<2x4x3xf32>, tensor<2x4x6xf32>) -> tensor<2x3x6xf32>
+  %tr = stablehlo.transpose %r, dims = [2, 1, 0] : (tensor<6x5x4xf32>) -> tensor<4x5x6xf32>
+  %2 = stablehlo.dot_general %x, %tr, contracting_dims = [1] x [0] : (tensor<3x4xf32>, tensor<4x5x6xf32>) -> tensor<3x5x6xf32>
+  %u = stablehlo.transpose %w, dims = [1, 0] : (tensor<5x4xf32>) -> tensor<4x5xf32>
+  %3 = stablehlo.dot_general %x, %u, contracting_dims = [1] x [0] : (tensor<3x4xf32>, tensor<4x5xf32>) -> tensor<3x5xf32>
+  return %0, %1, %2, %3, %u : tensor<3x5xf32>, tensor<2x3x6xf32>, tensor<3x5x6xf32>, tensor<3x5xf32>, tensor<4x5xf32>
+}

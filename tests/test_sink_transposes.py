@@ -286,7 +286,7 @@ def test_torch_decoders_lose_every_transpose_of_their_entry_function(family):
     assert np.abs(numerics.execute(after, [ids])[0] - logits).max() <= 1e-5  # torch's logits
 
 
-def test_jax_decoder_keeps_only_the_lm_head_transpose():
+def test_jax_decoder_keeps_no_transpose():
     sys.path.insert(0, str(EXAMPLES))
     from transformer import transformer_text
 
@@ -296,7 +296,6 @@ def test_jax_decoder_keeps_only_the_lm_head_transpose():
     found = []
     fn.operation.walk(lambda op: (found.append(op) if op.name == "stablehlo.transpose" else None)
                       or ir.mlir.WalkResult.ADVANCE)
-    assert len(found) == 1  # embed.T for the logits: a weight argument, read by a dot
-    assert isinstance(found[0].operands[0].owner, ir.mlir.Block)
+    assert not found  # embed.T for the logits: simplify lets the LM-head dot read embed itself
     inputs = numerics.random_inputs(module, 0)
     assert numerics.check_same(module, out, inputs=inputs, rtol=1e-5, atol=1e-5)

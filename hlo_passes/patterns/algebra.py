@@ -240,6 +240,36 @@ def _unbatch_dot(m):
     return hlo.DotGeneralOp(dot.results[0].type, m["x"], m["w"], dims, precision_config=precision).result
 
 
+def _transposed_operand(side: int):
+    """where: dot(.., transpose(w), ..) on operand `side` can read w itself: the operand's free dims, seen
+    through the permutation, keep their order (so the result's dims stay where they are)."""
+    def check(m) -> bool | str:
+        lb, rb, lc, rc = vals.dot_dims(m.root)
+        used = (lb + lc) if side == 0 else (rb + rc)
+        perm = list(vals.attr_value(m.op("t").attributes["permutation"]))
+        free = [perm[d] for d in range(len(perm)) if d not in used]
+        return free == sorted(free) or "the transpose reorders the operand's free dims"
+    return check
+
+
+def _read_through_transpose(side: int):
+    """-> the same dot on w, its batch and contracting dims renumbered through the permutation."""
+    def rewrite(m):
+        dot, t = m.root, m.op("t")
+        perm = list(vals.attr_value(t.attributes["permutation"]))
+        lb, rb, lc, rc = vals.dot_dims(dot)
+        if side == 0:
+            lb, lc = [perm[d] for d in lb], [perm[d] for d in lc]
+        else:
+            rb, rc = [perm[d] for d in rb], [perm[d] for d in rc]
+        dims = hlo.DotDimensionNumbers.get(lhs_batching_dimensions=lb, rhs_batching_dimensions=rb,
+                                           lhs_contracting_dimensions=lc, rhs_contracting_dimensions=rc)
+        operands = [m["w"], dot.operands[1]] if side == 0 else [dot.operands[0], m["w"]]
+        precision = dot.attributes["precision_config"] if "precision_config" in dot.attributes else None
+        return hlo.DotGeneralOp(dot.results[0].type, *operands, dims, precision_config=precision).result
+    return rewrite
+
+
 RULES = [
     Rule("add-zero", Op(hlo.AddOp, V("x"), Const(value=0)), lambda m: m["x"],             # x + 0 -> x
          where=lambda m: _same_type(m, "x")),
@@ -286,6 +316,10 @@ RULES = [
          _unflatten_dot, where=_flattened_linear),                                              #   -> dot(x, w)
     Rule("dot-unbatch-weight", Op(hlo.DotGeneralOp, V("x"), Op(hlo.BroadcastInDimOp, V("w"), name="bc")),
          _unbatch_dot, where=_batch_only_broadcast),                                  # dot(x, bc(w)) -> dot(x, w)
+    Rule("dot-transposed-rhs", Op(hlo.DotGeneralOp, V("x"), Op(hlo.TransposeOp, V("w"), name="t", one_use=True)),
+         _read_through_transpose(1), where=_transposed_operand(1)),            # dot(x, tr(w)) -> dot(x, w)
+    Rule("dot-transposed-lhs", Op(hlo.DotGeneralOp, Op(hlo.TransposeOp, V("w"), name="t", one_use=True), V("x")),
+         _read_through_transpose(0), where=_transposed_operand(0)),            # dot(tr(w), x) -> dot(w, x)
     Rule("dus-full", Op(hlo.DynamicUpdateSliceOp, V("x"), V("u"), ...), lambda m: m["u"],    # dus(x, u:T(x)) -> u
          where=lambda m: _same_type(m, "u")),
 ]
