@@ -8,7 +8,8 @@ the same coverage as ai-edge-quantizer (`embeddings=false`: its recipe leaves th
 and ai-edge-quantizer 0.10.0's `dynamic_wi8_afp32` recipe applied to our float `.tflite` (in a venv of its
 own, .cache/quantvenv, made on first use). Printed: size, logits error vs the framework (||d|| / ||ref||),
 LiteRT latency (median, 1 thread, XNNPACK), greedy argmax agreement with the float `.tflite`. Bars, on the
-like-for-like row: ours no larger, no less accurate, no slower. Then the speed of the pass itself on ~1 GB of f32 weights
+like-for-like row: ours no larger, no less accurate, no slower. Then the speed of the pass itself on ~1 GB
+of f32 weights
 (bar: under 10 s and under 2x the weight bytes of peak memory beyond start-up).
 A benchmark, not a test: it prints and exits 0.
 """

@@ -120,7 +120,8 @@ class DumpDir(Instrument):
         """Every name a run of `passes` may write, so that the CLI can refuse up front to dump over an input."""
         names = ["00-input.mlir"]
         for index, p in enumerate(passes, 1):
-            names += [f"{index:02d}-{_file_part(p.pass_name)}.mlir", f"{index:02d}-{_file_part(p.pass_name)}.failed.mlir"]
+            part = _file_part(p.pass_name)
+            names += [f"{index:02d}-{part}.mlir", f"{index:02d}-{part}.failed.mlir"]
         return names
 
     def _dump(self, name: str, module) -> None:

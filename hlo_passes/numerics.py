@@ -34,9 +34,9 @@ XLA CPU kills its whole process with SIGFPE on an integer division of constants 
 `stablehlo.while` whose condition never turns false runs forever, so by default execution runs in a
 worker process (one, kept alive between calls, in its own session so a terminal's Ctrl-C reaches only
 `hlo-opt`). A call that does not finish within the timeout (`DEFAULT_TIMEOUT`, 300 s, unless
-$HLO_OPT_NUMERICS_TIMEOUT or an explicit `timeout=` says otherwise) kills the worker and raises; so does a crash, naming the signal; the next
-call starts a fresh worker. The worker dies with its parent (PR_SET_PDEATHSIG on Linux, atexit
-elsewhere), so it never outlives `hlo-opt`.
+$HLO_OPT_NUMERICS_TIMEOUT or an explicit `timeout=` says otherwise) kills the worker and raises; so does a
+crash, naming the signal; the next call starts a fresh worker. The worker dies with its parent
+(PR_SET_PDEATHSIG on Linux, atexit elsewhere), so it never outlives `hlo-opt`.
 """
 
 from __future__ import annotations

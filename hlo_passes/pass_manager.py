@@ -332,7 +332,8 @@ def load_plugin(path: str | Path) -> None:
     except HloError as e:
         raise HloError(f"cannot load pass plugin {path}: {e.message}", e.loc, e.notes) from None
     except SyntaxError as e:
-        raise HloError(f"cannot load pass plugin: {e.msg}", SourceLoc(str(path), e.lineno or 0, e.offset or 0)) from None
+        where = SourceLoc(str(path), e.lineno or 0, e.offset or 0)
+        raise HloError(f"cannot load pass plugin: {e.msg}", where) from None
     except SystemExit as e:
         raise HloError(f"pass plugin {path} called sys.exit({e.code!r}) while loading",
                        _raise_site(e, str(path))) from None

@@ -68,7 +68,8 @@ def table(readme: str) -> str:
         info = passes[name]
         rows.append(f"| {_signature(info)} | {prose.get(name) or _escape(info.summary)} |")
     theirs = sorted(n for n, info in passes.items() if info.origin == "mlir")
-    for group in ([n for n in theirs if not n.startswith("stablehlo-")], [n for n in theirs if n.startswith("stablehlo-")]):
+    groups = ([n for n in theirs if not n.startswith("stablehlo-")], [n for n in theirs if n.startswith("stablehlo-")])
+    for group in groups:
         if group:
             default = "MLIR's own passes as jaxlib builds them" if not group[0].startswith("stablehlo-") else \
                 "StableHLO's own passes that jaxlib registers"

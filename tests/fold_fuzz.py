@@ -342,7 +342,7 @@ def module_texts(cases: list[Case]) -> tuple[str, str, list]:
 
     def body(prefix):
         lines = []
-        for i, (text, names, r) in enumerate(ops):
+        for text, names, r in ops:
             operands = [n.replace("%c", prefix) for n in names]
             lines.append(text.format(*operands, r=r))
         return "\n  ".join(lines)

@@ -4,7 +4,6 @@ give torch's logits when XLA CPU runs them. (The `torch` extra, which the test c
 Each (family, attention) pair is exported once per session (`conftest.exported_lm` is cached).
 """
 
-import functools
 import sys
 
 import numpy as np

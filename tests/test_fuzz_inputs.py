@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES, HLO_OPT, ROOT, func
+from conftest import HLO_OPT, ROOT, func
 
 import hlo_passes as hp
 from hlo_passes import ir, numerics, safe_parse

@@ -3,7 +3,6 @@ the walk (two runs never see each other's names)."""
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 import hlo_passes as hp
 from hlo_passes import ir, numerics

@@ -1,8 +1,6 @@
 """The pass manager from Python: registering passes, options, pipelines, instruments, plugins."""
 
 import subprocess
-import sys
-import textwrap
 from dataclasses import dataclass
 
 import numpy as np

@@ -48,7 +48,8 @@ def notes(instruments_) -> list[str]:
 
 # The reproducer's `// check-numerics:` keys -> (argparse dest, how to read the value)
 _SETTINGS = {"seed": ("seed", int), "rtol": ("rtol", float), "atol": ("atol", float),
-             "inputs": ("numerics_inputs", str), "timeout": ("numerics_timeout", lambda t: None if t == "None" else float(t))}
+             "inputs": ("numerics_inputs", str),
+             "timeout": ("numerics_timeout", lambda t: None if t == "None" else float(t))}
 
 
 def replay_numerics(args, head: str) -> None:

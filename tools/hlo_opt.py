@@ -196,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--signature", action=_Once, help="the signature --run-tflite calls (needed when there are several)")
     t.add_argument("--inputs", metavar="NPZ", type=_file_name, action=_Once,
                    help="inputs for --run-tflite, by name (default: seeded random ones)")
-    t.add_argument("--save-outputs", metavar="NPZ", type=_file_name, action=_Once, help="--run-tflite's outputs, as .npz")
+    t.add_argument("--save-outputs", metavar="NPZ", type=_file_name, action=_Once,
+                   help="--run-tflite's outputs, as .npz")
     t.add_argument("--runs", type=_count, default=100, action=_Once, help="timed runs of --run-tflite (default 100)")
     t.add_argument("--threads", type=_count, default=1, action=_Once, help="LiteRT threads (default 1)")
     t.add_argument("--no-xnnpack", action="store_true", help="run LiteRT's builtin kernels, not XNNPACK")

@@ -51,7 +51,8 @@ def run_tflite(path: str, *, signature: str | None, inputs: str | None, runs: in
     model = TFLiteModel(path, xnnpack=xnnpack, threads=threads)
     if signature is None:
         if len(model.signatures) != 1:
-            raise HloError(f"{path} has signatures {', '.join(model.signatures) or '(none)'}: pick one with --signature")
+            raise HloError(f"{path} has signatures {', '.join(model.signatures) or '(none)'}: pick one with"
+                           " --signature")
         signature = next(iter(model.signatures))
     elif signature not in model.signatures:
         raise HloError(f"{path} has no signature '{signature}' (it has: {', '.join(model.signatures) or 'none'})")

@@ -36,7 +36,8 @@ from ..diagnostics import HloError
 from ..ir import mlir
 from ..ir import stablehlo as hlo
 
-__all__ = ["from_torch", "from_jax", "merge", "share_weights", "weight_stats", "select_signature", "leaf_name", "SHARE_BYTES"]
+__all__ = ["from_torch", "from_jax", "merge", "share_weights", "weight_stats", "select_signature", "leaf_name",
+           "SHARE_BYTES"]
 
 SHARE_BYTES = 64  # constants this large count as weights: hashed, shared, and dense ones become blobs
 

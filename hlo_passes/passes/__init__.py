@@ -30,5 +30,6 @@ BUILTIN_PIPELINES = {
     "optimize": (
         "inline-calls,fold-constants,simplify,cse,fuse-sdpa,fuse-layer-norm,fuse-rms-norm,fuse-gelu,"
         "fuse-kv-cache-update,sink-transposes,simplify,cse",
-        "clean up an export, then raise attention, LayerNorm, RMSNorm, GELU and KV-cache writes into LiteRT composites"),
+        "clean up an export, then raise attention, LayerNorm, RMSNorm, GELU and KV-cache writes into LiteRT"
+        " composites"),
 }

@@ -87,7 +87,8 @@ def _erf_coefficients(m) -> bool | str:
 Z = Op(hlo.ClampOp, Scalar(value=-4), SCALED, Scalar(value=4), name="z")            # clamp(-4, x/sqrt 2, 4)
 Z2 = Op(hlo.MulOp, V("z"), V("z"), name="z2")
 ERF_POLY = Op(hlo.ClampOp, Scalar(value=-1),                                           # clamp(-1, z P / Q, 1)
-              Op(hlo.DivOp, Op(hlo.MulOp, Z, horner("p", len(ERF_P), V("z2"))), horner("q", len(ERF_Q), Z2)), Scalar(value=1))
+              Op(hlo.DivOp, Op(hlo.MulOp, Z, horner("p", len(ERF_P), V("z2"))), horner("q", len(ERF_Q), Z2)),
+              Scalar(value=1))
 ONE_PLUS_ERF = Alt(Op(hlo.AddOp, Scalar(value=1), Alt(Op(chlo.ErfOp, SCALED), ERF_POLY)),  # 1 + erf(x/sqrt 2)
                    Op(chlo.ErfcOp, NEG_SCALED))                                           # erfc(-x/sqrt 2)
 GELU_ERF = half_x_times(ONE_PLUS_ERF)

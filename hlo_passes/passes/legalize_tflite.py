@@ -95,6 +95,7 @@ class LegalizeTflite(Pass):
         looked_up = Q.fold_embedding_lookups(module)
         if looked_up:
             ctx.count("int8 embedding tables (EMBEDDING_LOOKUP)", looked_up)
-        apply_conversion(module, {**L.RULES, **NN_RULES}, illegal=L.ILLEGAL, legal=L.LEGAL, what="legalize-tflite", ctx=ctx)
+        apply_conversion(module, {**L.RULES, **NN_RULES}, illegal=L.ILLEGAL, legal=L.LEGAL, what="legalize-tflite",
+                         ctx=ctx)
         if self.cleanup:
             ctx.count("ops removed by clean-up", cleanup(module))

@@ -5,9 +5,9 @@ broadcast, transpose, reverse, slice, dynamic_slice or gather of a splat (a conc
 splats) is a splat of the result type; a reduce of a splat is computed from its one value
 (folding_reduce.reduce_splat). So folding `broadcast_in_dim(constant 0.0)` into a 1G-element tensor, or
 summing it, costs nothing. Otherwise no result above `max_elements` and no operand above
-max(max_elements, MAX_OPERAND) is materialized, and the evaluators bound their own work. Ops on element types the folder does not claim (complex, i2, f4, ...;
-see dtypes.CLAIMED) are left alone. Large results computed from `dense_resource` weights become
-resources again (zero-copy from numpy) rather than huge `dense` text.
+max(max_elements, MAX_OPERAND) is materialized, and the evaluators bound their own work. Ops on element
+types the folder does not claim (complex, i2, f4, ...; see dtypes.CLAIMED) are left alone. Large results
+computed from `dense_resource` weights become resources again (zero-copy from numpy) rather than huge `dense` text.
 """
 
 from __future__ import annotations

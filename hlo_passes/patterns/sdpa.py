@@ -118,7 +118,10 @@ def _dot_parts(dot, x_layout, y_layout, x_lhs: bool) -> _Parts:
         raise NoMatch(f"the dot at {vals.loc(dot)} contracts more than one axis")
     xfree = [x_layout[d] for d in range(len(x_layout)) if d not in xb and d not in xc]
     yfree = [y_layout[d] for d in range(len(y_layout)) if d not in yb and d not in yc]
-    flat = lambda groups: [a for g in groups for a in g]
+
+    def flat(groups):
+        return [a for g in groups for a in g]
+
     return _Parts(flat(x_layout[d] for d in xb), flat(y_layout[d] for d in yb), x_layout[xc[0]], y_layout[yc[0]],
                   flat(xfree), flat(yfree), [x_layout[d] for d in xb] + (xfree + yfree if x_lhs else yfree + xfree))
 

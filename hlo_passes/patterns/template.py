@@ -122,8 +122,9 @@ def _op_name(cls) -> str:
 class Op(Template):
     """A value produced by an op of class `cls` (or one of a tuple of classes), with operand templates.
 
-    With no operand templates the operands are not looked at; a trailing `...` matches a prefix. `where` gets the op; `attrs` maps an
-    attribute name to a python value (compared with `values.attr_value`) or a predicate on it.
+    With no operand templates the operands are not looked at; a trailing `...` matches a prefix. `where`
+    gets the op; `attrs` maps an attribute name to a python value (compared with `values.attr_value`) or a
+    predicate on it.
     `commutative` defaults to True for add/multiply/maximum/minimum/and/or/xor with two operands.
     """
 

@@ -71,7 +71,8 @@ def _composite_attributes(op) -> dict:
             try:
                 attr_value = T.py_value(attr)
             except HloError:
-                raise HloError(f"{_where(op)}composite attribute {named.name} = {attr} has no flexbuffer form") from None
+                raise HloError(f"{_where(op)}composite attribute {named.name} = {attr} has no flexbuffer"
+                               " form") from None
         result[named.name] = attr_value
     return result
 
@@ -240,7 +241,8 @@ class _BlockWriter:
             self.sg.op(T.OPS[oname].builtin, inputs, outputs, options=T.options_of(op, _Exporter._extra(op)),
                        version=T.OPS[oname].version)
         else:
-            hint = " (run legalize-tflite first)" if not oname.startswith("tfl.") else " (not in the backend's op table)"
+            hint = " (run legalize-tflite first)" if not oname.startswith("tfl.") else \
+                " (not in the backend's op table)"
             raise HloError(f"{_where(op)}{oname} cannot be written to a .tflite{hint}")
 
     def composite(self, op, k: int) -> None:

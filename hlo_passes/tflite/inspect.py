@@ -73,7 +73,8 @@ def _report(path, data: bytes, model) -> str:
     users: dict[int, set] = {}
     for s_index, sg in enumerate(subgraphs):
         hist = Counter(opname(op) for op in sg.operators or [])
-        lines.append(f"subgraph {s_index} '{_name(sg.name)}': {sum(hist.values())} ops, {len(sg.tensors or [])} tensors")
+        lines.append(f"subgraph {s_index} '{_name(sg.name)}': {sum(hist.values())} ops,"
+                     f" {len(sg.tensors or [])} tensors")
         for name, count in sorted(hist.items(), key=lambda kv: (-kv[1], kv[0])):
             lines.append(f"    {count:5d}  {name}")
         for op in sg.operators or []:

@@ -292,7 +292,8 @@ def _dot_general(op):
 
 # --------------------------------------------------------------------------------------------- reduce
 
-_REDUCERS = {"stablehlo.add": ("tfl.sum", "tfl.add", 0), "stablehlo.maximum": ("tfl.reduce_max", "tfl.maximum", -math.inf),
+_REDUCERS = {"stablehlo.add": ("tfl.sum", "tfl.add", 0),
+             "stablehlo.maximum": ("tfl.reduce_max", "tfl.maximum", -math.inf),
              "stablehlo.minimum": ("tfl.reduce_min", "tfl.minimum", math.inf),
              "stablehlo.multiply": ("tfl.reduce_prod", "tfl.mul", 1),
              "stablehlo.and": ("tfl.reduce_all", "tfl.logical_and", True),

@@ -83,7 +83,8 @@ def _blockwise_parts(mul):
         axis = next((d for d in range(len(shape)) if split[d] != shape[d]), None)
         if axis is None or split[axis] * split[axis + 1] != shape[axis] or \
                 list(scale.shape) != shape[:axis] + [split[axis]] + shape[axis + 1:] or \
-                _ints(bcast.attributes["broadcast_dimensions"]) != [d if d <= axis else d + 1 for d in range(len(shape))]:
+                _ints(bcast.attributes["broadcast_dimensions"]) != \
+                [d if d <= axis else d + 1 for d in range(len(shape))]:
             continue
         return values, scale.astype(np.float32), axis, split[axis + 1]
     return None
