@@ -272,6 +272,22 @@ class Statistics(Instrument):
 LITERT_RTOL, LITERT_ATOL = 1e-4, 1e-5
 
 
+def _signatures(module) -> list:
+    """[None] when the module runs as it is (a `main`, or one public function); else the names of its public
+    functions: a merged prefill/decode module is checked signature by signature."""
+    funcs = [op for op in ir.module_ops(module) if op.operation.name == "func.func"]
+    names = [ir.mlir.StringAttr(f.attributes["sym_name"]).value for f in funcs]
+    public = [n for f, n in zip(funcs, names) if "sym_visibility" not in f.attributes
+              or ir.mlir.StringAttr(f.attributes["sym_visibility"]).value != "private"]
+    return [None] if "main" in names or len(public) <= 1 else public
+
+
+def _select_signature(module, sig: str):
+    from .frontends.signatures import select_signature
+
+    return select_signature(module, sig)
+
+
 class NumericsCheck(Instrument):
     """`--check-numerics`: run the module on XLA CPU before the pipeline and after every pass; the first
     pass whose results differ fails the run, by name. Floats may differ by rtol/atol, integers and
@@ -289,6 +305,7 @@ class NumericsCheck(Instrument):
         self.input_mode = numerics.check_input_mode(input_mode, "--numerics-inputs")
         self.out = out
         self.sets: list[tuple[str, list]] = []
+        self._owners: list = []  # the signature each input set belongs to
         self.inputs = self.reference = None  # the typical set and its outputs
         self._reference: list = []
         self.log: list[str] = []
@@ -297,15 +314,27 @@ class NumericsCheck(Instrument):
         self.log.append(line)
         print(line, file=self.out or sys.stderr)
 
-    def _run(self, module, when: str, in_litert: bool = False) -> list:
-        try:
-            if in_litert:
-                from .tflite.runtime import execute_sets
+    signatures: list = [None]  # None: the module's entry; else each public function of a merged module
 
-                return execute_sets(module, [inputs for _, inputs in self.sets])
-            return numerics.execute_many(module, [inputs for _, inputs in self.sets], timeout=self.timeout)
+    def _run(self, module, when: str, in_litert: bool = False) -> list:
+        """Outputs per input set. A module with several signatures (prefill and decode) runs each set on its
+        own signature: on XLA as a copy whose `main` is that function, in LiteRT by signature name."""
+        from .tflite.runtime import execute_sets
+
+        results: dict = {}
+        try:
+            for sig in self.signatures:
+                mine = [i for i, owner in enumerate(self._owners) if owner == sig]
+                sets = [self.sets[i][1] for i in mine]
+                if in_litert:
+                    outs = execute_sets(module, sets, signature=sig)
+                else:
+                    runnable = module if sig is None else _select_signature(module, sig)
+                    outs = numerics.execute_many(runnable, sets, timeout=self.timeout)
+                results.update(zip(mine, outs))
         except HloError as e:  # a crash or a timeout: say which module it was
             raise HloError(f"check-numerics: running {when}: {e.message}", e.loc, e.notes) from None
+        return [results[i] for i in range(len(self.sets))]
 
     @staticmethod
     def _in_litert(module) -> bool:
@@ -323,10 +352,18 @@ class NumericsCheck(Instrument):
         return self.rtol, self.atol, ""
 
     def before_pipeline(self, module, passes):
-        self.sets = numerics.input_sets(module, self.seed, self.input_mode)
+        self.signatures = _signatures(module)
+        self.sets, self._owners = [], []
+        for sig in self.signatures:
+            runnable = module if sig is None else _select_signature(module, sig)
+            for label, inputs in numerics.input_sets(runnable, self.seed, self.input_mode):
+                self.sets.append((label if sig is None else f"{sig}: {label}", inputs))
+                self._owners.append(sig)
         self._reference = self._run(module, "the input")
         self.inputs, self.reference = self.sets[0][1], self._reference[0]
-        described = numerics.describe_inputs(self.input_mode if len(self.sets) > 1 else "typical")
+        described = numerics.describe_inputs(self.input_mode if len(self.sets) > len(self.signatures) else "typical")
+        if self.signatures != [None]:
+            described += f"; each of the signatures {', '.join(self.signatures)}"
         self._say(f"check-numerics: reference run of the input, seed {self.seed}, {len(self.inputs)} inputs, "
                   f"{len(self.reference)} outputs ({described})")
 

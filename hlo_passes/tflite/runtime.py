@@ -205,11 +205,11 @@ def has_tfl_ops(module) -> bool:
     return found[0]
 
 
-def execute_sets(module, sets, *, xnnpack: bool = True) -> list[list[np.ndarray]]:
-    """Write a legalized module as a `.tflite` (in memory) and run its entry signature on each input set:
-    how `--check-numerics` follows a pipeline across `legalize-tflite`."""
+def execute_sets(module, sets, *, signature: str | None = None, xnnpack: bool = True) -> list[list[np.ndarray]]:
+    """Write a legalized module as a `.tflite` (in memory) and run `signature` (default: its entry) on each
+    input set: how `--check-numerics` follows a pipeline across `legalize-tflite`."""
     from .export import export
 
     model = TFLiteModel(export(module).to_bytes(), xnnpack=xnnpack)
-    key = "main" if "main" in model.signatures else next(iter(model.signatures))
+    key = signature or ("main" if "main" in model.signatures else next(iter(model.signatures)))
     return [list(model.run(key, *inputs).values()) for inputs in sets]
