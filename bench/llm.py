@@ -110,7 +110,8 @@ def rss():
 base_rss = rss()  # after the imports, before the model exists
 t_start = time.perf_counter()
 model = model_builder.DecoderOnlyModel(model_config(), mask_cache_size=c.kv_cache_max)
-loader.ModelLoader("<in memory>", model_builder.TENSOR_NAMES_WITH_SEPARATE_LM_HEAD, custom_loader=lambda _: hf_state()).load(model)
+names = model_builder.TENSOR_NAMES_WITH_SEPARATE_LM_HEAD
+loader.ModelLoader("<in memory>", names, custom_loader=lambda _: hf_state()).load(model)
 model.eval()
 t_built = time.perf_counter()
 
@@ -120,7 +121,8 @@ kv = kv_utils.KVCache.from_model_config(c.kv_cache_max, model.config)
 with torch.no_grad():
     out = model(torch.from_numpy(ref["tokens"]).int(), torch.from_numpy(ref["input_pos"]).int(), kv)
     pre = out["logits"].numpy()
-    out2 = model(torch.from_numpy(ref["decode_tokens"]).int(), torch.from_numpy(ref["decode_pos"]).int(), out["kv_cache"])
+    out2 = model(torch.from_numpy(ref["decode_tokens"]).int(), torch.from_numpy(ref["decode_pos"]).int(),
+                 out["kv_cache"])
     dec = out2["logits"].numpy()
 torch_diff = max(float(np.abs(pre - ref["prefill_logits"]).max()), float(np.abs(dec - ref["decode_logits"]).max()))
 del out, out2, kv
@@ -142,7 +144,8 @@ def litert_torch_python() -> Path | None:
     exe = VENV / "bin" / "python"
     stamp = VENV / ".pins"
     if exe.exists() and not stamp.exists():
-        ok = subprocess.run([str(exe), "-c", "import litert_torch, torch; assert torch.__version__.startswith('2.13.0')"],
+        probe = "import litert_torch, torch; assert torch.__version__.startswith('2.13.0')"
+        ok = subprocess.run([str(exe), "-c", probe],
                             capture_output=True, check=False)
         if ok.returncode == 0:
             stamp.write_text("\n".join(PINS))
@@ -334,7 +337,8 @@ def latencies(entries: dict, runs: int, rounds: int = 5) -> None:
     for _ in range(rounds):
         for k, e in entries.items():
             m = e["model"]
-            times[k]["prefill"].append(m.latency(e["prefill"], e["feeds"][e["prefill"]], runs=max(3, runs // rounds // 4)))
+            times[k]["prefill"].append(m.latency(e["prefill"], e["feeds"][e["prefill"]],
+                                                 runs=max(3, runs // rounds // 4)))
             times[k]["decode"].append(m.latency("decode", e["feeds"]["decode"], runs=max(5, runs // rounds)))
     for k, e in entries.items():
         e["prefill_s"] = float(np.median(times[k]["prefill"]))
@@ -410,20 +414,23 @@ def main(argv=None) -> int:
             for name, row in rows.items():
                 entries[name] = litert_figures(row["path"], ref, args.runs, args.threads)
             latencies(entries, args.runs)
-            print(f"{'':22} {'convert':>9} {'peak RSS':>9} {'-base':>9} {'/weights':>8} {'.tflite':>9} {'ops prefill/decode':>19}"
+            print(f"{'':22} {'convert':>9} {'peak RSS':>9} {'-base':>9} {'/weights':>8} {'.tflite':>9}"
+                  f" {'ops prefill/decode':>19}"
                   f" {'prefill':>9} {'decode':>9} {'max |dlogit|':>12}")
             for name, row in rows.items():
                 e = entries[name]
                 ops, _ = tflite_summary(row["path"])
                 print(f"{name:22} {row['convert_s']:8.1f}s {_mb(row['peak_rss']):>9}"
-                      f" {_mb(row['peak_rss'] - row['base_rss']):>9} {(row['peak_rss'] - row['base_rss']) / weight_bytes:7.2f}x"
+                      f" {_mb(row['peak_rss'] - row['base_rss']):>9}"
+                      f" {(row['peak_rss'] - row['base_rss']) / weight_bytes:7.2f}x"
                       f" {_mb(row['path'].stat().st_size):>9} {ops.get(e['prefill'], 0):>9}/{ops.get('decode', 0):<9}"
                       f" {_ms(e['prefill_s']):>9} {_ms(e['decode_s']):>9} {e['max_diff']:12.2e}")
             for kind in ("f32", "int8"):
                 a, b = rows.get(f"ours {kind}"), rows.get(f"litert-torch {kind}")
                 if a and b:
                     ea, eb = entries[f"ours {kind}"], entries[f"litert-torch {kind}"]
-                    print(f"{kind}: conversion speed-up over litert-torch {b['convert_s'] / a['convert_s']:.2f}x (goal >= 5x),"
+                    print(f"{kind}: conversion speed-up over litert-torch {b['convert_s'] / a['convert_s']:.2f}x"
+                          " (goal >= 5x),"
                           f" peak above start-up {(a['peak_rss'] - a['base_rss']) / weight_bytes:.2f}x the weight"
                           f" bytes (goal <= 1.5x; theirs {(b['peak_rss'] - b['base_rss']) / weight_bytes:.2f}x),"
                           " decode latency ratio"

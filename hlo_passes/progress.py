@@ -35,7 +35,8 @@ from typing import TextIO
 
 from .pass_manager import Instrument
 
-__all__ = ["Progress", "Stage", "children_peak_bytes", "human_bytes", "module_summary", "peak_rss_bytes", "rss_bytes", "tflite_summary"]
+__all__ = ["Progress", "Stage", "children_peak_bytes", "human_bytes", "module_summary", "peak_rss_bytes", "rss_bytes",
+           "tflite_summary"]
 
 SLOW_START = 1.0  # plain mode: a stage still running after this long gets a "started" line (see _Ticker)
 
