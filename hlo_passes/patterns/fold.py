@@ -127,7 +127,11 @@ def _evaluate(max_elements: int):
         op = m.root
         if DEQUANTIZE_MARK in op.attributes:
             return "a dequantization from quantize-int8-dynamic: folding it would turn the int8 weight back into floats"
-        why = _unclaimed(op)  # first: the bindings cannot even read some attributes (complex)
+        for i, v in enumerate(op.operands):  # the cheap refusal first (most ops): by op name, nothing read
+            producer = vals.defining_op(v)
+            if producer is None or producer.name not in vals.CONSTANT_OPS:
+                return f"operand {i} is not a constant"
+        why = _unclaimed(op)  # before any attribute is read: the bindings cannot read some (complex)
         if why:
             return why
         ok = _all_constant(m)
