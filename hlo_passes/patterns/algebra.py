@@ -8,6 +8,7 @@ duplicate constants are removed by the driver itself (it erases dead ops and ded
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,13 +21,18 @@ from .driver import Pattern, PatternSet
 from .template import Const, Op, V
 
 
+@functools.lru_cache(maxsize=None)
+def _reads_constants(root) -> bool:
+    return any(isinstance(t, Const) for t in root.operands)
+
+
 @dataclass(frozen=True)
 class Rule(Pattern):
     """A pattern whose constant operands must have an element type the rules can read (not complex, i2,
     f4, f8E8M0FNU, ...: see dtypes.CLAIMED); reading one would raise, so the op is left alone."""
 
     def match(self, op, explain: bool = True):
-        if any(isinstance(t, Const) for t in self.root.operands):  # (rules read constants only at the root)
+        if _reads_constants(self.root):  # (rules read constants only at the root)
             for v in op.operands:
                 d = vals.defining_op(v)
                 if d is not None and d.name in vals.CONSTANT_OPS and _dtype(v) is None:

@@ -144,13 +144,14 @@ class Op(Template):
         object.__setattr__(self, "attrs", dict(attrs or {}))
         object.__setattr__(self, "commutative", commutative)
         object.__setattr__(self, "one_use", one_use)
+        classes = cls if isinstance(cls, tuple) else (cls,)
+        object.__setattr__(self, "_names", tuple(_op_name(c) for c in classes))  # asked at every match
 
     def __hash__(self):
         return id(self)
 
     def root_names(self):
-        classes = self.cls if isinstance(self.cls, tuple) else (self.cls,)
-        return tuple(_op_name(c) for c in classes)
+        return self._names
 
     def match(self, value, binds, trace, depth):
         op = vals.defining_op(value)
