@@ -209,3 +209,18 @@ def test_jax_loop_and_cond_become_while_and_if():
                 assert numerics.compare(got, expected, rtol=1e-4, atol=1e-5).ok, (n, seed, xnnpack)
             signs.add(bool(np.sign(expected[0].sum() / 2) > 0) if n else None)
     assert {True, False} <= signs  # both branches were taken
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2"])
+def test_left_padded_batch_runs_in_litert_with_torchs_logits(family):
+    """torch's SDPA export with a left-padded attention_mask: optimize (the fully-masked-row guard stays outside
+    the composite), legalize (the mask is read with a point gather -> GATHER_ND), run in LiteRT: torch's logits,
+    no NaN from the padded rows."""
+    from test_composite_semantics import padded_export
+
+    text, ids, mask, logits = padded_export(family)
+    model = export(hp.run(hp.parse(text), "optimize,legalize-tflite")).to_bytes()
+    for xnnpack in (True, False):
+        (out,) = TFLiteModel(model, xnnpack=xnnpack).run(None, ids, mask).values()
+        assert not np.isnan(out).any()
+        np.testing.assert_allclose(out, logits, rtol=1e-4, atol=1e-4)

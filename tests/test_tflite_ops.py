@@ -141,6 +141,13 @@ CASES = {
                               "  %r = stablehlo.reshape %ids : (tensor<1x4xi32>) -> tensor<1x4x1xi32>\n"
                               '  %0 = "stablehlo.gather"(%w, %r) {dimension_numbers = #stablehlo.gather<offset_dims = [2], collapsed_slice_dims = [0], start_index_map = [0], index_vector_dim = 2>, slice_sizes = array<i64: 1, 3>} : (tensor<4x3xf32>, tensor<1x4x1xi32>) -> tensor<1x4x3xf32>\n'
                               "  return %0 : tensor<1x4x3xf32>"),
+    "gather-points-constant": _module("%m: tensor<3x8xi1>", "tensor<3x1x1x8xi1>",  # torch's padding-mask read
+                                      "  %i = stablehlo.constant dense<[[[[[0, 0], [0, 1], [0, 2], [0, 3], [0, 4], [0, 5], [0, 6], [0, 7]]]], [[[[1, 0], [1, 1], [1, 2], [1, 3], [1, 4], [1, 5], [1, 6], [9, -7]]]], [[[[2, 7], [2, 6], [2, 5], [2, 4], [2, 3], [2, 2], [2, 1], [2, 0]]]]]> : tensor<3x1x1x8x2xi64>\n"
+                                      '  %0 = "stablehlo.gather"(%m, %i) {dimension_numbers = #stablehlo.gather<collapsed_slice_dims = [0, 1], start_index_map = [0, 1], index_vector_dim = 4>, slice_sizes = array<i64: 1, 1>} : (tensor<3x8xi1>, tensor<3x1x1x8x2xi64>) -> tensor<3x1x1x8xi1>\n'
+                                      "  return %0 : tensor<3x1x1x8xi1>"),
+    "gather-points": _module("%x: tensor<4x5xf32>, %i: tensor<6x2xi32>", "tensor<6xf32>",
+                             '  %0 = "stablehlo.gather"(%x, %i) {dimension_numbers = #stablehlo.gather<collapsed_slice_dims = [0, 1], start_index_map = [0, 1], index_vector_dim = 1>, slice_sizes = array<i64: 1, 1>} : (tensor<4x5xf32>, tensor<6x2xi32>) -> tensor<6xf32>\n'
+                             "  return %0 : tensor<6xf32>"),
     "f64-intermediates": _module("%a: tensor<2x3xf32>", "tensor<2xf32>",
                                  "  %d = stablehlo.convert %a : (tensor<2x3xf32>) -> tensor<2x3xf64>\n"
                                  "  %z = stablehlo.constant dense<0.0> : tensor<f64>\n"
@@ -168,6 +175,8 @@ def _check_case(name, text):
         inputs = numerics.random_inputs(module, seed)
         if name == "dynamic-slice-clamped" or name == "dynamic-update-slice":
             inputs[-1] = np.array(7 * (seed + 1) - 10, np.int32)  # out of range both ways: must clamp
+        if name == "gather-points":
+            inputs[1] = np.array([[0, 0], [3, 4], [-1, 2], [9, 9], [2, -5], [1, 3]], np.int32)  # clamped too
         if name == "gather-raw-ids":
             inputs[0] = np.array([[-5, 0, 3, 99]], np.int32)  # XLA clamps out-of-range rows; so must we
         expected = numerics.execute(module, inputs)

@@ -338,6 +338,21 @@ def _reduce(op):
 
 # --------------------------------------------------------------------------------------------- gather
 
+def _point_gather(x, idx, xs):
+    """Every index vector picks one element, x[i0, i1, ...] (torch-mlir's read of a padding mask at constant
+    (batch, position) pairs): GATHER_ND, with each component clamped into its dim as XLA clamps."""
+    high = np.array([d - 1 for d in xs])
+    indices = _const_value(idx)
+    if indices is not None:  # constant indices (the usual case): clamped here, once
+        values = ir.to_numpy(indices)
+        idx = T.const(np.clip(values, 0, high).astype(values.dtype))
+    else:
+        dt = _dtype(idx)
+        idx = _one("tfl.maximum", [idx, T.const(np.zeros((), dt))], idx.type)
+        idx = _one("tfl.minimum", [idx, T.const(high.astype(dt))], idx.type)
+    return _one("tfl.gather_nd", [x, idx], _ttype(_shape(idx)[:-1], x))
+
+
 def _gather(op):
     """The gathers exporters emit for embeddings and `take`: one axis indexed, full slices elsewhere."""
     x, idx = op.operands
@@ -348,6 +363,10 @@ def _gather(op):
         raise Decline("gather with batching dims has no TFL form here")
     sizes = _ints(op.attributes["slice_sizes"])
     xs, ishape = _shape(x), _shape(idx)
+    n = len(xs)
+    if not offset and collapsed == start_map == list(range(n)) and sizes == [1] * n and n and \
+            ivd == len(ishape) - 1 and ishape[-1] == n and _shape(op.result) == ishape[:-1]:
+        return _point_gather(x, idx, xs)
     if len(start_map) != 1 or collapsed != start_map:
         raise Decline("only gathers along one collapsed axis (embedding lookups, take) convert to GATHER")
     axis = start_map[0]
