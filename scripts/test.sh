@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test: lit + FileCheck (lit_tests/), then pytest (tests/). Installs what it needs into .venv.
+# Every test: ruff (lint), lit + FileCheck (lit_tests/), then pytest (tests/). Installs what it needs into .venv.
 source "$(dirname "$0")/_venv.sh"
+ruff check .
 lit -sv lit_tests
 python -m pytest -q tests
