@@ -45,16 +45,17 @@ def jax_decoder(layers: int, constants: bool) -> str:
     rng = np.random.default_rng(0)
 
     def w(*shape):
-        return jnp.asarray(rng.standard_normal(shape).astype(np.float32) / np.sqrt(shape[0]))
+        return jnp.asarray((rng.standard_normal(shape) / np.sqrt(shape[0])).astype(np.float32))
 
     layer = lambda: {"norm1": w(d), "wq": w(d, d), "wk": w(d, d), "wv": w(d, d), "wo": w(d, d),  # noqa: E731
                      "norm2": w(d), "w_gate": w(d, ff), "w_up": w(d, ff), "w_down": w(ff, d)}
     params = (w(vocab, d), w(d), [layer() for _ in range(layers)])
     forward = make_forward(heads)
     tokens = jax.ShapeDtypeStruct((seq,), jnp.int32)
-    if constants:
-        return jax.jit(lambda t: forward(t, *params)).lower(tokens).as_text()
-    return jax.jit(forward).lower(tokens, *params).as_text()
+    with jax.enable_x64(False):  # an f32 model whatever the process's x64 setting (numerics turns it on)
+        if constants:
+            return jax.jit(lambda t: forward(t, *params)).lower(tokens).as_text()
+        return jax.jit(forward).lower(tokens, *params).as_text()
 
 
 def inputs_for(module, ids=None):

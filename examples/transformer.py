@@ -68,7 +68,8 @@ def transformer_text(layers: int, d_model: int = 64, heads: int = 4, seq: int = 
              "wv": w(d_model, d_model), "wo": w(d_model, d_model), "norm2": w(d_model),
              "w_gate": w(d_model, ff), "w_up": w(d_model, ff), "w_down": w(ff, d_model)}
     tokens = jax.ShapeDtypeStruct((seq,), jnp.int32)
-    lowered = jax.jit(make_forward(heads)).lower(tokens, w(vocab, d_model), w(d_model), [layer] * layers)
+    with jax.enable_x64(False):  # an f32 model whatever the process's x64 setting (numerics turns it on)
+        lowered = jax.jit(make_forward(heads)).lower(tokens, w(vocab, d_model), w(d_model), [layer] * layers)
     return lowered.as_text()
 
 
