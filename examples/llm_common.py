@@ -125,3 +125,12 @@ def greedy(step, prompt: list[int], max_new_tokens: int, cfg: Config) -> list[in
         logits, cache = step(np.array([[out[-1]]], np.int64), np.array([pos], np.int64), cache)
         out.append(int(np.argmax(logits[0, 0])))
     return out
+
+
+def script_main(script: str, argv: list[str]) -> int:
+    """`python examples/llm_X.py [CONFIG] [OUT]`: the example's export through hlo-export's own CLI."""
+    from hlo_passes.frontends.cli import main as export_main
+
+    name = argv[0] if argv else "tiny"
+    out = ["-o", argv[1]] if len(argv) > 1 else []
+    return export_main([f"{script}:export", "--set", f"config={name}", *out])

@@ -166,11 +166,7 @@ def export(config: str = "tiny", seed: int = 0, prefill_len: int | None = None):
 
 
 def main(argv: list[str]) -> int:
-    from hlo_passes.frontends.cli import main as export_main
-
-    name = argv[0] if argv else "tiny"
-    out = ["-o", argv[1]] if len(argv) > 1 else []
-    return export_main([f"{__file__}:export", "--set", f"config={name}", *out])
+    return common.script_main(__file__, argv)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,18 @@ def exported_lm(family: str, attn: str = "sdpa", seq_len: int = 8):
     model = builders[family](attn_implementation=attn)
     text, ids, logits = ft.export_causal_lm(model, seq_len=seq_len)
     return model, text, ids, logits
+
+
+def composites_named(module, name: str) -> list:
+    """Every `stablehlo.composite` op called `name` in `module` (decompositions included), in walk order."""
+    from hlo_passes import ir
+
+    found = []
+
+    def visit(op):
+        if op.name == "stablehlo.composite" and ir.mlir.StringAttr(op.attributes["name"]).value == name:
+            found.append(op)
+        return ir.mlir.WalkResult.ADVANCE
+
+    ir.as_operation(module).walk(visit)
+    return found

@@ -14,6 +14,7 @@ import pytest
 from scipy.special import erf
 
 import hlo_passes as hp
+from conftest import composites_named
 from hlo_passes import composite_check, ir, numerics
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec:FutureWarning")
@@ -29,15 +30,7 @@ def gelu_reference(x: np.ndarray, approximate: bool) -> np.ndarray:
 
 
 def composites(module, name="odml.gelu") -> list:
-    found = []
-
-    def visit(op):
-        if op.name == "stablehlo.composite" and ir.mlir.StringAttr(op.attributes["name"]).value == name:
-            found.append(op)
-        return ir.mlir.WalkResult.ADVANCE
-
-    ir.as_operation(module).walk(visit)
-    return found
+    return composites_named(module, name)
 
 
 def approximate(op) -> bool:

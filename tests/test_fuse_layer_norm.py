@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import hlo_passes as hp
+from conftest import composites_named
 from hlo_passes import composite_check, ir, numerics
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*LeafSpec:FutureWarning")
@@ -28,15 +29,7 @@ def layer_norm_reference(x, w, b, eps):
 
 
 def composites(module, name="odml.layer_norm") -> list:
-    found = []
-
-    def visit(op):
-        if op.name == "stablehlo.composite" and ir.mlir.StringAttr(op.attributes["name"]).value == name:
-            found.append(op)
-        return ir.mlir.WalkResult.ADVANCE
-
-    ir.as_operation(module).walk(visit)
-    return found
+    return composites_named(module, name)
 
 
 def epsilon(op) -> float:
