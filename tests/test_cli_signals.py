@@ -26,7 +26,8 @@ from hlo_passes import files
 _fdopen = os.fdopen
 
 class Slow:
-    """The temporary output file, written 1 KB per 20 ms; `ready` appears once writing has begun."""
+    """The temporary output file, written 1 KB per 20 ms; `ready` appears once writing has begun, and the
+    write then waits (a loaded machine may deliver the test's signal late: the write must not finish first)."""
     def __init__(self, f):
         self.f = f
     def __enter__(self):
@@ -39,8 +40,9 @@ class Slow:
         for i in range(0, len(data), 1024):
             self.f.write(data[i:i + 1024])
             self.f.flush()
-            if i == 4096:
+            if i == 4096:  # mid-write: say so, then wait here for the test's signal (however late it comes)
                 open(sys.argv[1], "w").close()
+                time.sleep(60)
             time.sleep(0.02)
 
 files.os.fdopen = lambda *a, **k: Slow(_fdopen(*a, **k))
