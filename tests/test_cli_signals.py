@@ -42,7 +42,7 @@ class Slow:
             self.f.flush()
             if i == 4096:  # mid-write: say so, then wait here for the test's signal (however late it comes)
                 open(sys.argv[1], "w").close()
-                time.sleep(60)
+                time.sleep(30)
             time.sleep(0.02)
 
 files.os.fdopen = lambda *a, **k: Slow(_fdopen(*a, **k))
@@ -70,6 +70,14 @@ class Sleep(hp.Pass):
 '''
 
 
+def _default_signals() -> None:
+    """In the child, before exec: the signals it is sent take their default course. A test run under
+    `nohup` (or in a background job) would hand the child an ignored SIGHUP (or SIGINT), which hlo-opt
+    rightly leaves ignored: then there would be nothing to test."""
+    for signo in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+        signal.signal(signo, signal.SIG_DFL)
+
+
 def _wait_for(path: Path, proc: subprocess.Popen, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while not path.exists():
@@ -90,7 +98,7 @@ def test_signal_during_a_large_write_leaves_nothing_behind(tmp_path, signo):
     out.write_text("ORIGINAL")
     ready = tmp_path / "ready"
     proc = subprocess.Popen([sys.executable, "-c", SLOW_WRITER, ready, ATTENTION, "--pass", "cse", "-o", out],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
     _wait_for(ready, proc)
     assert [p.name for p in out_dir.iterdir() if p.name.endswith(".tmp")]  # mid-write: a temporary exists
     proc.send_signal(signo)
@@ -107,7 +115,7 @@ def test_ctrl_c_during_a_pass(tmp_path):
     marker, out = tmp_path / "started", tmp_path / "out.mlir"
     proc = subprocess.Popen([sys.executable, "-m", "hlo_passes.tools.hlo_opt", ATTENTION, "--load-pass-plugin",
                              plugin, "--pass", f"test-sleep{{marker={marker}}}", "-o", out],
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_signals)
     _wait_for(marker, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
@@ -178,7 +186,8 @@ def test_signal_inside_a_callback_under_cpp_is_still_a_signal(tmp_path, signo):
     marker, out, repro, dump = (tmp_path / n for n in ("started", "out.mlir", "repro.mlir", "dump"))
     proc = subprocess.Popen([sys.executable, "-m", "hlo_passes.tools.hlo_opt", ATTENTION, "--load-pass-plugin",
                              plugin, "--pass", f"test-slow-pattern{{marker={marker}}}", "-o", out,
-                             "--reproducer", repro, "--dump-dir", dump], stderr=subprocess.PIPE, text=True)
+                             "--reproducer", repro, "--dump-dir", dump], stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_default_signals)
     _wait_for(marker, proc)
     proc.send_signal(signo)
     _, err = proc.communicate(timeout=60)
@@ -200,7 +209,8 @@ def test_ctrl_c_while_jaxlib_imports_is_one_line():
 
     hlo_opt = str(Path(sys.executable).parent / "hlo-opt")
     for delay in (0.1, 0.2, 0.3):
-        p = subprocess.Popen([hlo_opt, "--list-passes"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen([hlo_opt, "--list-passes"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=_default_signals)
         time.sleep(delay)
         p.send_signal(signal.SIGINT)
         err = p.communicate(timeout=60)[1]
