@@ -132,16 +132,8 @@ def _erase_unused(values) -> None:
 def fix_negative_gather_indices(module) -> int:
     """Repair every gather of `module` that reads a negative constant index (see the module docstring), in
     place. Returns how many index constants were repaired."""
-    gathers = []
-
-    def visit(op):
-        if op.name == "stablehlo.gather":
-            gathers.append(op)
-        return mlir.WalkResult.ADVANCE
-
-    ir.as_operation(module).walk(visit)
     fixed = 0
-    for gather in gathers:
+    for gather in ir.ops_named(module, "stablehlo.gather"):
         operand_shape = vals.shape(gather.operands[0])
         slice_sizes = vals.attr_value(gather.attributes["slice_sizes"])
         for dim, piece in _pieces(gather):

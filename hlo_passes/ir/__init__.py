@@ -33,7 +33,7 @@ from ..diagnostics import HloError, SourceLoc
 __all__ = [
     "mlir", "stablehlo", "chlo", "func", "arith", "passmanager", "MLIRError",
     "make_context", "load", "parse", "save", "clone", "as_operation", "to_numpy", "from_numpy",
-    "np_dtype", "element_type", "inline_resources", "error_from_mlir", "module_ops", "downcast",
+    "np_dtype", "element_type", "inline_resources", "error_from_mlir", "module_ops", "ops_named", "downcast",
     "apply_greedily", "NotConverged",
 ]
 
@@ -260,6 +260,20 @@ def as_operation(module) -> mlir.Operation:
 def clone(module) -> mlir.Operation:
     """A detached deep copy of a module (attributes, and so weights, are shared: they are immutable)."""
     return as_operation(module).clone(ip=False)
+
+
+def ops_named(module, name: str) -> list[mlir.Operation]:
+    """Every op called `name` in `module` (nested regions included), in walk order, collected before the
+    caller changes anything (rewriting while walking would touch erased ops)."""
+    found = []
+
+    def visit(op):
+        if op.name == name:
+            found.append(op)
+        return mlir.WalkResult.ADVANCE
+
+    as_operation(module).walk(visit)
+    return found
 
 
 def module_ops(module) -> list[mlir.Operation]:

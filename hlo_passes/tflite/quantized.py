@@ -22,16 +22,8 @@ def fold_dequantize(module) -> int:
     the hybrid kernels. Returns how many."""
     from ..patterns.quant import DEQUANTIZE_MARK
 
-    found = []
-
-    def visit(op):
-        if op.name == "stablehlo.multiply" and DEQUANTIZE_MARK in op.attributes:
-            found.append(op)
-        return mlir.WalkResult.ADVANCE
-
-    ir.as_operation(module).walk(visit)
     count = 0
-    for mul in found:
+    for mul in [op for op in ir.ops_named(module, "stablehlo.multiply") if DEQUANTIZE_MARK in op.attributes]:
         parts, block, last = _dequantize_parts(mul), 0, mul
         if parts is None:
             parts, last = _blockwise_parts(mul), _only_user(mul)
@@ -95,16 +87,8 @@ def fold_embedding_lookups(module) -> int:
     int8 [V, D] table and S its [V, 1] row scales -> one hybrid EMBEDDING_LOOKUP on Q with per-row scales (ids
     flattened to int32 and clamped, as XLA's gather clamps and the kernel refuses out-of-range rows). Why: it
     is one kernel instead of two gathers, a cast and a multiply. Returns how many."""
-    found = []
-
-    def visit(op):
-        if op.name == "stablehlo.multiply":
-            found.append(op)
-        return mlir.WalkResult.ADVANCE
-
-    ir.as_operation(module).walk(visit)
     count = 0
-    for mul in found:
+    for mul in ir.ops_named(module, "stablehlo.multiply"):
         parts = _embedding_parts(mul)
         if parts is None:
             continue
