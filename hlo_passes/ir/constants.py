@@ -146,12 +146,14 @@ def _parse_dense_text(attr, dtype: np.dtype, shape) -> np.ndarray:
 def _dense_caster(attr):
     """The bindings' own caster for dense attributes raises TypeError for element types it has no class
     for (complex): from `op.attributes[name]` that is a bare exception, and from `NamedAttribute.attr`
-    (a C++ callback) it aborts the process. This one falls back to the generic DenseElementsAttr."""
-    for cls in (mlir.DenseFPElementsAttr, mlir.DenseIntElementsAttr):
-        try:
-            return cls(attr)
-        except ValueError:
-            continue
+    (a C++ callback) it aborts the process. This one falls back to the generic DenseElementsAttr.
+    It picks the class by element type instead of trying each: a failed cast's ValueError prints the whole
+    attribute into its message (33 MB for a 16 MB int8 weight; 3.5 s per walk over an int8 8x1024 model)."""
+    element = mlir.ShapedType(attr.type).element_type
+    if isinstance(element, mlir.FloatType):
+        return mlir.DenseFPElementsAttr(attr)
+    if isinstance(element, (mlir.IntegerType, mlir.IndexType)):
+        return mlir.DenseIntElementsAttr(attr)
     return mlir.DenseElementsAttr(attr)
 
 
