@@ -47,6 +47,12 @@ class Pattern:
         """Match at `op` without changing anything: (match, "") or (None, why not)."""
         return match_root(self.root, op, self.where, explain)
 
+    def quick_check(self) -> Callable[[tuple], bool] | None:
+        """A necessary condition on the names of the ops defining the root's operands (None for a block
+        argument), asked before `match`: False means `match` would certainly fail. From the template; a
+        subclass with an early refusal of its own may replace it. None: nothing to check."""
+        return self.root.quick_check()
+
 
 @dataclass(frozen=True)
 class PatternSet:
@@ -152,9 +158,18 @@ def _callback(patterns: list[Pattern], run: _Run):
     """One callback per root op name: tries its patterns in benefit order, matching without building
     anything; the winner's rewrite runs later, under the driver's insertion point."""
     explaining = [run.debug(p.name) for p in patterns]
+    # (an explained near-miss needs the whole matcher's reason: no quick check for those)
+    quick = [None if explain else p.quick_check() for p, explain in zip(patterns, explaining)]
+    tries = list(zip(patterns, explaining, quick))
 
     def fn(op):
-        for pattern, explain in zip(patterns, explaining):
+        producers = None
+        for pattern, explain, check in tries:
+            if check is not None:
+                if producers is None:
+                    producers = _producers(op)
+                if not check(producers):
+                    continue
             try:
                 m, why = pattern.match(op, explain)
             except HloError:
@@ -173,6 +188,12 @@ def _callback(patterns: list[Pattern], run: _Run):
         return None
 
     return fn
+
+
+def _producers(op) -> tuple:
+    """The name of each operand's defining op (None for a block argument): what `could_match` reads."""
+    block = ir.mlir.Block
+    return tuple([None if isinstance(owner, block) else owner.name for owner in [v.owner for v in op.operands]])
 
 
 def _rewrite(pattern: Pattern, m: Match, op, run: _Run, explain: bool):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ml_dtypes
 import numpy as np
 
+from .. import ir
 from ..diagnostics import Decline  # noqa: F401 -- the evaluators' refusal (one failure type for all)
 
 # MLIR element type name -> numpy dtype, for the types the folder and the rules reason about
@@ -27,8 +28,30 @@ _UNSIGNED = {np.dtype(v) for k, v in CLAIMED.items() if k[0] == "u"}
 _BITS = {np.dtype(ml_dtypes.int4): 4, np.dtype(ml_dtypes.uint4): 4, np.dtype(np.bool_): 1}
 
 
+_SEEN: dict = {}  # TypeID (or integer width and signedness) -> dtype or None
+
+
 def claimed(element_type) -> np.dtype | None:
-    """The numpy dtype of an MLIR element type that the folder handles, else None."""
+    """The numpy dtype of an MLIR element type that the folder handles, else None.
+
+    Remembered by type kind, not by printing the type (which costs more than the rest of a fold's
+    checks) nor by the type itself (a cached Type would keep its context, and every weight uniqued in
+    it, alive): a TypeID is static, and integers add their width and signedness."""
+    t = element_type.maybe_downcast() if hasattr(element_type, "maybe_downcast") else element_type
+    if isinstance(t, ir.mlir.IntegerType):
+        key = (t.width, t.is_signed, t.is_unsigned)
+    else:
+        key = getattr(t, "typeid", None)
+        if key is None:
+            return _claimed(t)
+    try:
+        return _SEEN[key]
+    except KeyError:
+        out = _SEEN[key] = _claimed(t)
+        return out
+
+
+def _claimed(element_type) -> np.dtype | None:
     found = CLAIMED.get(str(element_type))
     return None if found is None else np.dtype(found)
 

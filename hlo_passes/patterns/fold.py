@@ -111,11 +111,11 @@ GROWING_BROADCAST = 4096  # elements: broadcasts of non-splat constants this big
 
 def _unclaimed(op) -> str | None:
     for v in list(op.operands) + list(op.results):
-        if not isinstance(v.type.maybe_downcast(), ir.mlir.ShapedType):
+        t = v.type.maybe_downcast()
+        if not isinstance(t, ir.mlir.ShapedType):
             return "not a tensor"
-        et = vals.element_type(v)
-        if dt.claimed(et) is None:
-            return f"element type {et} is not one the folder evaluates"
+        if dt.claimed(t.element_type) is None:
+            return f"element type {t.element_type} is not one the folder evaluates"
     return None
 
 
@@ -125,19 +125,22 @@ def _evaluate(max_elements: int):
 
     def where(m) -> bool | str:
         op = m.root
-        if DEQUANTIZE_MARK in op.attributes:
-            return "a dequantization from quantize-int8-dynamic: folding it would turn the int8 weight back into floats"
+        producers = []
         for i, v in enumerate(op.operands):  # the cheap refusal first (most ops): by op name, nothing read
             producer = vals.defining_op(v)
             if producer is None or producer.name not in vals.CONSTANT_OPS:
                 return f"operand {i} is not a constant"
+            producers.append(producer)
+        if DEQUANTIZE_MARK in op.attributes:
+            return "a dequantization from quantize-int8-dynamic: folding it would turn the int8 weight back into floats"
+        if len(op.results) != 1 or not producers and op.name != "stablehlo.iota":
+            return "not a single-result op with operands"
         why = _unclaimed(op)  # before any attribute is read: the bindings cannot read some (complex)
         if why:
             return why
-        ok = _all_constant(m)
-        if ok is not True:
-            return ok
-        attrs = [vals.constant_attr(vals.defining_op(v)) for v in op.operands]
+        if not _ranked(op.results[0]):
+            return "result is not a ranked tensor"
+        attrs = [p.attributes["value"] for p in producers]
         rtype = op.results[0].type
         if op.name == "stablehlo.broadcast_in_dim" and not vals.is_splat(attrs[0]) and \
                 vals.num_elements(attrs[0].type) >= GROWING_BROADCAST and vals.num_elements(rtype) > \
@@ -175,18 +178,6 @@ def _ranked(value) -> bool:
     return isinstance(value.type.maybe_downcast(), ir.mlir.RankedTensorType)
 
 
-def _all_constant(m) -> bool | str:
-    op = m.root
-    if len(op.results) != 1 or not op.operands and op.name not in ("stablehlo.iota",):
-        return "not a single-result op with operands"
-    for i, v in enumerate(op.operands):
-        if vals.constant_attr(vals.defining_op(v)) is None:
-            return f"operand {i} is not a constant"
-    if not _ranked(op.results[0]):
-        return "result is not a ranked tensor"
-    return True
-
-
 def _arith_convertible(m) -> bool | str:
     if not _ranked(m.root.results[0]):
         return "not a ranked tensor"
@@ -198,9 +189,24 @@ def _arith_to_stablehlo(m):
     return stablehlo.ConstantOp(attr).result
 
 
+class Fold(Pattern):
+    """A fold: its op is a candidate only when every operand comes straight from a constant op, which the
+    driver's quick check sees from the operands' producers before any matching (most ops fail it)."""
+
+    def quick_check(self):
+        return _from_constants
+
+
+def _from_constants(producers: tuple) -> bool:
+    for p in producers:
+        if p not in vals.CONSTANT_OPS:
+            return False
+    return True
+
+
 def fold_patterns(max_elements: int = 1 << 20) -> PatternSet:
     evaluate_ = _evaluate(max_elements)
-    folds = [Pattern(f"fold {name.split('.', 1)[1]}", Op(name), _materialize, where=evaluate_) for name in EVALUATORS]
+    folds = [Fold(f"fold {name.split('.', 1)[1]}", Op(name), _materialize, where=evaluate_) for name in EVALUATORS]
     folds.append(Pattern("arith.constant to stablehlo.constant", Op("arith.constant"), _arith_to_stablehlo,
                          where=_arith_convertible))
     return PatternSet(folds, name="fold-constants")

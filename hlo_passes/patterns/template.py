@@ -51,6 +51,12 @@ class Template:
     def root_names(self) -> tuple[str, ...]:
         raise TypeError(f"{self!r} cannot be the root of a pattern: use Op(...)")
 
+    def producers(self) -> frozenset | None:
+        """The op names that may define a value this template matches, or None for "anything" (block
+        arguments included). Only a necessary condition: the driver's quick rejection (`Op.could_match`)
+        reads it, the matcher does not."""
+        return None
+
 
 def _bind(name: str | None, value, binds: Bindings, trace: Trace, depth: int, what: str) -> Bindings | None:
     if name is None:
@@ -93,6 +99,9 @@ class Const(Template):
     value: float | int | bool | None = None
     where: Callable[[np.ndarray], bool] | None = None
 
+    def producers(self):
+        return _CONSTANTS
+
     def match(self, value, binds, trace, depth):
         op = vals.defining_op(value)
         attr = vals.constant_attr(op) if op is not None else None
@@ -109,6 +118,8 @@ class Const(Template):
         if out is not None:
             yield out
 
+
+_CONSTANTS = frozenset(vals.CONSTANT_OPS)
 
 COMMUTATIVE = {"stablehlo.add", "stablehlo.multiply", "stablehlo.maximum", "stablehlo.minimum",
                "stablehlo.and", "stablehlo.or", "stablehlo.xor"}
@@ -152,6 +163,43 @@ class Op(Template):
 
     def root_names(self):
         return self._names
+
+    def producers(self):
+        return frozenset(self._names)
+
+    def quick_check(self) -> Callable[[tuple], bool] | None:
+        """A necessary condition for matching, from `producers` (the name of each operand's defining op,
+        None for a block argument): False when an operand's producer is of a kind its template never
+        accepts. None when the template constrains nothing at the first level. Most candidate roots fail
+        here for the cost of a few set lookups instead of the matcher's generators (the greedy driver
+        asks every op of the module, twice per fixpoint)."""
+        templates = self.operands
+        prefix = bool(templates) and templates[-1] is Ellipsis
+        if prefix:
+            templates = templates[:-1]
+        if not templates:  # `Op(cls)` or `Op(cls, ...)`: the operands are not looked at
+            return None
+        count = len(templates)
+        checks = tuple((i, t.producers()) for i, t in enumerate(templates) if t.producers() is not None)
+        commutes = self.commutative if self.commutative is not None else any(n in COMMUTATIVE for n in self._names)
+        swapped = tuple((1 - i, s) for i, s in checks) if commutes and count == 2 else None
+
+        def quick(producers: tuple) -> bool:
+            if len(producers) != count and (not prefix or len(producers) < count):
+                return False
+            for i, names in checks:
+                if producers[i] not in names:
+                    break
+            else:
+                return True
+            if swapped is None or len(producers) != 2:
+                return False
+            for i, names in swapped:
+                if producers[i] not in names:
+                    return False
+            return True
+
+        return quick
 
     def match(self, value, binds, trace, depth):
         op = vals.defining_op(value)
@@ -227,6 +275,10 @@ class Alt(Template):
 
     def root_names(self):
         return tuple(n for o in self.options for n in o.root_names())
+
+    def producers(self):
+        sets = [o.producers() for o in self.options]
+        return None if any(x is None for x in sets) else frozenset().union(*sets)
 
 
 def Opt(cls, inner: Template, **kw) -> Template:  # noqa: N802 -- reads as a template constructor

@@ -6,6 +6,8 @@ Blocks, resource attributes need `ir.to_numpy`, enum attributes only print) are 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import ir
@@ -63,7 +65,7 @@ def is_splat(attr) -> bool:
 def num_elements(value_or_type) -> int:
     t = getattr(value_or_type, "type", value_or_type)
     shaped = mlir.ShapedType(t)
-    return int(np.prod(shaped.shape)) if shaped.has_static_shape else -1
+    return math.prod(shaped.shape) if shaped.has_static_shape else -1
 
 
 def splat_scalar(attr):

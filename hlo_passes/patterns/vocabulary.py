@@ -157,6 +157,10 @@ class Plumbed(Template):
     def __repr__(self) -> str:
         return f"Plumbed({self.inner!r})"
 
+    def producers(self):
+        inner = self.inner.producers()
+        return None if inner is None else inner | frozenset(_PLUMBING)
+
     def match(self, value, binds, trace, depth):
         # Each level is tried with a trace of its own: a level that is merely the wrong kind of op (the
         # reshape in front of the reduce) is not a near-miss when a deeper level matches, and reporting it
