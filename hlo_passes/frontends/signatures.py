@@ -17,9 +17,10 @@ buffers by content; this module gives it exactly that:
   constant used by more than one function). MLIR prints (and writes as bytecode) only the blobs the ops
   reference, so the module is as large as one signature's, not the sum (see `weight_stats`).
 
-Weights in: torch-mlir writes them as resource blobs (`export_torch`, per signature, handed over as text);
-JAX's `params` are lowered as arguments (so the lowered text stays small) and then bound here to resource
-blobs that reference the numpy arrays without a copy.
+Weights in, both front ends alike: they are lowered as the functions' leading arguments (torch: parameters and
+buffers, `export_lifted`; JAX: `params`), so the exported modules stay small, and are then bound here to
+resource blobs that reference the torch tensors' / numpy arrays' memory without a copy. The torch export is
+checked on XLA before binding, weights as arguments (`check_signatures`).
 """
 
 from __future__ import annotations
@@ -36,8 +37,8 @@ from ..diagnostics import HloError
 from ..ir import mlir
 from ..ir import stablehlo as hlo
 
-__all__ = ["from_torch", "from_jax", "merge", "share_weights", "weight_stats", "select_signature", "leaf_name",
-           "SHARE_BYTES"]
+__all__ = ["from_torch", "from_jax", "merge", "bind_weights", "entry_of", "check_module", "check_signatures",
+           "share_weights", "weight_stats", "select_signature", "leaf_name", "SHARE_BYTES"]
 
 SHARE_BYTES = 64  # constants this large count as weights: hashed, shared, and dense ones become blobs
 
@@ -144,11 +145,22 @@ def _with_names(fn, attr_name: str, key: str, names: list[str]) -> None:
     fn.attributes[attr_name] = mlir.ArrayAttr.get(dicts)
 
 
-def _bind(fn, bound: list[tuple[str, np.ndarray]], attrs: dict) -> None:
-    """Replace the function's first len(bound) arguments by constants of the given arrays (one shared
-    resource attribute per array across all signatures: `attrs` caches them by resource name)."""
+def entry_of(module) -> mlir.Operation:
+    """The one public function of a single export (`main` for torch-mlir and JAX)."""
+    public = [f for f in _functions(module) if _is_public(f)]
+    if len(public) != 1:
+        raise HloError(f"the export has {len(public)} public functions, expected 1")
+    return public[0]
+
+
+def bind_weights(fn, bound: list[tuple[str, np.ndarray]], attrs: dict) -> None:
+    """Replace the function's first len(bound) arguments by constants of the given arrays: `dense_resource`
+    attributes named after the weights that reference the arrays' memory, no copy. One attribute per name
+    across all signatures (`attrs` caches them by resource name), so each weight is held once."""
     block = fn.regions[0].blocks[0]
     ftype = mlir.FunctionType(mlir.TypeAttr(fn.attributes["function_type"]).value)
+    if len(bound) > len(ftype.inputs):
+        raise HloError(f"{len(bound)} weights to bind, but the export takes {len(ftype.inputs)} arguments")
     loc = fn.location
     with mlir.InsertionPoint.at_block_begin(block), loc:
         for i, (name, array) in enumerate(bound):
@@ -167,8 +179,12 @@ def _bind(fn, bound: list[tuple[str, np.ndarray]], attrs: dict) -> None:
         fn.attributes["arg_attrs"] = mlir.ArrayAttr.get(list(mlir.ArrayAttr(fn.attributes["arg_attrs"]))[len(bound):])
 
 
-def merge(parts: list[Part]) -> mlir.Module:
-    """The parts' modules as one: renamed, named, weights bound and shared (see the module docstring)."""
+def merge(parts: list[Part], *, check=None) -> mlir.Module:
+    """The parts' modules as one: renamed, named, weights bound and shared (see the module docstring).
+
+    `check(module)`, if given, is called once on the merged module before the weights are bound (each
+    signature still takes its `bound` weights as leading arguments): `from_torch` runs its XLA check there.
+    """
     if not parts:
         raise HloError("no signatures to export")
     seen = set()
@@ -179,14 +195,26 @@ def merge(parts: list[Part]) -> mlir.Module:
             raise HloError(f"signature '{part.signature}' given twice")
         seen.add(part.signature)
     ctx = ir.make_context()
-    attrs: dict = {}
     merged = None
     with ctx:
         for part in parts:
             module = ir.parse(part.text, filename=f"<{part.signature}>", context=ctx)
-            entry = _rename(module, part)
+            _rename(module, part)
+            if merged is None:
+                merged = module
+                continue
+            body = merged.body
+            for op in ir.module_ops(module):
+                op.detach_from_parent()
+                body.append(op)
+        if check is not None:
+            check(merged)
+        funcs = {_fname(f): f for f in _functions(merged)}
+        attrs: dict = {}
+        for part in parts:
+            entry = funcs[part.signature]
             if part.bound:
-                _bind(entry, part.bound, attrs)
+                bind_weights(entry, part.bound, attrs)
             ftype = mlir.FunctionType(mlir.TypeAttr(entry.attributes["function_type"]).value)
             for what, names, count in (("input", part.inputs, len(ftype.inputs)),
                                        ("output", part.outputs, len(ftype.results))):
@@ -195,19 +223,64 @@ def merge(parts: list[Part]) -> mlir.Module:
                                    f" pytree {len(names)}")
             _with_names(entry, "arg_attrs", "jax.arg_info", part.inputs)
             _with_names(entry, "res_attrs", "jax.result_info", part.outputs)
-            if merged is None:
-                merged = module
-                continue
-            body = merged.body
-            for op in ir.module_ops(module):
-                op.detach_from_parent()
-                body.append(op)
-        share_weights(merged)
+        arrays = {attrs[name]: array for part in parts for name, array in (part.bound or ())}
+        share_weights(merged, arrays)
         try:
             merged.operation.verify()
         except ir.MLIRError as e:
             raise ir.error_from_mlir(e, what="the merged module") from None
     return merged
+
+
+def check_module(module, parts: list[Part]) -> tuple[mlir.Operation, list[str], list[int]]:
+    """A copy of a merged, not yet bound module whose `main` runs every signature at once: its arguments are
+    the weights (each once, in first-use order), then each signature's inputs in `parts` order; its results
+    are each signature's results in that order. Returns (copy, weight names, result count per signature).
+
+    Why: one XLA compile and one transfer of the weights to the worker checks all signatures (weights as
+    arguments compile in seconds; as constants XLA spends its time on them, and per signature)."""
+    copy = ir.clone(module)
+    funcs = {_fname(f): f for f in _functions(copy)}
+    if "main" in funcs:
+        raise HloError("a signature or helper is named 'main': cannot build the check module")
+    names: list[str] = []
+    index: dict[str, int] = {}
+    for part in parts:
+        for name, _ in part.bound or ():
+            if name not in index:
+                index[name] = len(names)
+                names.append(name)
+    types = {}
+    for part in parts:
+        ftype = mlir.FunctionType(mlir.TypeAttr(funcs[part.signature].attributes["function_type"]).value)
+        types[part.signature] = ftype
+        for (name, _), t in zip(part.bound or (), ftype.inputs):
+            types.setdefault(("weight", name), t)
+    arg_types = [types[("weight", n)] for n in names]
+    result_types, counts = [], []
+    for part in parts:
+        ftype = types[part.signature]
+        arg_types += list(ftype.inputs)[len(part.bound or ()):]
+        result_types += list(ftype.results)
+        counts.append(len(ftype.results))
+    with copy.context, mlir.Location.unknown():
+        for fn in funcs.values():
+            fn.attributes["sym_visibility"] = mlir.StringAttr.get("private")
+        main = ir.func.FuncOp("main", mlir.FunctionType.get(arg_types, result_types),
+                              ip=mlir.InsertionPoint(copy.regions[0].blocks[0]))
+        block = main.add_entry_block()
+        with mlir.InsertionPoint(block):
+            offset, outs = len(names), []
+            for part in parts:
+                ftype = types[part.signature]
+                n_user = len(ftype.inputs) - len(part.bound or ())
+                operands = [block.arguments[index[name]] for name, _ in part.bound or ()]
+                operands += [block.arguments[offset + i] for i in range(n_user)]
+                offset += n_user
+                call = ir.func.CallOp(list(ftype.results), mlir.FlatSymbolRefAttr.get(part.signature), operands)
+                outs += list(call.results)
+            ir.func.ReturnOp(outs)
+    return copy, names, counts
 
 
 def _constants(module) -> list:
@@ -239,12 +312,14 @@ def _owner(op) -> str:
     return _fname(parent) if parent is not None else ""
 
 
-def share_weights(module) -> int:
+def share_weights(module, arrays: dict | None = None) -> int:
     """Point every use of one weight (same type, same bytes) at one attribute; `dense` weights used by
     several functions become one `dense_resource` blob. Mutates `module`; returns how many constants now
-    share another's weight."""
+    share another's weight. `arrays` maps attributes to the numpy arrays they were made from (bound
+    weights): their bytes are hashed from there, without reading them back out of MLIR (a copy each)."""
     groups: dict[tuple[str, bytes], list] = {}
     digests: dict = {}  # attribute -> digest: each distinct attribute is read once, however many use it
+    arrays = arrays or {}
     for op in _constants(module):
         attr = ir.downcast(op.attributes["value"])
         if isinstance(attr, mlir.DenseElementsAttr) and attr.is_splat:
@@ -252,7 +327,9 @@ def share_weights(module) -> int:
         if _nbytes(attr) < SHARE_BYTES:
             continue
         if attr not in digests:
-            data = np.ascontiguousarray(ir.to_numpy(attr)).view(np.uint8).reshape(-1)
+            data = arrays.get(attr)
+            data = ir.to_numpy(attr) if data is None else data
+            data = np.ascontiguousarray(data).view(np.uint8).reshape(-1)
             digests[attr] = hashlib.blake2b(data, digest_size=20).digest()
             del data
         groups.setdefault((str(attr.type), digests[attr]), []).append((op, attr))
@@ -316,14 +393,22 @@ def select_signature(module, signature: str) -> mlir.Operation:
 
 # --------------------------------------------------------------------------------------------- PyTorch
 
-def from_torch(module, signatures: dict[str, tuple]) -> mlir.Module:
+def from_torch(module, signatures: dict[str, tuple], *, check: bool = True, rtol: float = 1e-3,
+               atol: float = 1e-5) -> mlir.Module:
     """Export `module(*args)` for each `signature -> args` with torch.export + torch-mlir, and merge them.
 
     Arguments may be pytrees (a dict KV cache); their leaves become the function's inputs, named after
     `module.forward`'s parameters. The outputs are named from the eager result's pytree (run once per
-    signature, under no_grad). Non-persistent buffers and i64 ids are handled by `export_torch`.
+    signature, under no_grad). Non-persistent buffers and i64 ids are handled by `export_lifted`.
+
+    Weights: each export keeps the model's weights as leading arguments (`export_lifted`), so torch-mlir
+    never copies them; `merge` binds each to ONE `dense_resource` blob over the torch tensor's own memory
+    (the module keeps those tensors alive: deleting the model frees nothing, and copies nothing).
+    With `check` (the default), before binding, every signature runs on XLA CPU in one compile (see
+    `check_module`) and must give torch's outputs, as `export_torch` checks them.
     """
     from . import torch as ft
+    from .torch_fixes import fix_negative_gather_indices
 
     torch = ft._require("torch")
     from torch.utils import _pytree as pytree
@@ -340,9 +425,50 @@ def from_torch(module, signatures: dict[str, tuple]) -> mlir.Module:
             out = module(*args)
         outputs = [leaf_name(*_result_prefix(path)) for path, _ in pytree.tree_flatten_with_path(out)[0]] \
             if isinstance(out, (dict, tuple, list)) else ["output_0"]
-        text = ft.export_torch(module, *args, bytecode=True)  # (raw weight bytes, not hex text)
-        parts.append(Part(name, text, _unique(inputs, "input", name), _unique(outputs, "output", name)))
-    return merge(parts)
+        del out
+        lifted = ft.export_lifted(module, *args)
+        parsed = ir.parse(lifted.code)
+        if fix_negative_gather_indices(parsed):
+            lifted.code = ir.to_bytecode(parsed)
+        del parsed
+        parts.append(Part(name, lifted.code, _unique(inputs, "input", name), _unique(outputs, "output", name),
+                          lifted.weights))
+    examples = {name: tuple(a) if isinstance(a, (tuple, list)) else (a,) for name, a in signatures.items()}
+
+    def run_check(merged) -> None:
+        check_signatures(merged, parts, module, examples, rtol=rtol, atol=atol)
+
+    return merge(parts, check=run_check if check else None)
+
+
+def check_signatures(merged, parts: list[Part], model, examples: dict, *, rtol: float = 1e-3,
+                     atol: float = 1e-5) -> None:
+    """Run every signature of an unbound merged torch export on XLA CPU at once (`check_module`, the weights
+    passed as arguments once) and compare each with torch's outputs on its example arguments."""
+    from .. import numerics
+    from . import torch as ft
+
+    torch = ft._require("torch")
+    from torch.utils import _pytree as pytree
+
+    skip = "from_torch(..., check=False) skips this check"
+    checked, names, counts = check_module(merged, parts)
+    arrays = {name: array for part in parts for name, array in part.bound or ()}
+    inputs = [arrays[n] for n in names]
+    for part in parts:
+        inputs += [ft._to_numpy(t) for t in pytree.tree_leaves(examples[part.signature])
+                   if isinstance(t, torch.Tensor)]
+    expected = numerics.signature(checked)
+    if len(inputs) != len(expected):
+        raise HloError(f"cannot check the export of {type(model).__name__}: it takes {len(expected)} inputs, "
+                       f"the examples give {len(inputs)}; {skip}")
+    got = numerics.execute(checked, inputs)
+    del checked, inputs
+    start = 0
+    for part, count in zip(parts, counts):
+        ft.compare_with_torch(got[start:start + count], model, examples[part.signature], rtol=rtol, atol=atol,
+                              what=part.signature, skip=skip)
+        start += count
 
 
 # ------------------------------------------------------------------------------------------------- JAX

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import functools
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..diagnostics import HloError
 
-__all__ = ["export_torch", "check_export", "persistent_buffers", "tiny_llama", "tiny_qwen2", "tiny_mistral",
-           "tiny_falcon", "tiny_gpt2", "export_causal_lm"]
+__all__ = ["export_torch", "export_lifted", "Lifted", "check_export", "compare_with_torch", "persistent_buffers",
+           "tiny_llama", "tiny_qwen2", "tiny_mistral", "tiny_falcon", "tiny_gpt2", "export_causal_lm"]
 
 _INSTALL_HINT = "pip install -e '.[torch]'"
 
@@ -61,58 +62,143 @@ def persistent_buffers(model):
             module._non_persistent_buffers_set.update(names)
 
 
-def export_torch(model, *example_args, output_type: str = "stablehlo", check: bool = True,
-                 rtol: float = 1e-3, atol: float = 1e-5, bytecode: bool = False) -> str | bytes:
-    """Export `model(*example_args)` with torch-mlir and return the module as MLIR text.
+# Weights of at least this many bytes are lifted out of torch-mlir's import as function arguments and bound
+# again as `dense_resource` constants that reference torch's own memory (see `export_lifted`). Smaller tensors
+# (scalars, a rotary `inv_freq`) stay torch-mlir's literals: 1-element ones become dense splats it can fold.
+LIFT_BYTES = 64
 
-    The text keeps the weights (torch-mlir writes them as `dense_resource` blobs in the trailing
-    `dialect_resources` section) and no locations. The model is exported as it is (call `.eval()`
-    first for inference graphs); its non-persistent buffers are made persistent only during the export
-    (see `persistent_buffers`).
 
-    A StableHLO export is not taken on trust: torch-mlir miscompiles some models silently. Faults that can
-    be repaired exactly are repaired (negative constant gather indices, see `torch_fixes`), and with
-    `check` (the default) the export runs on XLA CPU on the example inputs and must give torch's outputs:
-    every output within `atol + rtol * max|torch output|`, else an `HloError` names the largest difference.
-    The torch run restores the model's buffers afterwards (a module that writes a KV cache in place keeps
-    its state); the new values of such buffers, which torch-mlir returns before the model's own outputs,
-    are not compared. `check=False` skips the check (for models too large to run twice).
+@dataclass
+class Lifted:
+    """One export with its weights lifted: `code` is the module (bytecode, or text for other dialects) whose
+    first `len(weights)` arguments are the weights; `weights` are `(name, array)` pairs in argument order,
+    the name a parameter's or buffer's qualified name (`layers.0.wq.weight`), the array a zero-copy numpy
+    view of the model's own tensor."""
+    code: bytes | str
+    weights: list[tuple[str, np.ndarray]] = field(default_factory=list)
 
-    `bytecode=True` returns MLIR bytecode instead (what `from_torch` asks for): the weights travel as raw
-    bytes, not as hex text twice their size, and printing and parsing are faster (8x1024 example LLM: 623 MB
-    written in 0.75 s and parsed in 1.4 s, against 1246 MB of text in 3.4 s and 5.0 s).
+
+def _weight_array(tensor) -> np.ndarray | None:
+    """A numpy view of a CPU tensor's memory (no copy), or None when numpy has no form for it."""
+    torch = _require("torch")
+    if not isinstance(tensor, torch.Tensor) or tensor.device.type != "cpu" or tensor.is_sparse:
+        return None
+    try:
+        return _to_numpy(tensor)
+    except (TypeError, RuntimeError):  # fp8, complex32, quantized tensors: torch-mlir keeps them as literals
+        return None
+
+
+def _lift(prog) -> list[tuple[str, np.ndarray]]:
+    """Freeze the program's small and mutated state into its graph (what torch-mlir's frozen import does) and
+    keep the rest as leading placeholders; returns the kept ones as `(name, array)` in placeholder order.
+
+    Why: torch-mlir's frozen import turns every weight into a literal by way of `tensor.tolist()` (a Python
+    float object per element: ~40 bytes and ~50 ns each), and its pipeline prints the whole module with its
+    blobs for error reports; at 623 MB of weights that is most of the export's time and peak memory. As
+    arguments the weights cost nothing until `merge`/`export_torch` binds them to blobs over torch's memory.
     """
-    _require("torch")
+    from torch.export.graph_signature import InputKind
+
+    sig = prog.graph_signature
+    mutated = set(getattr(sig, "buffers_to_mutate", {}).values())
+    state, constants = prog.state_dict, getattr(prog, "constants", {}) or {}
+    placeholders = {n.name: n for n in prog.graph.nodes if n.op == "placeholder"}
+    kinds = {InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR}
+    lifted, user_seen = [], False
+    for spec in sig.input_specs:
+        node = placeholders.get(getattr(spec.arg, "name", None))
+        if spec.kind not in kinds:
+            user_seen = True
+            continue
+        if node is None:
+            continue
+        where = constants if spec.kind == InputKind.CONSTANT_TENSOR else state
+        value = where.get(spec.target, constants.get(spec.target))
+        if value is None:
+            raise HloError(f"torch.export lists {spec.kind.name.lower()} '{spec.target}' but holds no value for it")
+        array = None if spec.target in mutated else _weight_array(value)
+        if array is not None and array.nbytes >= LIFT_BYTES and not user_seen:
+            lifted.append((spec.target, array))
+            continue
+        node.replace_all_uses_with(value)  # frozen: torch-mlir makes it a literal
+        prog.graph.erase_node(node)
+    return lifted
+
+
+def export_lifted(model, *example_args, output_type: str = "stablehlo") -> Lifted:
+    """`torch.export` + torch-mlir with the model's weights as the function's leading arguments.
+
+    The steps are torch-mlir's `export_and_import` (export, its decomposition table, import, lowering to
+    `output_type`) except the import: parameters and buffers of >= LIFT_BYTES bytes (not written in place)
+    stay arguments instead of becoming literals (see `_lift`). The module travels as bytecode, so it is small.
+    """
+    torch = _require("torch")
     fx = _require("torch_mlir.fx")
+    from torch_mlir.extras.fx_decomp_util import get_decomposition_table
+    from torch_mlir.extras.fx_importer import FxImporter
+
     try:
         with persistent_buffers(model):
-            module = fx.export_and_import(model, *example_args, output_type=output_type)
+            prog = torch.export.export(model, tuple(example_args), strict=False)
+        prog = prog.run_decompositions(get_decomposition_table())
+        weights = _lift(prog)
+        context = fx.ir.Context()
+        fx.torch_d.register_dialect(context)
+        importer = FxImporter(context=context)
+        importer.import_stateless_graph(prog.graph, func_name="main")
+        del prog
+        module = fx._module_lowering(False, False, fx.OutputType.get(output_type), importer.module)
     except HloError:
         raise
     except Exception as e:  # noqa: BLE001 -- torch.export and torch-mlir raise many kinds
         first = (str(e).strip().splitlines() or [""])[0]
         raise HloError(f"torch-mlir cannot export {type(model).__name__}: {type(e).__name__}: {first}") from e
-    if bytecode and output_type == "stablehlo":
-        import io
+    if output_type != "stablehlo":
+        return Lifted(module.operation.get_asm(enable_debug_info=False), weights)
+    import io
 
-        buffer = io.BytesIO()
-        module.operation.write_bytecode(buffer)
-        text = buffer.getvalue()
-        del buffer
-    else:
-        text = module.operation.get_asm(enable_debug_info=False)
-    del module  # (torch-mlir's copy of the weights)
-    if output_type != "stablehlo":  # other dialects do not parse in our context: nothing to repair or run
-        return text
+    buffer = io.BytesIO()
+    module.operation.write_bytecode(buffer)
+    return Lifted(buffer.getvalue(), weights)
+
+
+def export_torch(model, *example_args, output_type: str = "stablehlo", check: bool = True,
+                 rtol: float = 1e-3, atol: float = 1e-5, bytecode: bool = False) -> str | bytes:
+    """Export `model(*example_args)` with torch-mlir and return the module as MLIR text.
+
+    The text keeps the weights as `dense_resource` blobs named after the parameters (`layers.0.wq.weight`;
+    small tensors keep torch-mlir's `torch_tensor_...` names) and no locations. The model is exported as it
+    is (call `.eval()` first for inference graphs); its non-persistent buffers are made persistent only
+    during the export (see `persistent_buffers`).
+
+    A StableHLO export is not taken on trust: torch-mlir miscompiles some models silently. Faults that can
+    be repaired exactly are repaired (negative constant gather indices, see `torch_fixes`), and with
+    `check` (the default) the export runs on XLA CPU on the example inputs and must give torch's outputs:
+    every output within `atol + rtol * max|torch output|`, else an `HloError` names the largest difference.
+    The check runs before the weights are bound, with them as arguments: XLA compiles no weight constants.
+    The torch run restores the model's buffers afterwards (a module that writes a KV cache in place keeps
+    its state); the new values of such buffers, which torch-mlir returns before the model's own outputs,
+    are not compared. `check=False` skips the check.
+
+    `bytecode=True` returns MLIR bytecode instead: the weights travel as raw bytes, not as hex text twice
+    their size, and printing and parsing are faster. Other `output_type`s (torch, linalg) are returned as
+    torch-mlir prints them, weights as arguments (nothing binds them in that dialect).
+    """
+    lifted = export_lifted(model, *example_args, output_type=output_type)
+    if output_type != "stablehlo":
+        return lifted.code
     from .. import ir
+    from .signatures import bind_weights, entry_of
     from .torch_fixes import fix_negative_gather_indices
 
-    parsed = ir.parse(text)
-    if fix_negative_gather_indices(parsed):
-        text = ir.to_bytecode(parsed) if bytecode else ir.to_text(parsed)
+    parsed = ir.parse(lifted.code)
+    fix_negative_gather_indices(parsed)
     if check:
-        check_export(parsed, model, example_args, rtol=rtol, atol=atol)
-    return text
+        check_export(parsed, model, example_args, rtol=rtol, atol=atol, weights=[a for _, a in lifted.weights])
+    with parsed.context:
+        bind_weights(entry_of(parsed), lifted.weights, {})
+    return ir.to_bytecode(parsed) if bytecode else ir.to_text(parsed)
 
 
 def _to_numpy(tensor):
@@ -147,22 +233,33 @@ def _torch_outputs(model, example_args) -> list:
     return [_to_numpy(t) for t in _pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
 
 
-def check_export(module, model, example_args, *, rtol: float = 1e-3, atol: float = 1e-5) -> None:
+def check_export(module, model, example_args, *, rtol: float = 1e-3, atol: float = 1e-5, weights=()) -> None:
     """Raise an `HloError` unless `module` (torch-mlir's export of `model`) computes torch's outputs on
-    `example_args`, each within `atol + rtol * max|torch output|`; the message names the largest difference."""
+    `example_args`, each within `atol + rtol * max|torch output|`; the message names the largest difference.
+    `weights`: arrays for the module's leading arguments (an `export_lifted` module), passed before the
+    example's tensors."""
     torch = _require("torch")
     from torch.utils import _pytree
 
     from .. import numerics
 
-    name = type(model).__name__
-    inputs = [_to_numpy(t) for t in _pytree.tree_leaves(example_args) if isinstance(t, torch.Tensor)]
-    want = _torch_outputs(model, example_args)
-    skip = "export_torch(..., check=False) skips this check"
+    inputs = list(weights) + [_to_numpy(t) for t in _pytree.tree_leaves(example_args) if isinstance(t, torch.Tensor)]
     if len(inputs) != len(numerics.signature(module)):
-        raise HloError(f"cannot check the export of {name}: it takes {len(numerics.signature(module))} inputs, "
-                       f"the example has {len(inputs)} tensors; {skip}")
-    got = numerics.execute(module, inputs)
+        raise HloError(f"cannot check the export of {type(model).__name__}: it takes "
+                       f"{len(numerics.signature(module))} inputs, the example has {len(inputs) - len(weights)} "
+                       f"tensors (and {len(weights)} weights); {CHECK_SKIP}")
+    compare_with_torch(numerics.execute(module, inputs), model, example_args, rtol=rtol, atol=atol)
+
+
+CHECK_SKIP = "export_torch(..., check=False) skips this check"
+
+
+def compare_with_torch(got: list, model, example_args, *, rtol: float = 1e-3, atol: float = 1e-5,
+                       what: str = "", skip: str = CHECK_SKIP) -> None:
+    """Raise an `HloError` unless `got` (an export's results on `example_args`, as XLA computed them) ends
+    with torch's outputs, each within `atol + rtol * max|torch output|`. `what` names the signature."""
+    name = type(model).__name__ + (f" (signature '{what}')" if what else "")
+    want = _torch_outputs(model, example_args)
     if len(got) < len(want):
         raise HloError(f"cannot check the export of {name}: it returns {len(got)} values, torch {len(want)}; {skip}")
     got = got[len(got) - len(want):]  # torch-mlir returns buffers written in place first: not compared
