@@ -3,9 +3,11 @@ print a weight they do not change. Timings are in bench/llm.py; these tests pin 
 (or would break) the linear cost: which reads happen, how many copies of a weight exist, what gets printed."""
 
 import numpy as np
+import pytest
 
 from hlo_passes import ir
 from hlo_passes.ir import constants, mlir
+from hlo_passes.patterns import quant
 
 
 def _module(body: str, args: str, result: str) -> mlir.Module:
@@ -56,3 +58,47 @@ def test_reading_an_int8_weight_attribute_tries_no_failing_cast(monkeypatch):
         assert isinstance(int_attr, mlir.DenseIntElementsAttr) and isinstance(float_attr, mlir.DenseFPElementsAttr)
         np.testing.assert_array_equal(ir.to_numpy(int_attr), values)
         np.testing.assert_array_equal(ir.to_numpy(float_attr), floats)
+
+
+def _whole_quantize(w, axis):
+    """The whole-array formula the slab-wise quantize must equal exactly."""
+    if axis is None:
+        scale = quant._scales(np.abs(w).max(initial=0.0))
+        return np.clip(np.rint(w / scale), -quant.QMAX, quant.QMAX).astype(np.int8), scale
+    others = tuple(d for d in range(w.ndim) if d != axis)
+    scale = quant._scales(np.abs(w).max(axis=others, initial=0.0))
+    shape = [-1 if d == axis else 1 for d in range(w.ndim)]
+    return np.clip(np.rint(w / scale.reshape(shape)), -quant.QMAX, quant.QMAX).astype(np.int8), scale
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (300, 3), (1, 9), (4, 3, 6), (0, 4), (5, 0)])
+def test_slab_wise_quantize_and_error_equal_the_whole_array_formulas(monkeypatch, shape):
+    """quantize and relative_error work in slabs of rows so that an LM head never has float32/float64 copies of
+    itself made at once; with slabs of 4 elements (most weights here span several) they give exactly what the
+    whole-array formulas give."""
+    monkeypatch.setattr(quant, "_SLAB", 4)
+    rng = np.random.default_rng(len(shape) * 10 + shape[0])
+    w = (rng.standard_normal(shape) * rng.uniform(0.1, 10, shape[-1:])).astype(np.float32)
+    for axis in [None, *range(w.ndim)]:
+        q = quant.quantize(w, axis)
+        values, scale = _whole_quantize(w, axis)
+        np.testing.assert_array_equal(q.values, values)
+        np.testing.assert_array_equal(q.scale, scale)
+        whole = np.asarray(w, np.float64)
+        norm = np.linalg.norm(whole)
+        expect = float(np.linalg.norm(whole - q.dequantize()) / norm) if norm else 0.0
+        assert quant.relative_error(w, q) == pytest.approx(expect, rel=1e-6, abs=1e-12)
+    if w.ndim == 2 and w.size:  # int4 blocks along either axis
+        for block_axis in (0, 1):
+            if w.shape[block_axis] % 3 == 0:
+                b = quant.quantize_blockwise(w, block_axis, 3)
+                expect = np.linalg.norm(w.astype(np.float64) - b.dequantize()) / np.linalg.norm(w.astype(np.float64))
+                assert quant.relative_error(w, b) == pytest.approx(expect, rel=1e-6)
+
+
+def test_quantize_refuses_non_finite_weights_in_any_slab(monkeypatch):
+    monkeypatch.setattr(quant, "_SLAB", 4)
+    w = np.ones((10, 2), np.float32)
+    w[9, 1] = np.nan
+    with pytest.raises(ValueError, match="inf or NaN"):
+        quant.quantize(w, 0)
