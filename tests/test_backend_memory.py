@@ -102,3 +102,20 @@ def test_quantize_refuses_non_finite_weights_in_any_slab(monkeypatch):
     w[9, 1] = np.nan
     with pytest.raises(ValueError, match="inf or NaN"):
         quant.quantize(w, 0)
+
+
+@pytest.mark.parametrize("dtype,shape", [(np.float32, (257, 33)), (np.int8, (5,)), (np.float16, (3, 1, 7))])
+def test_a_resource_weight_is_read_with_one_copy(dtype, shape):
+    """Reading a dense_resource weight (the writer streams each one this way) keeps the single chunk the bytecode
+    writer hands over: the array's memory is a `bytes` object of exactly the weight's size, no second buffer."""
+    rng = np.random.default_rng(3)
+    values = (rng.standard_normal(shape) * 50).astype(dtype)
+    ctx = ir.make_context()
+    with ctx, mlir.Location.unknown():
+        attr = ir.from_numpy(values, resource="w")
+        back = ir.to_numpy(attr)
+        np.testing.assert_array_equal(back, values)
+        base = back
+        while isinstance(base, np.ndarray):
+            base = base.base
+        assert isinstance(base, memoryview) and isinstance(base.obj, bytes) and len(base.obj) == values.nbytes
