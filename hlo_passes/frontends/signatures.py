@@ -162,6 +162,7 @@ def bind_weights(fn, bound: list[tuple[str, np.ndarray]], attrs: dict) -> None:
     if len(bound) > len(ftype.inputs):
         raise HloError(f"{len(bound)} weights to bind, but the export takes {len(ftype.inputs)} arguments")
     loc = fn.location
+    made: dict = {}  # name -> this function's constant (a tied weight is two arguments of one name)
     with mlir.InsertionPoint.at_block_begin(block), loc:
         for i, (name, array) in enumerate(bound):
             arg = block.arguments[i]
@@ -169,8 +170,9 @@ def bind_weights(fn, bound: list[tuple[str, np.ndarray]], attrs: dict) -> None:
                 attrs[name] = ir.from_numpy(array, resource=name)
             if str(attrs[name].type) != str(arg.type):
                 raise HloError(f"weight {name} is {attrs[name].type}, but the export takes {arg.type}")
-            const = hlo.ConstantOp(attrs[name])
-            arg.replace_all_uses_with(const.result)
+            if name not in made:
+                made[name] = hlo.ConstantOp(attrs[name]).result
+            arg.replace_all_uses_with(made[name])
     for i in reversed(range(len(bound))):
         block.erase_argument(i)
     fn.attributes["function_type"] = mlir.TypeAttr.get(
@@ -410,21 +412,21 @@ def from_torch(module, signatures: dict[str, tuple], *, check: bool = True, rtol
     from . import torch as ft
     from .torch_fixes import fix_negative_gather_indices
 
-    torch = ft._require("torch")
+    ft._require("torch")
     from torch.utils import _pytree as pytree
 
     if not signatures:
         raise HloError("from_torch: no signatures given")
-    parts = []
+    parts, wants = [], {}
     for name, args in signatures.items():
         args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
         arg_names = _arg_names(module.forward, len(args))
         inputs = [leaf_name(arg_names[i], path[1:]) for path, _ in pytree.tree_flatten_with_path(args)[0]
                   for i in [int(_key_text(path[0]))]]
-        with torch.no_grad():
-            out = module(*args)
+        out = ft.eager_run(module, args)  # (buffers restored: each signature is exported from the same state)
         outputs = [leaf_name(*_result_prefix(path)) for path, _ in pytree.tree_flatten_with_path(out)[0]] \
             if isinstance(out, (dict, tuple, list)) else ["output_0"]
+        wants[name] = ft.tensor_leaves(out)  # what the check compares with: torch runs each signature once
         del out
         lifted = ft.export_lifted(module, *args)
         parsed = ir.parse(lifted.code)
@@ -436,15 +438,16 @@ def from_torch(module, signatures: dict[str, tuple], *, check: bool = True, rtol
     examples = {name: tuple(a) if isinstance(a, (tuple, list)) else (a,) for name, a in signatures.items()}
 
     def run_check(merged) -> None:
-        check_signatures(merged, parts, module, examples, rtol=rtol, atol=atol)
+        check_signatures(merged, parts, module, examples, rtol=rtol, atol=atol, wants=wants)
 
     return merge(parts, check=run_check if check else None)
 
 
 def check_signatures(merged, parts: list[Part], model, examples: dict, *, rtol: float = 1e-3,
-                     atol: float = 1e-5) -> None:
+                     atol: float = 1e-5, wants: dict | None = None) -> None:
     """Run every signature of an unbound merged torch export on XLA CPU at once (`check_module`, the weights
-    passed as arguments once) and compare each with torch's outputs on its example arguments."""
+    passed as arguments once) and compare each with torch's outputs on its example arguments (`wants`:
+    signature -> torch's output leaves, when the caller has them; else torch runs here)."""
     from .. import numerics
     from . import torch as ft
 
@@ -467,7 +470,7 @@ def check_signatures(merged, parts: list[Part], model, examples: dict, *, rtol: 
     start = 0
     for part, count in zip(parts, counts):
         ft.compare_with_torch(got[start:start + count], model, examples[part.signature], rtol=rtol, atol=atol,
-                              what=part.signature, skip=skip)
+                              what=part.signature, skip=skip, want=(wants or {}).get(part.signature))
         start += count
 
 

@@ -91,7 +91,8 @@ def _weight_array(tensor) -> np.ndarray | None:
 
 def _lift(prog) -> list[tuple[str, np.ndarray]]:
     """Freeze the program's small and mutated state into its graph (what torch-mlir's frozen import does) and
-    keep the rest as leading placeholders; returns the kept ones as `(name, array)` in placeholder order.
+    keep the rest as leading placeholders; returns the kept ones as `(name, array)` in placeholder order (a
+    name twice for a tied weight).
 
     Why: torch-mlir's frozen import turns every weight into a literal by way of `tensor.tolist()` (a Python
     float object per element: ~40 bytes and ~50 ns each), and its pipeline prints the whole module with its
@@ -105,7 +106,7 @@ def _lift(prog) -> list[tuple[str, np.ndarray]]:
     state, constants = prog.state_dict, getattr(prog, "constants", {}) or {}
     placeholders = {n.name: n for n in prog.graph.nodes if n.op == "placeholder"}
     kinds = {InputKind.PARAMETER, InputKind.BUFFER, InputKind.CONSTANT_TENSOR}
-    lifted, user_seen = [], False
+    lifted, user_seen, names = [], False, {}
     for spec in sig.input_specs:
         node = placeholders.get(getattr(spec.arg, "name", None))
         if spec.kind not in kinds:
@@ -119,7 +120,10 @@ def _lift(prog) -> list[tuple[str, np.ndarray]]:
             raise HloError(f"torch.export lists {spec.kind.name.lower()} '{spec.target}' but holds no value for it")
         array = None if spec.target in mutated else _weight_array(value)
         if array is not None and array.nbytes >= LIFT_BYTES and not user_seen:
-            lifted.append((spec.target, array))
+            # a tied weight (one tensor under two names, an LM head sharing the embedding) is listed twice by
+            # torch.export: both arguments get the first name, so they bind to one blob
+            key = (array.__array_interface__["data"][0], array.shape, array.strides, array.dtype.str)
+            lifted.append((names.setdefault(key, spec.target), array))
             continue
         node.replace_all_uses_with(value)  # frozen: torch-mlir makes it a literal
         prog.graph.erase_node(node)
@@ -212,16 +216,14 @@ def _to_numpy(tensor):
     return t.numpy()
 
 
-def _torch_outputs(model, example_args) -> list:
-    """torch's outputs (tensor leaves, in pytree order) for the example inputs, the model's buffers restored
-    afterwards."""
+def eager_run(model, example_args):
+    """`model(*example_args)` under no_grad, the model's buffers restored afterwards (a module that writes a
+    KV cache in place keeps its state); a failure is an `HloError`."""
     torch = _require("torch")
-    from torch.utils import _pytree
-
     saved = [(b, b.detach().clone()) for b in model.buffers()] if hasattr(model, "buffers") else []
     try:
         with torch.no_grad():
-            out = model(*example_args)
+            return model(*example_args)
     except Exception as e:  # noqa: BLE001 -- the model's own error, in eager mode
         first = (str(e).strip().splitlines() or [""])[0]
         raise HloError(f"cannot check the export of {type(model).__name__}: torch cannot run it on the example "
@@ -230,7 +232,19 @@ def _torch_outputs(model, example_args) -> list:
         with torch.no_grad():
             for buffer, value in saved:
                 buffer.copy_(value)
+
+
+def tensor_leaves(out) -> list:
+    """The tensor leaves of an output pytree, in pytree order, as numpy."""
+    torch = _require("torch")
+    from torch.utils import _pytree
+
     return [_to_numpy(t) for t in _pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
+
+
+def _torch_outputs(model, example_args) -> list:
+    """torch's outputs (tensor leaves, in pytree order) for the example inputs, the model's buffers restored."""
+    return tensor_leaves(eager_run(model, example_args))
 
 
 def check_export(module, model, example_args, *, rtol: float = 1e-3, atol: float = 1e-5, weights=()) -> None:
@@ -255,11 +269,12 @@ CHECK_SKIP = "export_torch(..., check=False) skips this check"
 
 
 def compare_with_torch(got: list, model, example_args, *, rtol: float = 1e-3, atol: float = 1e-5,
-                       what: str = "", skip: str = CHECK_SKIP) -> None:
+                       what: str = "", skip: str = CHECK_SKIP, want: list | None = None) -> None:
     """Raise an `HloError` unless `got` (an export's results on `example_args`, as XLA computed them) ends
-    with torch's outputs, each within `atol + rtol * max|torch output|`. `what` names the signature."""
+    with torch's outputs, each within `atol + rtol * max|torch output|`. `what` names the signature; `want`
+    are torch's outputs if the caller has them already (`tensor_leaves(eager_run(...))`)."""
     name = type(model).__name__ + (f" (signature '{what}')" if what else "")
-    want = _torch_outputs(model, example_args)
+    want = _torch_outputs(model, example_args) if want is None else want
     if len(got) < len(want):
         raise HloError(f"cannot check the export of {name}: it returns {len(got)} values, torch {len(want)}; {skip}")
     got = got[len(got) - len(want):]  # torch-mlir returns buffers written in place first: not compared
