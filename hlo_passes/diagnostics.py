@@ -19,6 +19,8 @@ _FILE_LOC = re.compile(r'"((?:[^"\\]|\\.)*)":(\d+):(\d+)')
 def _unescape(text: str) -> str:
     r"""A file name as MLIR prints it in a location (`\\` for a backslash, `\XX` for any byte that is not
     printable ASCII, so `héllo` is `h\C3\A9llo`) back to the name the user gave."""
+    if "\\" not in text:  # (nearly every name: no escapes to undo)
+        return text
     out, i = bytearray(), 0
     while i < len(text):
         if text[i] == "\\" and text[i + 1:i + 2] == "\\":

@@ -294,6 +294,7 @@ def _apply_once(module, patterns, ctx) -> Counter:
     for p in patterns:
         for name in p.root.root_names():
             by_root.setdefault(name, []).append(p)
+    callbacks = {name: _callback(group, run) for name, group in by_root.items()}
     skip = decomposition_names(module)
     for fn in ir.module_ops(module):
         if fn.operation.name != "func.func" or ir.mlir.StringAttr(fn.attributes["sym_name"]).value in skip:
@@ -305,9 +306,12 @@ def _apply_once(module, patterns, ctx) -> Counter:
         keys = [hash(op) for op in ops]
         gone: set = set()
         for op, key in zip(ops, keys):
-            if key in gone or op.name not in by_root:
+            if key in gone:
                 continue
-            rewrite = _callback(by_root[op.name], run)(op)
+            callback = callbacks.get(op.name)
+            if callback is None:
+                continue
+            rewrite = callback(op)
             if rewrite is None:
                 continue
             with ir.mlir.InsertionPoint(op), op.location:

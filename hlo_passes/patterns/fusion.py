@@ -67,6 +67,12 @@ class _Either(Op):
             if op.name in o.root_names():
                 yield from o.match_op(op, binds, trace, depth, value)
 
+    def quick_check(self):
+        checks = [o.quick_check() for o in self.options]
+        if any(c is None for c in checks):
+            return None
+        return lambda producers: any(c(producers) for c in checks)
+
 
 def _lookup(m: Match, name: str):
     if name in m.memo:

@@ -85,6 +85,7 @@ class _Symbols:
         self.taken: dict = {}  # hash(module op) -> symbol names in use
         self.bodies: dict = {}  # (hash(module op), body text) -> the decomposition holding that body
         self.unused: list = []  # (module op, name) of duplicate bodies, erased when the scope closes
+        self.suffix: dict = {}  # (hash(module op), base) -> the last suffix given: names only get taken
 
     def drop_unused(self) -> None:
         """Erase the duplicates, found afresh by name: erasing an op while Python still holds wrappers of
@@ -129,11 +130,19 @@ def _taken(module_op) -> set:
 
 def _unique_name(module_op, base: str) -> str:
     taken = _taken(module_op)
-    name, k = f"{base}.impl", 0
-    while name in taken:  # the smallest free suffix: the same input always gives the same names
+    scope = _SCOPE.get()
+    key = (hash(module_op), base)
+    # The smallest free suffix, so the same input always gives the same names. Within a scope names are
+    # only ever taken, so the search resumes at the last suffix given (from 0 each time, N composites of
+    # one kind cost N^2/2 set lookups: duplicates keep their names until the scope closes).
+    k = scope.suffix.get(key, 0) if scope is not None else 0
+    name = f"{base}.impl" if k == 0 else f"{base}.impl_{k}"
+    while name in taken:
         k += 1
         name = f"{base}.impl_{k}"
     taken.add(name)
+    if scope is not None:
+        scope.suffix[key] = k
     return name
 
 

@@ -157,6 +157,7 @@ class Op(Template):
         object.__setattr__(self, "one_use", one_use)
         classes = cls if isinstance(cls, tuple) else (cls,)
         object.__setattr__(self, "_names", tuple(_op_name(c) for c in classes))  # asked at every match
+        object.__setattr__(self, "_leaves", None)  # every operand template a plain V (worked out once)
 
     def __hash__(self):
         return id(self)
@@ -248,7 +249,20 @@ class Op(Template):
         commutes = self.commutative if self.commutative is not None else op.name in COMMUTATIVE
         if commutes and len(operands) == 2:
             orders.append(operands[::-1])
+        leaves = self._leaves
+        if leaves is None:
+            leaves = all(type(t) is V and t.where is None for t in templates)
+            object.__setattr__(self, "_leaves", leaves)
         for order in orders:
+            if leaves:  # (plain captures: bound here, without a generator per operand)
+                b = binds
+                for i, (t, v) in enumerate(zip(templates, order)):
+                    b = _bind(t.name, v, b, trace, depth + 1 + i, "value")
+                    if b is None:
+                        break
+                else:
+                    yield b
+                continue
             yield from _match_all(templates, order, binds, trace, depth + 1, op)
 
 

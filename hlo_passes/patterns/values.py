@@ -102,7 +102,15 @@ def _splat_value(a):
 
 def all_equal(attr, scalar) -> bool:
     """Every element equals `scalar` (bools and numbers compared as numbers)."""
-    s = splat_scalar(attr)
+    a = ir.downcast(attr)
+    if isinstance(a, mlir.DenseElementsAttr) and a.is_splat:  # a float splat: read as a double, no numpy
+        v = a.get_splat_value().maybe_downcast()
+        if isinstance(v, mlir.FloatAttr):
+            shaped = mlir.ShapedType(a.type)
+            if shaped.has_static_shape and math.prod(shaped.shape) == 0:
+                return False
+            return v.value == float(scalar)
+    s = splat_scalar(a)
     if s is None:
         return False
     try:
