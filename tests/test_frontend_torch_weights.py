@@ -149,3 +149,31 @@ def test_worker_messages_carry_arrays_out_of_band():
     assert code == b"code" and np.array_equal(sets[0][0], big) and sets[0][1] == 3
     assert sets[0][0].flags.writeable
     assert numerics._receive(lambda n: numerics._read_into(io.BytesIO(raw[:100]), n)) is None  # cut short: None
+
+
+def test_equal_weights_share_one_blob_and_a_fingerprint_collision_does_not():
+    """Sharing by content: two Parameters of equal bytes become one blob; one that differs only in bytes the
+    sampled fingerprint skips (1.5 vs 1.0 differ in the third byte of the f32) stays its own."""
+
+    class Three(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = torch.nn.Parameter(torch.ones(64, 64))
+            self.b = torch.nn.Parameter(torch.ones(64, 64))
+            self.b.data[1, 1] = 1.5
+            self.c = torch.nn.Parameter(torch.ones(64, 64))
+
+        def forward(self, x):
+            return x @ self.a + 2 * (x @ self.b) + 3 * (x @ self.c)
+
+    from hlo_passes.frontends.signatures import _fingerprint
+
+    model = Three().eval()
+    as_bytes = [p.detach().numpy().view(np.uint8).reshape(-1) for p in (model.a, model.b)]
+    assert _fingerprint(as_bytes[0]) == _fingerprint(as_bytes[1])  # the collision the full hash must settle
+    x = torch.randn(2, 64)
+    module = from_torch(model, {"main": (x,)})
+    stats = weight_stats(module)
+    assert stats["constants"] == 3 and stats["distinct"] == 2
+    (got,) = numerics.execute(module, [x.numpy()])
+    np.testing.assert_allclose(got, model(x).detach().numpy(), rtol=1e-5, atol=1e-4)

@@ -243,8 +243,14 @@ def check_module(module, parts: list[Part]) -> tuple[mlir.Operation, list[str], 
     arguments compile in seconds; as constants XLA spends its time on them, and per signature)."""
     copy = ir.clone(module)
     funcs = {_fname(f): f for f in _functions(copy)}
-    if "main" in funcs:
-        raise HloError("a signature or helper is named 'main': cannot build the check module")
+    callee = {part.signature: part.signature for part in parts}
+    if "main" in funcs:  # a signature named main: renamed in the copy, `main` is the check's
+        new = next(f"main.{i}" for i in range(len(funcs) + 1) if f"main.{i}" not in funcs)
+        with copy.context:
+            mlir.SymbolTable.replace_all_symbol_uses("main", new, copy)
+            funcs["main"].attributes["sym_name"] = mlir.StringAttr.get(new)
+        funcs[new] = funcs.pop("main")
+        callee = {k: new if v == "main" else v for k, v in callee.items()}
     names: list[str] = []
     index: dict[str, int] = {}
     for part in parts:
@@ -254,7 +260,7 @@ def check_module(module, parts: list[Part]) -> tuple[mlir.Operation, list[str], 
                 names.append(name)
     types = {}
     for part in parts:
-        ftype = mlir.FunctionType(mlir.TypeAttr(funcs[part.signature].attributes["function_type"]).value)
+        ftype = mlir.FunctionType(mlir.TypeAttr(funcs[callee[part.signature]].attributes["function_type"]).value)
         types[part.signature] = ftype
         for (name, _), t in zip(part.bound or (), ftype.inputs):
             types.setdefault(("weight", name), t)
@@ -279,7 +285,8 @@ def check_module(module, parts: list[Part]) -> tuple[mlir.Operation, list[str], 
                 operands = [block.arguments[index[name]] for name, _ in part.bound or ()]
                 operands += [block.arguments[offset + i] for i in range(n_user)]
                 offset += n_user
-                call = ir.func.CallOp(list(ftype.results), mlir.FlatSymbolRefAttr.get(part.signature), operands)
+                call = ir.func.CallOp(list(ftype.results), mlir.FlatSymbolRefAttr.get(callee[part.signature]),
+                                      operands)
                 outs += list(call.results)
             ir.func.ReturnOp(outs)
     return copy, names, counts
@@ -314,27 +321,42 @@ def _owner(op) -> str:
     return _fname(parent) if parent is not None else ""
 
 
+def _fingerprint(data: np.ndarray) -> bytes:
+    """~4 KB sampled evenly from a weight's bytes, plus its size: weights whose fingerprints differ differ, so
+    only weights that agree on it are hashed in full (random or trained weights never do: hashing 623 MB took
+    ~1 s of the export)."""
+    step = max(1, data.size // 4096)
+    return data.size.to_bytes(8, "little") + data[::step].tobytes() + data[-64:].tobytes()
+
+
 def share_weights(module, arrays: dict | None = None) -> int:
     """Point every use of one weight (same type, same bytes) at one attribute; `dense` weights used by
     several functions become one `dense_resource` blob. Mutates `module`; returns how many constants now
     share another's weight. `arrays` maps attributes to the numpy arrays they were made from (bound
-    weights): their bytes are hashed from there, without reading them back out of MLIR (a copy each)."""
-    groups: dict[tuple[str, bytes], list] = {}
-    digests: dict = {}  # attribute -> digest: each distinct attribute is read once, however many use it
+    weights): their bytes are read from there, not copied back out of MLIR."""
     arrays = arrays or {}
+    uses: dict = {}  # attribute -> its constant ops, in walk order: each distinct attribute is read once
     for op in _constants(module):
         attr = ir.downcast(op.attributes["value"])
         if isinstance(attr, mlir.DenseElementsAttr) and attr.is_splat:
             continue
         if _nbytes(attr) < SHARE_BYTES:
             continue
-        if attr not in digests:
-            data = arrays.get(attr)
-            data = ir.to_numpy(attr) if data is None else data
-            data = np.ascontiguousarray(data).view(np.uint8).reshape(-1)
-            digests[attr] = hashlib.blake2b(data, digest_size=20).digest()
-            del data
-        groups.setdefault((str(attr.type), digests[attr]), []).append((op, attr))
+        uses.setdefault(attr, []).append(op)
+
+    def data_of(attr) -> np.ndarray:
+        data = arrays.get(attr)
+        data = ir.to_numpy(attr) if data is None else data
+        return np.ascontiguousarray(data).view(np.uint8).reshape(-1)
+
+    buckets: dict[tuple[str, bytes], list] = {}
+    for attr in uses:
+        buckets.setdefault((str(attr.type), _fingerprint(data_of(attr))), []).append(attr)
+    groups: dict[tuple, list] = {}
+    for key, attrs in buckets.items():
+        for attr in attrs:  # the same fingerprint: the full hash decides
+            digest = hashlib.blake2b(data_of(attr), digest_size=20).digest() if len(attrs) > 1 else b""
+            groups.setdefault((key, digest), []).extend((op, attr) for op in uses[attr])
     shared = 0
     with ir.as_operation(module).context, mlir.Location.unknown():
         for n, members in enumerate(groups.values()):
