@@ -336,22 +336,19 @@ def litert_figures(path: Path, ref: dict, runs: int, threads: int) -> dict:
     diff = max(diff, float(np.abs(out2["logits"].reshape(ref["decode_logits"].shape) - ref["decode_logits"]).max()))
     feeds = {pk: _feed(model, pk, ref["tokens"], ref["input_pos"], caches),
              "decode": _feed(model, "decode", ref["decode_tokens"], ref["decode_pos"], caches)}
-    return {"model": model, "feeds": feeds, "prefill": pk, "max_diff": diff}
+    return {"feeds": feeds, "prefill": pk, "max_diff": diff}  # (the model goes: latencies load it afresh)
 
 
-def latencies(entries: dict, runs: int, rounds: int = 5) -> None:
-    """Median per-call latency of prefill and decode, models alternated over `rounds` rounds (load drift hits
-    all alike); the median of the rounds' medians."""
-    times = {k: {"prefill": [], "decode": []} for k in entries}
-    for _ in range(rounds):
-        for k, e in entries.items():
-            m = e["model"]
-            times[k]["prefill"].append(m.latency(e["prefill"], e["feeds"][e["prefill"]],
-                                                 runs=max(3, runs // rounds // 4)))
-            times[k]["decode"].append(m.latency("decode", e["feeds"]["decode"], runs=max(5, runs // rounds)))
-    for k, e in entries.items():
-        e["prefill_s"] = float(np.median(times[k]["prefill"]))
-        e["decode_s"] = float(np.median(times[k]["decode"]))
+def latencies(entries: dict, paths: dict, runs: int, threads: int, rounds: int = 5) -> None:
+    """Median per-call latency of prefill and decode, each model timed in a fresh process of its own and the
+    models alternated over `rounds` rounds (bench/litert_latency.py: in one process, the model loaded first
+    decodes up to 1.3x slower whatever it is, which made ours-f32, loaded first, look 1.17x slower)."""
+    from litert_latency import measure
+
+    models = {k: (paths[k], e["feeds"], {e["prefill"]: max(3, runs // rounds // 4), "decode": max(5, runs // rounds)})
+              for k, e in entries.items()}
+    for k, by_sig in measure(models, rounds=rounds, threads=threads).items():
+        entries[k]["prefill_s"], entries[k]["decode_s"] = by_sig[entries[k]["prefill"]], by_sig["decode"]
 
 
 def _ms(s: float) -> str:
@@ -422,7 +419,7 @@ def main(argv=None) -> int:
                                                     "process_s": t["process_s"], "base_rss": t["base_rss"]}
             for name, row in rows.items():
                 entries[name] = litert_figures(row["path"], ref, args.runs, args.threads)
-            latencies(entries, args.runs)
+            latencies(entries, {k: r["path"] for k, r in rows.items()}, args.runs, args.threads)
             print(f"{'':22} {'convert':>9} {'peak RSS':>9} {'-base':>9} {'/weights':>8} {'.tflite':>9}"
                   f" {'ops prefill/decode':>19}"
                   f" {'prefill':>9} {'decode':>9} {'max |dlogit|':>12}")
