@@ -119,3 +119,98 @@ def test_a_resource_weight_is_read_with_one_copy(dtype, shape):
         while isinstance(base, np.ndarray):
             base = base.base
         assert isinstance(base, memoryview) and isinstance(base.obj, bytes) and len(base.obj) == values.nbytes
+
+
+_FC = """func.func @main(%x: tensor<2x256xf32>) -> tensor<2x512xf32> {
+  %w = stablehlo.constant dense<0.0> : tensor<512x256xf32>
+  %y = stablehlo.dot_general %x, %w, contracting_dims = [1] x [1] : (tensor<2x256xf32>, tensor<512x256xf32>)
+       -> tensor<2x512xf32>
+  return %y : tensor<2x512xf32>
+}"""
+
+
+def test_int8_weight_is_written_once_and_read_once_at_write_time(monkeypatch, tmp_path):
+    """quantize-int8-dynamic makes the int8 weight's attribute once; legalize-tflite hands that attribute to the
+    hybrid FULLY_CONNECTED as it is (no read, no copy: a [N, K] weight needs no layout change), the exporter
+    does not read it, and the writer reads it exactly once, when it streams it into the file. The file then runs
+    in LiteRT with the quantized weight's numbers."""
+    import hlo_passes as hp
+    from hlo_passes.tflite import ops as T
+    from hlo_passes.tflite.export import export
+    from hlo_passes.tflite.runtime import TFLiteModel
+
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((512, 256)).astype(np.float32)
+    x = rng.standard_normal((2, 256)).astype(np.float32)
+    ctx = ir.make_context()
+    with ctx, mlir.Location.unknown():
+        module = ir.parse(_FC, context=ctx)
+        ir.ops_named(module, "stablehlo.constant")[0].attributes["value"] = ir.from_numpy(w)
+        hp.run(module, "quantize-int8-dynamic", inplace=True)
+        (q_attr,) = [op.attributes["value"] for op in ir.ops_named(module, "stablehlo.constant")
+                     if ir.np_dtype(mlir.RankedTensorType(op.result.type).element_type) == np.int8]
+        reads = []
+        real = ir.to_numpy
+
+        def counting(attr):
+            array = real(attr)
+            if array.size >= w.size:
+                reads.append(array.dtype)
+            return array
+        monkeypatch.setattr(ir, "to_numpy", counting)
+        hp.run(module, "legalize-tflite", inplace=True)
+        assert reads == []
+        (qconst,) = ir.ops_named(module, T.QCONST)
+        assert qconst.attributes["value"] == q_attr  # the pass's own attribute, not a copy
+        writer = export(module)
+        assert reads == []
+        writer.write(tmp_path / "fc.tflite")
+        assert reads == [np.int8]
+        monkeypatch.undo()
+        values, scale, _ = T.qconst_parts(qconst.result)
+    (out,) = TFLiteModel(tmp_path / "fc.tflite", xnnpack=False).run(None, x).values()
+    expect = x @ (values.astype(np.float32) * scale[:, None]).T
+    np.testing.assert_allclose(out, expect, rtol=0.02, atol=0.02 * np.abs(expect).max())
+
+
+_LM_HEAD = """func.func @main(%x: tensor<2x256xf32>) -> tensor<2x512xf32> {
+  %w = stablehlo.constant dense<0.0> : tensor<512x256xf32>
+  %t = stablehlo.transpose %w, dims = [1, 0] : (tensor<512x256xf32>) -> tensor<256x512xf32>
+  %y = stablehlo.dot_general %x, %t, contracting_dims = [1] x [0] : (tensor<2x256xf32>, tensor<256x512xf32>)
+       -> tensor<2x512xf32>
+  return %y : tensor<2x512xf32>
+}"""
+
+
+def test_float_weight_behind_a_transpose_is_not_read_before_the_write(monkeypatch, tmp_path):
+    """An LM head used as [d, vocab] through a transpose too big to fold: legalize-tflite and its clean-up
+    (which asked every constant for its elements before checking their count) never read it; the writer
+    reads it once. LiteRT computes x . W^T with it."""
+    import hlo_passes as hp
+    from hlo_passes.tflite.export import export
+    from hlo_passes.tflite.runtime import TFLiteModel
+
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((512, 256)).astype(np.float32)
+    x = rng.standard_normal((2, 256)).astype(np.float32)
+    ctx = ir.make_context()
+    with ctx, mlir.Location.unknown():
+        module = ir.parse(_LM_HEAD, context=ctx)
+        ir.ops_named(module, "stablehlo.constant")[0].attributes["value"] = ir.from_numpy(w, resource="head")
+        reads = []
+        real = ir.to_numpy
+
+        def counting(attr):
+            array = real(attr)
+            if array.size >= w.size:
+                reads.append(array.dtype)
+            return array
+        monkeypatch.setattr(ir, "to_numpy", counting)
+        hp.run(module, "legalize-tflite", inplace=True)
+        writer = export(module)
+        assert reads == []
+        writer.write(tmp_path / "head.tflite")
+        assert reads == [np.float32]
+        monkeypatch.undo()
+    (out,) = TFLiteModel(tmp_path / "head.tflite", xnnpack=False).run(None, x).values()
+    np.testing.assert_allclose(out, x @ w.T, rtol=1e-5, atol=1e-4)

@@ -44,9 +44,15 @@ def _shape(value) -> list[int]:
 _producer = T.producer
 
 
+_READ_LIMIT = 1 << 20  # elements: a constant above this is a weight, which no clean-up rule reads
+
+
 def _const(value):
+    """The elements of a small `tfl.pseudo_const` operand, else None. Weights are never read: every rule here
+    wants a permutation, axes, a scalar, a bias or something it may fold (`_FOLD_LIMIT`), and reading an LM head
+    to find out that it is too big to fold copied 131 MB."""
     op = _producer(value)
-    if op is not None and op.name == T.CONST:
+    if op is not None and op.name == T.CONST and _num(value) <= _READ_LIMIT:
         return ir.to_numpy(op.attributes["value"])
     return None
 
@@ -73,6 +79,10 @@ def _splat(value):
     from ..patterns.values import splat_scalar
 
     return splat_scalar(attr)
+
+
+def _dtype_kind(value) -> str:
+    return ir.np_dtype(mlir.RankedTensorType(value.type).element_type).kind
 
 
 def _num(value) -> int:
@@ -116,8 +126,8 @@ def _reshape(op):
     p = _producer(x)
     if p is not None and p.name == "tfl.reshape":
         return lambda: [_clone_with(op, [p.operands[0], op.operands[1]])]
-    value = _const(x)
-    if value is not None and value.size <= _FOLD_LIMIT:
+    value = _const(x) if _num(x) <= _FOLD_LIMIT else None  # (the count first: a weight is not read)
+    if value is not None:
         return lambda: [T.const(np.ascontiguousarray(value.reshape(out)))]
     return None
 
@@ -139,8 +149,8 @@ def _transpose(op):
             if composed == sorted(composed):
                 return lambda: [src]
             return lambda: [_clone_with(op, [src, T.i32(composed)])]
-    value = _const(x)
-    if value is not None and value.size <= _FOLD_LIMIT:
+    value = _const(x) if _num(x) <= _FOLD_LIMIT else None
+    if value is not None:
         return lambda: [T.const(np.ascontiguousarray(value.transpose(perm)))]
     return None
 
@@ -218,6 +228,9 @@ def _reshape_rules(op):
 
 
 def _is_one(value) -> bool:
+    scalar = _splat(value)  # (a splat of any size, never expanded)
+    if scalar is not None:
+        return _dtype_kind(value) == "f" and bool(scalar == 1)
     c = _const(value)
     return c is not None and c.dtype.kind == "f" and c.size > 0 and bool(np.all(c == 1))
 

@@ -19,7 +19,7 @@ from ..diagnostics import HloError, SourceLoc
 from ..ir import mlir
 from . import ops as T
 from . import schema
-from .writer import BlockwiseQuantization, ModelWriter, Quantization, Subgraph
+from .writer import BlockwiseQuantization, ModelWriter, Quantization, Subgraph, pack_int4
 
 
 def _where(op) -> str:
@@ -194,28 +194,37 @@ class _BlockWriter:
         return result
 
     def constant(self, op, base: str) -> None:
+        """A constant tensor. Weights (resource blobs, int8/int4 weights, any dense constant the writer stores
+        outside the flatbuffer) are not read here: the writer reads each one when it streams it into the file,
+        and shares one buffer per attribute (MLIR uniques dense attributes by content; a resource is one blob)."""
         sg = self.sg
         if op.name == T.QCONST and T.qconst_block(op.result):  # int4 blocks: [N, K], blocks along K
-            values, scale, _ = T.qconst_parts(op.result)
-            scales = sg.constant(scale.astype(np.float16), f"{base}_scales")
+            values, scale, _ = T.qconst_attrs(op.result)
+            scales = sg.constant(ir.to_numpy(scale).astype(np.float16), f"{base}_scales")
             quant = BlockwiseQuantization(scales, T.qconst_block(op.result))
-            self.tensors[op.result] = sg.constant(values, base, quantization=quant)
+            self.tensors[op.result] = self._lazy(values, base, quantization=quant)
             return
         if op.name == T.QCONST:
-            values, scale, axis = T.qconst_parts(op.result)
+            values, scale, axis = T.qconst_attrs(op.result)
+            scale = ir.to_numpy(scale)
             quant = Quantization(scale, np.zeros(scale.size, np.int64), 0 if axis is None else axis)
-            self.tensors[op.result] = sg.constant(values, base, quantization=quant)
+            self.tensors[op.result] = self._lazy(values, base, quantization=quant)
             return
-        attr = ir.downcast(op.attributes["value"])
-        if isinstance(attr, mlir.DenseResourceElementsAttr):  # a weight: read once, when written
-            t = mlir.RankedTensorType(attr.type)
-            dtype = ir.np_dtype(t.element_type)
-            nbytes = int(np.prod(t.shape, dtype=np.int64)) * dtype.itemsize
-            self.tensors[op.result] = sg.constant_lazy((str(attr), str(t)), t.shape, dtype, nbytes,
-                                                       base, lambda attr=attr: ir.to_numpy(attr))
-        else:
-            self.tensors[op.result] = sg.constant(ir.to_numpy(attr), base,
-                                                  reload=lambda attr=attr: ir.to_numpy(attr))
+        self.tensors[op.result] = self._lazy(ir.downcast(op.attributes["value"]), base)
+
+    def _lazy(self, attr, base: str, quantization=None) -> int:
+        """A tensor of `attr`'s elements: read when written if the writer stores it outside the flatbuffer,
+        else now (small constants are packed into the flatbuffer, by content)."""
+        t = mlir.RankedTensorType(attr.type)
+        dtype = ir.np_dtype(t.element_type)
+        count = int(np.prod(t.shape, dtype=np.int64))
+        packed = str(dtype) == "int4"  # stored two to a byte
+        nbytes = (count + 1) // 2 if packed else count * dtype.itemsize
+        if nbytes < self.exporter.writer.external_threshold:
+            return self.sg.constant(ir.to_numpy(attr), base, quantization=quantization)
+        key = str(attr) if isinstance(attr, mlir.DenseResourceElementsAttr) else attr  # a name; or uniqued
+        load = (lambda: pack_int4(ir.to_numpy(attr))) if packed else (lambda: ir.to_numpy(attr))
+        return self.sg.constant_lazy(key, t.shape, np.dtype(dtype), nbytes, base, load, quantization=quantization)
 
     def results(self, op, base: str) -> list[int]:
         outputs = [self.new_tensor(r, base) for r in op.results]

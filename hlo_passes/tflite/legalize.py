@@ -254,7 +254,7 @@ def _dot_general(op):
     rf = [d for d in range(len(rs)) if d not in rb + rc]
     out = _shape(op.result)
     weight = _const_value(rhs)
-    quantized = T.qconst_parts(rhs)
+    quantized = T.qconst_attrs(rhs)  # (attributes: an int8 weight is read only if it must be transposed)
     fc_form = not rb and len(rc) == 1 and len(rs) == 2 and lc == [len(ls) - 1] and bool(ls)
     transposed = _transposed_const(rhs) if weight is None and quantized is None and rc == [0] else None
     if transposed is not None and fc_form:
@@ -266,12 +266,13 @@ def _dot_general(op):
         if quantized is not None:  # int8 weight: LiteRT's hybrid kernel, scales per output channel (axis 0)
             values, scale, axis = quantized
             block = T.qconst_block(rhs)  # int4 blocks along the contracting axis: as [N, K], blocks along 1
-            if rc == [0]:
-                values, axis = values.T, (None if axis is None else 1 - axis)
-                scale = scale.T if block else scale
-            w_type = mlir.RankedTensorType.get(list(values.shape), _type(op.result).element_type)
+            if rc == [0]:  # [K, N]: the one case that copies the weight
+                values, axis = ir.to_numpy(values).T, (None if axis is None else 1 - axis)
+                scale = ir.to_numpy(scale).T if block else scale
+            w_shape = [rs[1], rs[0]] if rc == [0] else list(rs)
+            w_type = mlir.RankedTensorType.get(w_shape, _type(op.result).element_type)
             w_value = T.qconst(values, scale, axis, w_type, block)
-            n = values.shape[0]
+            n = w_shape[0]
         elif rc == [1]:  # already [N, K]: the constant itself, not a copy (weights can be gigabytes)
             w_value, n = T.const(weight), rs[0]
         else:

@@ -143,15 +143,22 @@ def qconst(values, scale, axis: int | None, result_type, block: int = 0) -> mlir
     """A `tfl.pseudo_qconst`: int8 `values` whose float meaning (`result_type`) is values * scale along
     `axis` (None: one scale). Only weight operands of FC / BATCH_MATMUL / CONV_2D take it (hybrid kernels).
     With `block`: int4 `values` in blocks of `block` along `axis`, `scale` one per block (the values' shape
-    with `axis` divided by `block`), for FULLY_CONNECTED's block-wise kernels."""
-    if block:
+    with `axis` divided by `block`), for FULLY_CONNECTED's block-wise kernels.
+
+    `values` may be the elements attribute that already holds the weight (quantize-int8-dynamic's constant):
+    it is then used as it is, never read back and copied (`scale` likewise)."""
+    if isinstance(values, mlir.Attribute):
+        v = values
+    elif block:
         import ml_dtypes
 
         v = ir.from_numpy(np.ascontiguousarray(values, ml_dtypes.int4))
-        s = ir.from_numpy(np.asarray(scale, np.float32))
     else:
         v = ir.from_numpy(np.ascontiguousarray(values, np.int8))
-        s = ir.from_numpy(np.asarray(scale, np.float32).reshape(-1))
+    if isinstance(scale, mlir.Attribute):
+        s = scale
+    else:
+        s = ir.from_numpy(np.asarray(scale, np.float32) if block else np.asarray(scale, np.float32).reshape(-1))
     attrs = {"value": v, "scale": s, "axis": _attr(-1 if axis is None else int(axis))}
     if block:
         attrs["block"] = _attr(int(block))
@@ -165,6 +172,16 @@ def qconst_block(value) -> int:
     if not isinstance(op, mlir.Operation) or op.name != QCONST or "block" not in op.attributes:
         return 0
     return int(op.attributes["block"].value)
+
+
+def qconst_attrs(value):
+    """(values attribute, scales attribute, axis or None) of a `tfl.pseudo_qconst` result, nothing read; or None."""
+    owner = value.owner
+    op = getattr(owner, "operation", owner)
+    if not isinstance(op, mlir.Operation) or op.name != QCONST:
+        return None
+    axis = int(op.attributes["axis"].value)
+    return op.attributes["value"], op.attributes["scale"], (None if axis < 0 else axis)
 
 
 def qconst_parts(value):

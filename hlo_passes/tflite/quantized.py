@@ -68,9 +68,11 @@ def _blockwise_parts(mul):
         q_op, s_op = T.producer(conv.operands[0]), T.producer(bcast.operands[0])
         if q_op is None or s_op is None or q_op.name != "stablehlo.constant" or s_op.name != "stablehlo.constant":
             continue
-        values, scale = ir.to_numpy(q_op.attributes["value"]), ir.to_numpy(s_op.attributes["value"])
-        shape, split = list(values.shape), _shape(blocks.result)
-        if str(values.dtype) != "int4" or len(split) != len(shape) + 1 or scale.ndim != len(shape):
+        if str(_dtype(q_op.result)) != "int4":
+            continue
+        scale = ir.to_numpy(s_op.attributes["value"])
+        shape, split = _shape(q_op.result), _shape(blocks.result)
+        if len(split) != len(shape) + 1 or scale.ndim != len(shape):
             continue
         axis = next((d for d in range(len(shape)) if split[d] != shape[d]), None)
         if axis is None or split[axis] * split[axis + 1] != shape[axis] or \
@@ -78,7 +80,7 @@ def _blockwise_parts(mul):
                 _ints(bcast.attributes["broadcast_dimensions"]) != \
                 [d if d <= axis else d + 1 for d in range(len(shape))]:
             continue
-        return values, scale.astype(np.float32), axis, split[axis + 1]
+        return q_op.attributes["value"], scale.astype(np.float32), axis, split[axis + 1]
     return None
 
 
@@ -93,7 +95,7 @@ def fold_embedding_lookups(module) -> int:
         if parts is None:
             continue
         table, scale, ids, dead = parts
-        (rows, width), n = table.shape, math.prod(_shape(ids))
+        (rows, width), n = mlir.RankedTensorType(table.type).shape, math.prod(_shape(ids))
         with mlir.InsertionPoint(mul), mul.location:
             flat = reshape(ids, [n])
             if _dtype(flat) != np.int32:
@@ -128,7 +130,7 @@ def _embedding_parts(mul):
                 list(dn.collapsed_slice_dims) != [0] or list(dn.offset_dims) != [len(batch)] or \
                 _ints(op.attributes["slice_sizes"]) != [1, xs[1]] or list(getattr(dn, "operand_batching_dims", [])):
             return None
-        return ir.to_numpy(table.attributes["value"]), ids, [op, table]
+        return table, ids, [op, table]
 
     for a, b in ((0, 1), (1, 0)):
         conv, bcast = T.producer(mul.operands[a]), T.producer(mul.operands[b])
@@ -136,12 +138,15 @@ def _embedding_parts(mul):
                 bcast.name != "stablehlo.broadcast_in_dim":
             continue
         rows, scales = row_gather(conv.operands[0], np.int8), row_gather(bcast.operands[0], np.float32)
-        if rows is None or scales is None or rows[1] != scales[1] or scales[0].shape != (rows[0].shape[0], 1):
+        if rows is None or scales is None or rows[1] != scales[1] or \
+                _shape(scales[0].result) != [_shape(rows[0].result)[0], 1]:
             continue
         if _dtype(mul.result) != np.float32 or \
                 _ints(bcast.attributes["broadcast_dimensions"]) != list(range(len(_shape(mul.result)))):
             continue
-        return rows[0], scales[0], rows[1], [conv, bcast, *rows[2], *scales[2]]
+        # the int8 table as its attribute (never read: EMBEDDING_LOOKUP takes it as it is), the scales read
+        return rows[0].attributes["value"], ir.to_numpy(scales[0].attributes["value"]), rows[1], \
+            [conv, bcast, *rows[2], *scales[2]]
     return None
 
 
@@ -159,12 +164,11 @@ def _dequantize_parts(mul):
         q_op, s_op = producer(conv.operands[0]), producer(bcast.operands[0])
         if q_op is None or s_op is None or q_op.name != "stablehlo.constant" or s_op.name != "stablehlo.constant":
             continue
-        values = ir.to_numpy(q_op.attributes["value"])
-        if values.dtype != np.int8:
+        if _dtype(q_op.result) != np.int8:
             continue
         dims = _ints(bcast.attributes["broadcast_dimensions"])
         scale = ir.to_numpy(s_op.attributes["value"])
         if len(dims) > 1 or scale.ndim != len(dims):
             continue
-        return values, scale.astype(np.float32), (dims[0] if dims else None)
+        return q_op.attributes["value"], scale.astype(np.float32), (dims[0] if dims else None)
     return None

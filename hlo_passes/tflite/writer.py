@@ -125,10 +125,12 @@ class Subgraph:
         return self.tensor(array.shape, array.dtype, name, buffer=self.writer.buffer(array, reload),
                            quantization=quantization)
 
-    def constant_lazy(self, key, shape, dtype, nbytes: int, name: str, load: Callable[[], np.ndarray]) -> int:
+    def constant_lazy(self, key, shape, dtype, nbytes: int, name: str, load: Callable[[], np.ndarray], *,
+                      quantization: Quantization | BlockwiseQuantization | None = None) -> int:
         """A constant tensor whose bytes are read only when the file is written (`load()`), deduplicated by
         `key` instead of by content: a weight the module holds as a named resource is never copied twice."""
-        return self.tensor(shape, dtype, name, buffer=self.writer.lazy_buffer(key, nbytes, load))
+        return self.tensor(shape, dtype, name, buffer=self.writer.lazy_buffer(key, nbytes, load),
+                           quantization=quantization)
 
     def op(self, name: str, inputs, outputs, *, options=None, custom: str | None = None,
            custom_options: bytes | None = None, version: int = 1) -> None:
