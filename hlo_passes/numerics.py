@@ -472,6 +472,7 @@ def _serve() -> None:
         except HloError as e:
             reply = ("error", e.message)
         _send(replies, reply)
+        del request, code, sets, reply  # an idle worker holds nothing (a torch export check sends every weight)
 
 
 def _describe(shape, dtype) -> str:

@@ -427,7 +427,8 @@ def from_torch(module, signatures: dict[str, tuple], *, check: bool = True, rtol
 
     Weights: each export keeps the model's weights as leading arguments (`export_lifted`), so torch-mlir
     never copies them; `merge` binds each to ONE `dense_resource` blob over the torch tensor's own memory
-    (the module keeps those tensors alive: deleting the model frees nothing, and copies nothing).
+    (the module keeps those tensors alive: deleting the model frees nothing, and copies nothing; a later
+    in-place write to the model's weights shows in the module, so export again after changing the model).
     With `check` (the default), before binding, every signature runs on XLA CPU in one compile (see
     `check_module`) and must give torch's outputs, as `export_torch` checks them.
     """

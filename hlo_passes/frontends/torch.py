@@ -1,8 +1,13 @@
 """The PyTorch front end: `torch.export` -> torch-mlir -> StableHLO text that `hlo_passes.ir.parse` reads.
 
-Why torch-mlir (`torch_mlir.fx.export_and_import`): it is the one PyTorch -> StableHLO path that works
-with torch 2.13 here (torchax does not import). Its module lives in torch-mlir's own MLIR context, so
-we hand it over as text: jaxlib's context parses it, `dense_resource` weight blobs included.
+Why torch-mlir: it is the one PyTorch -> StableHLO path that works with torch 2.13 here (torchax does not
+import). Its module lives in torch-mlir's own MLIR context, so we hand it over as bytecode, which jaxlib's
+context parses. The weights do not travel that way: `export_lifted` runs torch-mlir's steps
+(`export_and_import`'s) with the weights kept as function arguments, and the caller binds them to
+`dense_resource` blobs over torch's own tensors. Where every copy of the weights used to be (8x1024 example LLM,
+623 MB): `tensor.tolist()` in torch-mlir's literal import (a Python float per element), its blobs, the
+module printed for its error reports, bytecode, our parse, and the check's clone with dense constants, pickled
+to the XLA worker; now the only copy in our process is torch's own.
 
 The `tiny_*` builders make small Hugging Face causal LMs with random weights (never `from_pretrained`:
 there is no network), so tests and benchmarks can push real transformer graphs through our passes and
