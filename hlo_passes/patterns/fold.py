@@ -12,8 +12,6 @@ computed from `dense_resource` weights become resources again (zero-copy from nu
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 
 from .. import ir
@@ -28,7 +26,6 @@ from .template import Op
 
 RESOURCE_ABOVE = 1024  # elements: larger folded results from resource operands stay resources
 MAX_OPERAND = 1 << 26  # elements of a non-splat operand read into numpy (a slice of a big weight folds)
-_names = itertools.count()
 
 
 def _uniform(result: np.ndarray) -> bool:
@@ -41,7 +38,9 @@ def _uniform(result: np.ndarray) -> bool:
 
 def _constant(result: np.ndarray, type, as_resource: bool):
     if as_resource and result.size > RESOURCE_ABOVE:
-        attr = ir.from_numpy(result, type=type, resource=f"folded_{next(_names)}")
+        # (MLIR makes a taken blob name unique itself, folded_1, folded_2, ... per context: a counter here
+        # would be process-wide state, and the same input would print differently on a second run)
+        attr = ir.from_numpy(result, type=type, resource="folded")
     elif _uniform(result):
         attr = _splat_attr(result.reshape(-1)[0], type)
     else:
@@ -149,6 +148,11 @@ def _evaluate(max_elements: int):
                     " weight would be stored once per batch entry): left to its users")
         if vals.num_elements(rtype) == 0 or any(vals.num_elements(a.type) == 0 for a in attrs):
             return "empty tensors: nothing to fold"
+        if op.name in _MOVES_SPLAT and vals.is_splat(attrs[0]):  # the same element, moved: no numpy at all
+            et = ir.mlir.ShapedType(attrs[0].type).element_type
+            if str(et) != "bf16" and ir.mlir.ShapedType(rtype).has_static_shape:  # (bf16: see check_flush)
+                m.memo["attr"] = ir.mlir.DenseElementsAttr.get_splat(rtype, ir.downcast(attrs[0]).get_splat_value())
+                return True
         try:
             value = _splat_value(op, attrs)
             if value is not None:
@@ -169,6 +173,8 @@ def _evaluate(max_elements: int):
 
 def _materialize(m):
     rtype = m.root.results[0].type
+    if "attr" in m.memo:
+        return stablehlo.ConstantOp(m.memo["attr"]).result
     if "splat" in m.memo:
         return stablehlo.ConstantOp(_splat_attr(m.memo["splat"], rtype)).result
     return _constant(m.memo["array"], rtype, m.memo["from_resource"])
