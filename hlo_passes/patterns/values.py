@@ -44,7 +44,14 @@ _ARRAYS: dict = {}
 
 
 def constant_array(attr) -> np.ndarray:
-    """numpy value of an elements attribute, cached (attributes are immutable and uniqued)."""
+    """numpy value of an elements attribute, read-only. Small ones are cached (attributes are immutable and
+    uniqued, and patterns ask about the same small constants again and again); a weight is not: the cache
+    is process-wide, and it would hold the weight's copy, and through the attribute its whole context,
+    after the module is gone."""
+    if num_elements(attr.type) > SMALL:
+        array = ir.to_numpy(attr)
+        array.flags.writeable = False
+        return array
     key = (str(attr.type), hash(attr))
     hit = _ARRAYS.get(key)
     if hit is not None and hit[0] == attr:
