@@ -214,3 +214,58 @@ def test_float_weight_behind_a_transpose_is_not_read_before_the_write(monkeypatc
         monkeypatch.undo()
     (out,) = TFLiteModel(tmp_path / "head.tflite", xnnpack=False).run(None, x).values()
     np.testing.assert_allclose(out, x @ w.T, rtol=1e-5, atol=1e-4)
+
+
+_TWO_SIGNATURES = """func.func @prefill(%x: tensor<4x256xf32>) -> tensor<4x512xf32> {
+  %w = stablehlo.constant dense<0.0> : tensor<512x256xf32>
+  %y = stablehlo.dot_general %x, %w, contracting_dims = [1] x [1] : (tensor<4x256xf32>, tensor<512x256xf32>)
+       -> tensor<4x512xf32>
+  return %y : tensor<4x512xf32>
+}
+func.func @decode(%x: tensor<1x256xf32>) -> tensor<1x512xf32> {
+  %w = stablehlo.constant dense<0.0> : tensor<512x256xf32>
+  %y = stablehlo.dot_general %x, %w, contracting_dims = [1] x [1] : (tensor<1x256xf32>, tensor<512x256xf32>)
+       -> tensor<1x512xf32>
+  return %y : tensor<1x512xf32>
+}"""
+
+
+def test_a_weight_shared_by_two_signatures_is_read_and_quantized_once(monkeypatch):
+    """Prefill and decode hold a constant each of the same blob: quantize-int8-dynamic reads and quantizes it
+    once (it did it per use: twice the time on the 8x1024 model), and both signatures get the same int8
+    attribute. Each signature still computes x . dequant(q)^T on XLA."""
+    import hlo_passes as hp
+    from hlo_passes import numerics
+    from hlo_passes.frontends.signatures import select_signature
+
+    rng = np.random.default_rng(7)
+    w = rng.standard_normal((512, 256)).astype(np.float32)
+    ctx = ir.make_context()
+    with ctx, mlir.Location.unknown():
+        module = ir.parse(_TWO_SIGNATURES, context=ctx)
+        shared = ir.from_numpy(w, resource="w")
+        for op in ir.ops_named(module, "stablehlo.constant"):
+            op.attributes["value"] = shared
+        reads = []
+        real = ir.to_numpy
+
+        def counting(attr):
+            array = real(attr)
+            if array.size >= w.size:
+                reads.append(array.dtype)
+            return array
+        monkeypatch.setattr(ir, "to_numpy", counting)
+        hp.run(module, "quantize-int8-dynamic", inplace=True)
+        monkeypatch.undo()
+        assert reads == [np.float32]
+        int8 = [op.attributes["value"] for op in ir.ops_named(module, "stablehlo.constant")
+                if ir.np_dtype(mlir.RankedTensorType(op.result.type).element_type) == np.int8]
+        assert len(int8) == 2 and int8[0] == int8[1]
+        q = ir.to_numpy(int8[0])
+        (scale,) = {ir.to_numpy(op.attributes["value"]).tobytes() for op in ir.ops_named(module, "stablehlo.constant")
+                    if mlir.RankedTensorType(op.result.type).shape == [512]}
+        dequant = q.astype(np.float32) * np.frombuffer(scale, np.float32)[:, None]
+        for name, rows in (("prefill", 4), ("decode", 1)):
+            x = rng.standard_normal((rows, 256)).astype(np.float32)
+            (out,) = numerics.execute(select_signature(module, name), [x])
+            np.testing.assert_allclose(out, x @ dequant.T, rtol=1e-4, atol=1e-4)

@@ -43,20 +43,21 @@ def _weight_axes(op, index: int) -> tuple[list[int], list[int]] | None:
 
 
 def _weight(value):
-    """(the ops holding a constant weight, last first; a function returning it as `value` sees it), looking
-    through a transpose that was too big to fold (an LM head's [vocab, d] table used as [d, vocab]), or
-    (None, None)."""
+    """(the ops holding a constant weight, last first; a function returning it as `value` sees it; a key that
+    is equal for the same weight seen the same way), looking through a transpose that was too big to fold (an
+    LM head's [vocab, d] table used as [d, vocab]), or (None, None, None)."""
     op = vals.defining_op(value)
     attr = vals.constant_attr(op)
     if attr is not None:
-        return [op], lambda: ir.to_numpy(attr)
+        return [op], lambda: ir.to_numpy(attr), (attr,)
     if op is not None and op.name == "stablehlo.transpose":
         inner = vals.defining_op(op.operands[0])
         inner_attr = vals.constant_attr(inner)
         if inner_attr is not None:
             perm = [int(p) for p in vals.attr_value(op.attributes["permutation"])]
-            return [op, inner], lambda: np.ascontiguousarray(ir.to_numpy(inner_attr).transpose(perm))
-    return None, None
+            return [op, inner], lambda: np.ascontiguousarray(ir.to_numpy(inner_attr).transpose(perm)), \
+                (inner_attr, tuple(perm))
+    return None, None, None
 
 
 def _label(op) -> str:
@@ -119,15 +120,18 @@ class QuantizeInt8Dynamic(Pass):
             if fn.operation.name == "func.func" and mlir.StringAttr(fn.attributes["sym_name"]).value not in keep:
                 fn.operation.walk(visit)
         worst = 0.0
+        # A weight seen again (the prefill and decode signatures each hold a constant of the same blob) reuses
+        # what its first use made: it is read and quantized once, and its int8 attribute exists once.
+        done: dict = {}
         for op in targets:
             if skip is not None and skip.search(_label(op)):
                 ctx.count("weights skipped (skip regex)")
                 continue
             if op.name == "stablehlo.gather":
-                worst = max(worst, self._gather(op, ctx))
+                worst = max(worst, self._gather(op, ctx, done))
                 continue
             for index in (1, 0):
-                const, weight = _weight(op.operands[index])
+                const, weight, key = _weight(op.operands[index])
                 if const is None or vals.dtype(op.operands[index]) != np.float32:
                     continue
                 if vals.num_elements(op.operands[index]) < max(self.min_elements, 1):
@@ -138,34 +142,54 @@ class QuantizeInt8Dynamic(Pass):
                     break
                 free = axes[1]
                 axis = free[0] if self.granularity == "channel" and len(free) == 1 else None
-                weight = weight()
-                blockwise = self.dtype == "int4" and op.name == "stablehlo.dot_general" and weight.ndim == 2
-                if blockwise and weight.shape[axes[0][0]] % self.block_size:
+                shape = vals.shape(op.operands[index])
+                blockwise = self.dtype == "int4" and op.name == "stablehlo.dot_general" and len(shape) == 2
+                if blockwise and shape[axes[0][0]] % self.block_size:
                     ctx.count("weights kept int8 (contracting dim not a multiple of block-size)")
                     blockwise = False
-                try:
-                    q = quantize_blockwise(weight, axes[0][0], self.block_size) if blockwise else \
-                        quantize(weight, axis)
-                except ValueError as e:
-                    ctx.count(f"weights refused ({e})")
+                key = (*key, axis, blockwise, axes[0][0] if blockwise else None)
+                if key not in done:
+                    with op.location:
+                        done[key] = self._quantized(weight(), axis, axes[0][0] if blockwise else None)
+                made = done[key]
+                if isinstance(made, str):
+                    ctx.count(f"weights refused ({made})")
                     break
-                worst = max(worst, relative_error(weight, q))
+                values, scale, meta, error, before, after = made
+                worst = max(worst, error)
                 with mlir.InsertionPoint(op), op.location:
-                    dequantized = self._blockwise(q, op.operands[index].type) if blockwise else \
-                        self._dequantized(q, op.operands[index].type)
+                    dequantized = self._blockwise(values, scale, meta, op.operands[index].type) if blockwise else \
+                        self._dequantized(values, scale, meta, op.operands[index].type)
                     op.operands[index] = dequantized
                 for dead in const:  # the float weight (and a transpose of it) go unless something still reads them
                     if not vals.has_uses(dead.results[0]):
                         dead.erase()
                 ctx.count("weights quantized" if not blockwise else "weights quantized (int4 blocks)")
-                ctx.count("weight bytes before", weight.nbytes)
-                ctx.count("weight bytes after", (q.values.size + 1) // 2 + q.scale.size * 2 if blockwise else
-                          q.values.nbytes + q.scale.nbytes)
+                ctx.count("weight bytes before", before)
+                ctx.count("weight bytes after", after)
                 break
         if worst:
             ctx.statistics["largest relative error"] = round(worst, 6)
 
-    def _gather(self, op, ctx) -> float:
+    def _quantized(self, weight: np.ndarray, axis: int | None, block_axis: int | None, scale_shape=None):
+        """(int8/int4 values attribute, scales attribute, axis or (block axis, block), relative error, bytes
+        before, bytes after) of one weight, or the reason it is refused. The numpy copies die here: what stays
+        is the attributes, one copy of the quantized bytes."""
+        try:
+            q = quantize_blockwise(weight, block_axis, self.block_size) if block_axis is not None else \
+                quantize(weight, axis)
+        except ValueError as e:
+            return str(e)
+        error = relative_error(weight, q)
+        if block_axis is not None:
+            return (ir.from_numpy(q.values), ir.from_numpy(np.asarray(q.scale, np.float32)), (q.block_axis, q.block),
+                    error, weight.nbytes, (q.values.size + 1) // 2 + q.scale.size * 2)
+        scale = np.asarray(q.scale, np.float32)
+        scale = scale.reshape(scale_shape) if scale_shape is not None else scale
+        return (ir.from_numpy(q.values), ir.from_numpy(scale), q.axis, error, weight.nbytes,
+                q.values.nbytes + q.scale.nbytes)
+
+    def _gather(self, op, ctx, done: dict) -> float:
         """An embedding lookup (rows of a constant [V, D] table): int8 rows with one scale per row; the
         gather takes the int8 rows and their scales, and multiplies (exact: scales are per row)."""
         table = op.operands[0]
@@ -178,20 +202,23 @@ class QuantizeInt8Dynamic(Pass):
         if list(dn.start_index_map) != [0] or list(dn.collapsed_slice_dims) != [0] or \
                 sizes != [1, vals.shape(table)[1]] or vals.num_elements(table) < max(self.min_elements, 1):
             return 0.0
-        weight = ir.to_numpy(attr)
-        try:
-            q = quantize(weight, 0)
-        except ValueError as e:
-            ctx.count(f"weights refused ({e})")
+        key = (attr, "rows")
+        if key not in done:
+            with op.location:
+                done[key] = self._quantized(ir.to_numpy(attr), 0, None, scale_shape=(-1, 1))
+        made = done[key]
+        if isinstance(made, str):
+            ctx.count(f"weights refused ({made})")
             return 0.0
+        q_attr, s_attr, _, error, before, after = made
         with mlir.InsertionPoint(op), op.location:
             out = mlir.RankedTensorType(op.result.type)
             out_i8 = mlir.RankedTensorType.get(list(out.shape), mlir.IntegerType.get_signless(8))
             offset = list(dn.offset_dims)
             scale_out = mlir.RankedTensorType.get([1 if d in offset else n for d, n in enumerate(out.shape)],
                                                   out.element_type)
-            values = stablehlo.ConstantOp(ir.from_numpy(q.values)).result
-            scales = stablehlo.ConstantOp(ir.from_numpy(q.scale.reshape(-1, 1))).result
+            values = stablehlo.ConstantOp(q_attr).result
+            scales = stablehlo.ConstantOp(s_attr).result
             attrs = {name: op.attributes[name] for name in op.attributes}
             rows = mlir.Operation.create("stablehlo.gather", results=[out_i8], operands=[values, op.operands[1]],
                                          attributes=attrs).result
@@ -206,20 +233,20 @@ class QuantizeInt8Dynamic(Pass):
         if not vals.has_uses(const.results[0]):
             const.erase()
         ctx.count("embedding tables quantized")
-        ctx.count("weight bytes before", weight.nbytes)
-        ctx.count("weight bytes after", q.values.nbytes + q.scale.nbytes)
-        return relative_error(weight, q)
+        ctx.count("weight bytes before", before)
+        ctx.count("weight bytes after", after)
+        return error
 
     @staticmethod
-    def _blockwise(q, ftype) -> mlir.Value:
+    def _blockwise(values_attr, scale_attr, meta, ftype) -> mlir.Value:
         """convert(int4) -> reshape splitting the contracting axis into [blocks, block] -> times the scales
         broadcast over each block -> reshape back, every op marked as a dequantization."""
         ftype = mlir.RankedTensorType(ftype)
-        shape, a = list(ftype.shape), q.block_axis
-        split = shape[:a] + [shape[a] // q.block, q.block] + shape[a + 1:]
+        (a, block), shape = meta, list(ftype.shape)
+        split = shape[:a] + [shape[a] // block, block] + shape[a + 1:]
         split_type = mlir.RankedTensorType.get(split, ftype.element_type)
-        values = stablehlo.ConstantOp(ir.from_numpy(q.values)).result
-        scale = stablehlo.ConstantOp(ir.from_numpy(np.asarray(q.scale, np.float32))).result
+        values = stablehlo.ConstantOp(values_attr).result
+        scale = stablehlo.ConstantOp(scale_attr).result
         as_float = stablehlo.ConvertOp(ftype, values)
         blocks = stablehlo.ReshapeOp(split_type, as_float.result)
         dims = [d if d <= a else d + 1 for d in range(len(shape))]  # every dim of the split shape but the block's
@@ -231,12 +258,12 @@ class QuantizeInt8Dynamic(Pass):
         return whole.result
 
     @staticmethod
-    def _dequantized(q, ftype) -> mlir.Value:
+    def _dequantized(values_attr, scale_attr, axis, ftype) -> mlir.Value:
         ftype = mlir.RankedTensorType(ftype)
-        values = stablehlo.ConstantOp(ir.from_numpy(q.values)).result
-        scale = stablehlo.ConstantOp(ir.from_numpy(np.asarray(q.scale, np.float32))).result
+        values = stablehlo.ConstantOp(values_attr).result
+        scale = stablehlo.ConstantOp(scale_attr).result
         as_float = stablehlo.ConvertOp(ftype, values)
-        dims = [q.axis] if q.axis is not None else []
+        dims = [axis] if axis is not None else []
         spread = stablehlo.BroadcastInDimOp(ftype, scale, mlir.DenseI64ArrayAttr.get(dims))
         mul = stablehlo.MulOp(as_float.result, spread.result)
         for marked in (as_float, spread, mul):  # fold-constants leaves marked ops alone
