@@ -446,11 +446,18 @@ def _stop_worker() -> None:
 atexit.register(_stop_worker)
 
 
-def _isolated(code: bytes, sets, timeout: float) -> list[list[np.ndarray]]:
+def start_worker() -> None:
+    """Start the worker process now if none is running, without waiting for it: it imports jax and sets up
+    XLA CPU (~1 s) while the caller goes on (the torch front end calls this before tracing, so that its check
+    finds the worker ready)."""
     global _worker
     if _worker is None or _worker.proc.poll() is not None:
         _stop_worker()
         _worker = _Worker()
+
+
+def _isolated(code: bytes, sets, timeout: float) -> list[list[np.ndarray]]:
+    start_worker()
     return _worker.call(code, sets, timeout)
 
 
@@ -462,6 +469,10 @@ def _serve() -> None:
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     requests = sys.stdin.buffer
+    from jax.extend import backend
+
+    _jax()
+    backend.get_backend("cpu")  # set up before the first request arrives (see `start_worker`)
     while True:
         request = _receive(lambda n: _read_into(requests, n))
         if request is None:

@@ -440,6 +440,10 @@ def from_torch(module, signatures: dict[str, tuple], *, check: bool = True, rtol
 
     if not signatures:
         raise HloError("from_torch: no signatures given")
+    if check:
+        from .. import numerics
+
+        numerics.start_worker()  # it imports jax and sets up XLA (~1 s) while torch traces
     parts, wants = [], {}
     for name, args in signatures.items():
         args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
