@@ -337,11 +337,41 @@ func.func @out_of_range(%cache: tensor<1x16x2x4xf32>, %new: tensor<1x3x2x4xf32>)
 // CHECK-LABEL: func.func @two_d
 // CHECK-NOT: stablehlo.composite
 // CHECK: stablehlo.dynamic_update_slice
-// WHY: [kv-cache-dynamic-update-slice] stablehlo.dynamic_update_slice at {{.*}}: no match: the cache has rank 2
+// WHY: [kv-cache-dynamic-update-slice] stablehlo.dynamic_update_slice at {{.*}}: no match: the cache has rank 2: a KV cache is [B, S, N, H]
 func.func @two_d(%table: tensor<16x8xf32>, %row: tensor<1x8xf32>, %i: tensor<i32>) -> tensor<16x8xf32> {
   %z = stablehlo.constant dense<0> : tensor<i32>
   %0 = stablehlo.dynamic_update_slice %table, %row, %i, %z : (tensor<16x8xf32>, tensor<1x8xf32>, tensor<i32>, tensor<i32>) -> tensor<16x8xf32>
   return %0 : tensor<16x8xf32>
+}
+
+// -----
+
+// K and V stacked in one [2, B, S, N, H] cache, both written by one dynamic_update_slice (one op per layer
+// instead of two): one composite, seq_dim 2.
+// CHECK-LABEL: func.func @stacked_k_and_v
+// CHECK-NEXT: %[[R:.*]] = stablehlo.composite "odml.update_kv_cache" %arg0, %arg2, %arg1 {composite_attributes = {kv_cache_max = 16 : i64, seq_dim = 2 : i64}, decomposition = @[[IMPL:odml.update_kv_cache.impl[_0-9]*]]} : (tensor<2x1x16x2x4xf32>, tensor<i32>, tensor<2x1x3x2x4xf32>) -> tensor<2x1x16x2x4xf32>
+// CHECK: func.func private @[[IMPL]]
+// CHECK: stablehlo.dynamic_update_slice %arg0, %arg2, %[[Z:.*]], %[[Z]], %arg1, %[[Z]], %[[Z]]
+// WHY: [kv-cache-dynamic-update-slice] stablehlo.dynamic_update_slice at {{.*}}: rewritten
+func.func @stacked_k_and_v(%cache: tensor<2x1x16x2x4xf32>, %new: tensor<2x1x3x2x4xf32>, %pos: tensor<i32>) -> tensor<2x1x16x2x4xf32> {
+  %z = stablehlo.constant dense<0> : tensor<i32>
+  %0 = stablehlo.dynamic_update_slice %cache, %new, %z, %z, %pos, %z, %z : (tensor<2x1x16x2x4xf32>, tensor<2x1x3x2x4xf32>, tensor<i32>, tensor<i32>, tensor<i32>, tensor<i32>, tensor<i32>) -> tensor<2x1x16x2x4xf32>
+  return %0 : tensor<2x1x16x2x4xf32>
+}
+
+// -----
+
+// Rank 5 whose leading axis is not K and V (3 of something), and a stacked cache of which only K is written:
+// neither is a KV-cache write. (The walk goes last op first.)
+// CHECK-LABEL: func.func @rank5_not_stacked
+// CHECK-NOT: stablehlo.composite
+// WHY: [kv-cache-dynamic-update-slice] stablehlo.dynamic_update_slice at {{.*}}: no match: the update [1, 1, 3, 2, 4] is smaller than the cache [2, 1, 16, 2, 4] on axes [0, 2]
+// WHY: [kv-cache-dynamic-update-slice] stablehlo.dynamic_update_slice at {{.*}}: no match: the cache has rank 5: a KV cache is [B, S, N, H] or [B, N, S, H], or K and V stacked as [2, B, S, N, H] or [2, B, N, S, H]
+func.func @rank5_not_stacked(%a: tensor<3x1x16x2x4xf32>, %x: tensor<3x1x3x2x4xf32>, %kv: tensor<2x1x16x2x4xf32>, %k: tensor<1x1x3x2x4xf32>, %pos: tensor<i32>) -> (tensor<3x1x16x2x4xf32>, tensor<2x1x16x2x4xf32>) {
+  %z = stablehlo.constant dense<0> : tensor<i32>
+  %0 = stablehlo.dynamic_update_slice %a, %x, %z, %z, %pos, %z, %z : (tensor<3x1x16x2x4xf32>, tensor<3x1x3x2x4xf32>, tensor<i32>, tensor<i32>, tensor<i32>, tensor<i32>, tensor<i32>) -> tensor<3x1x16x2x4xf32>
+  %1 = stablehlo.dynamic_update_slice %kv, %k, %z, %z, %pos, %z, %z : (tensor<2x1x16x2x4xf32>, tensor<1x1x3x2x4xf32>, tensor<i32>, tensor<i32>, tensor<i32>, tensor<i32>, tensor<i32>) -> tensor<2x1x16x2x4xf32>
+  return %0, %1 : tensor<3x1x16x2x4xf32>, tensor<2x1x16x2x4xf32>
 }
 
 // -----

@@ -130,6 +130,12 @@ def _jax_cases():
                                                    v.at[:, p + jnp.arange(T)].set(vn)),
                           (((B, S, N, H), jnp.bfloat16),) * 2 + (((B, T, N, H), jnp.bfloat16),) * 2 + (POS,),
                           2, [4], T, 1),
+        # K and V stacked, [2, B, S, N, H]: one write of both per layer
+        "stacked k and v": (lambda c, n, p: lax.dynamic_update_slice(c, n, (0, 0, p, 0, 0)),
+                            (((2, B, S, N, H), np.float32), ((2, B, T, N, H), np.float32), POS), 1, [2], T, 2),
+        "stacked .at[:, :, pos + arange].set": (lambda c, n, p: c.at[:, :, p + jnp.arange(T)].set(n),
+                                                (((2, B, S, N, H), np.float32), ((2, B, T, N, H), np.float32), POS),
+                                                1, [2], T, 2),
     }
 
 

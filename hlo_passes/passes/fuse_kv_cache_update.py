@@ -11,7 +11,8 @@ from ..patterns.kv_cache import kv_cache_patterns
 @register_pass
 @dataclass(frozen=True)
 class FuseKvCacheUpdate(Pass):
-    """Finds writes of T new positions into a 4-D KV cache ([B, S, N, H] or [B, N, S, H]) as exporters write
+    """Finds writes of T new positions into a KV cache ([B, S, N, H] or [B, N, S, H]; or K and V stacked as
+    [2, B, S, N, H] or [2, B, N, S, H], written by one update of both) as exporters write
     them -- dynamic_update_slice (JAX, litert-torch), and scatters with contiguous positions (torch
     index_copy_/index_put_, JAX .at[].set) -- and outlines each into an `odml.update_kv_cache` composite with
     operands (cache, input_pos, update) and {kv_cache_max, seq_dim}; its decomposition is one
