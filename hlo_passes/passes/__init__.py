@@ -12,6 +12,7 @@ BUILTIN_PASSES = {
     "fuse-gelu": "hlo_passes.passes.fuse_gelu",
     "fuse-kv-cache-update": "hlo_passes.passes.fuse_kv_cache_update",
     "fuse-layer-norm": "hlo_passes.passes.fuse_layer_norm",
+    "fuse-parallel-dots": "hlo_passes.passes.fuse_parallel_dots",
     "fuse-rms-norm": "hlo_passes.passes.fuse_rms_norm",
     "fuse-sdpa": "hlo_passes.passes.fuse_sdpa",
     "inline-calls": "hlo_passes.passes.inline_calls",
