@@ -54,10 +54,12 @@ def _save_feeds(feeds: dict[str, dict[str, np.ndarray]], path: Path) -> None:
 
 
 def measure(models: dict[str, tuple[Path, dict | None, dict[str, int]]], *, rounds: int = 5,
-            threads: int = 1) -> dict[str, dict[str, float]]:
+            threads: int = 1, times: dict | None = None) -> dict[str, dict[str, float]]:
     """`models`: name -> (path, feeds by signature or None for zeros, calls per signature per round).
-    Returns name -> signature -> seconds (median over the rounds of each child's median)."""
-    times: dict[str, dict[str, list]] = {name: {sig: [] for sig in m[2]} for name, m in models.items()}
+    Returns name -> signature -> seconds (median over the rounds of each child's median); `times`, if given,
+    receives every round's figure the same way (name -> signature -> list)."""
+    times = {} if times is None else times
+    times.update({name: {sig: [] for sig in m[2]} for name, m in models.items()})
     with tempfile.TemporaryDirectory() as tmp:
         feed_files = {}
         for i, (name, (_, feeds, _)) in enumerate(models.items()):
@@ -90,9 +92,17 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
     runs = {sig: args.runs for sig in args.signatures.split(",")}
-    result = measure({m: (Path(m), None, runs) for m in args.models}, rounds=args.rounds, threads=args.threads)
+    times: dict = {}
+    result = measure({m: (Path(m), None, runs) for m in args.models}, rounds=args.rounds, threads=args.threads,
+                     times=times)
     for name, by_sig in result.items():
         print("  ".join(f"{sig} {s * 1e3:8.3f} ms" for sig, s in by_sig.items()), name)
+    if len(args.models) > 1:  # each round's ratio to the first model: shows whether a difference is steady
+        first = times[args.models[0]]
+        for name in args.models[1:]:
+            for sig, ts in times[name].items():
+                ratios = " ".join(f"{a / b:.2f}" for a, b in zip(first[sig], ts))
+                print(f"{sig}: first / {Path(name).name} by round: {ratios}")
     return 0
 
 
