@@ -492,7 +492,12 @@ def check_signatures(merged, parts: list[Part], model, examples: dict, *, rtol: 
     if len(inputs) != len(expected):
         raise HloError(f"cannot check the export of {type(model).__name__}: it takes {len(expected)} inputs, "
                        f"the examples give {len(inputs)}; {skip}")
-    got = numerics.execute(checked, inputs)
+    try:
+        got = numerics.execute(checked, inputs)
+    finally:
+        # the worker was sent every weight and keeps ~one request's worth of memory while idle (8x1024: 0.9 GB
+        # after the check); a later check starts a new one in ~1 s
+        numerics._stop_worker()
     del checked, inputs
     start = 0
     for part, count in zip(parts, counts):
