@@ -9,11 +9,11 @@ from hlo_passes import ir
 from hlo_passes.passes.fuse_gelu import gelu_patterns
 from hlo_passes.passes.fuse_layer_norm import layer_norm_patterns
 from hlo_passes.patterns.algebra import simplify_patterns
-from hlo_passes.patterns.driver import _producers
 from hlo_passes.patterns.fold import fold_patterns
 from hlo_passes.patterns.kv_cache import kv_cache_patterns
 from hlo_passes.patterns.rms_norm import rms_norm_patterns
 from hlo_passes.patterns.sdpa import sdpa_patterns
+from hlo_passes.patterns.template import Producers
 
 LIT = Path(__file__).resolve().parent.parent / "lit_tests"
 
@@ -43,7 +43,7 @@ def test_quick_check_never_rejects_a_match():
             for p, quick in by_root.get(op.name, ()):
                 m, _ = p.match(op, explain=False)
                 matched += m is not None
-                if quick is not None and not quick(_producers(op)):
+                if quick is not None and not quick(Producers(op)):
                     rejected += 1
                     assert m is None, f"{file}: the quick check of '{p.name}' rejected a match at {op.location}"
     assert matched > 200 and rejected > 2000, (matched, rejected)  # (342 and 4289 when written)

@@ -24,7 +24,7 @@ import numpy as np
 from .. import ir
 from ..diagnostics import Decline, HloError, SourceLoc
 from . import values as vals
-from .template import Match, Op, match_root
+from .template import Match, Op, Producers, match_root
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Pattern:
         """Match at `op` without changing anything: (match, "") or (None, why not)."""
         return match_root(self.root, op, self.where, explain)
 
-    def quick_check(self) -> Callable[[tuple], bool] | None:
+    def quick_check(self) -> Callable[[Producers], bool] | None:
         """A necessary condition on the names of the ops defining the root's operands (None for a block
         argument), asked before `match`: False means `match` would certainly fail. From the template; a
         subclass with an early refusal of its own may replace it. None: nothing to check."""
@@ -167,7 +167,7 @@ def _callback(patterns: list[Pattern], run: _Run):
         for pattern, explain, check in tries:
             if check is not None:
                 if producers is None:
-                    producers = _producers(op)
+                    producers = Producers(op)
                 if not check(producers):
                     continue
             try:
@@ -188,12 +188,6 @@ def _callback(patterns: list[Pattern], run: _Run):
         return None
 
     return fn
-
-
-def _producers(op) -> tuple:
-    """The name of each operand's defining op (None for a block argument): what `could_match` reads."""
-    block = ir.mlir.Block
-    return tuple([None if isinstance(owner, block) else owner.name for owner in [v.owner for v in op.operands]])
 
 
 def _rewrite(pattern: Pattern, m: Match, op, run: _Run, explain: bool):

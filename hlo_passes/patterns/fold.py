@@ -203,9 +203,9 @@ class Fold(Pattern):
         return _from_constants
 
 
-def _from_constants(producers: tuple) -> bool:
-    for p in producers:
-        if p not in vals.CONSTANT_OPS:
+def _from_constants(producers) -> bool:
+    for i in range(len(producers)):
+        if producers[i] not in vals.CONSTANT_OPS:
             return False
     return True
 

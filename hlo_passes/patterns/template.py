@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..diagnostics import Decline
+from ..ir import mlir
 from . import values as vals
 
 Bindings = dict  # capture name -> mlir.Value
@@ -168,10 +169,10 @@ class Op(Template):
     def producers(self):
         return frozenset(self._names)
 
-    def quick_check(self) -> Callable[[tuple], bool] | None:
+    def quick_check(self) -> Callable[[Producers], bool] | None:
         """A necessary condition for matching, from `producers` (the name of each operand's defining op,
-        None for a block argument): False when an operand's producer is of a kind its template never
-        accepts. None when the template constrains nothing at the first level. Most candidate roots fail
+        None for a block argument; see `Producers`): False when an operand's producer is of a kind its
+        template never accepts. None when the template constrains nothing at the first level. Most candidate roots fail
         here for the cost of a few set lookups instead of the matcher's generators (the greedy driver
         asks every op of the module, twice per fixpoint)."""
         templates = self.operands
@@ -185,7 +186,7 @@ class Op(Template):
         commutes = self.commutative if self.commutative is not None else any(n in COMMUTATIVE for n in self._names)
         swapped = tuple((1 - i, s) for i, s in checks) if commutes and count == 2 else None
 
-        def quick(producers: tuple) -> bool:
+        def quick(producers: Producers) -> bool:
             if len(producers) != count and (not prefix or len(producers) < count):
                 return False
             for i, names in checks:
@@ -264,6 +265,32 @@ class Op(Template):
                     yield b
                 continue
             yield from _match_all(templates, order, binds, trace, depth + 1, op)
+
+
+class Producers:
+    """The name of the op defining each operand of `op` (None for a block argument), each worked out when
+    first asked: getting an operand's owner is most of a quick check's cost, and most checks fail on the
+    first operand they look at."""
+
+    __slots__ = ("operands", "names")
+    _UNSEEN = object()
+
+    def __init__(self, op):
+        self.operands = op.operands
+        self.names = [Producers._UNSEEN] * len(self.operands)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, i: int) -> str | None:
+        name = self.names[i]
+        if name is Producers._UNSEEN:
+            owner = self.operands[i].owner
+            name = self.names[i] = None if isinstance(owner, mlir.Block) else owner.name
+        return name
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self.names)))
 
 
 def _match_all(templates, operands, binds, trace, depth, op) -> Iterator[Bindings]:
