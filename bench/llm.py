@@ -6,8 +6,9 @@ Same PyTorch model, same weights: `examples/llm_torch.py` at a config of `exampl
 seeded random weights of `llm_common.random_weights`. Per config and per weight type (f32, int8):
 - ours, in a child process of this venv: `from_torch` (prefill + decode) -> `optimize` ->
   [`quantize-int8-dynamic`] -> `inline-calls,legalize-tflite` -> the writer, under `hlo_passes.progress.Progress`
-  so every stage's wall time and own peak RSS is recorded. One child per config: export and optimize run
-  once, the f32 model is legalized from a clone (dropped after), the int8 one from the module itself.
+  so every stage's wall time and own peak RSS is recorded (and the XLA check's worker's peak). One child per
+  config: export and optimize run once, the f32 model is legalized from a clone (dropped after), the int8 one
+  from the module itself.
 - litert-torch, in a child process of its own venv (.cache/litert-torch-venv, made on first use like
   bench/quant.py's): the same config as a `DecoderOnlyModel` of its generative layers (TinyLlama's layout),
   the same weights mapped by its `ModelLoader` (q/k/v fused), its logits checked against PyTorch's first,
@@ -207,6 +208,19 @@ def probe(owner, attr, label):
             return fn(*args, **kwargs)
     setattr(owner, attr, wrapped)
 
+from hlo_passes import numerics
+worker = {"VmHWM": 0}
+_stop = numerics._stop_worker
+def stop_worker():
+    """from_torch stops the XLA check's worker itself: read its peak first (its memory is not in our RSS;
+    /proc's VmHWM is the worker's own, RUSAGE_CHILDREN would count the RSS it was forked with)."""
+    if numerics._worker is not None and numerics._worker.proc.poll() is None:
+        status = open(f"/proc/{numerics._worker.proc.pid}/status").read().split("\n")
+        hwm = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM"))
+        worker["VmHWM"] = max(worker["VmHWM"], hwm)
+    _stop()
+numerics._stop_worker = stop_worker
+
 if os.environ.get("BENCH_LLM_DETAIL"):
     import torch
     import torch_mlir.fx as tfx
@@ -228,11 +242,7 @@ if os.environ.get("BENCH_LLM_DETAIL"):
 else:
     with prog.stage("export"):
         module = from_torch(model, signatures=sigs)
-import resource
-from hlo_passes import numerics
-numerics._stop_worker()  # (from_torch stops the XLA check's worker itself; hlo-export makes sure too)
-# the worker's peak (its memory is not in our RSS): the largest waited-for child so far
-worker = {"VmHWM": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024}
+numerics._stop_worker()  # (from_torch stops it itself; hlo-export makes sure too)
 with prog.stage("free torch model"):
     del model, sigs
     gc.collect()

@@ -166,7 +166,7 @@ def _main(argv: list[str]) -> int:
         module = build_module(args.target, _kwargs(args.sets))
     from .. import numerics
 
-    numerics._stop_worker()  # the XLA worker that checked a torch export holds GBs (8x1024: 2.6) until exit
+    numerics._stop_worker()  # (from_torch stops the worker that checked it; a factory may have run others)
     t1 = time.perf_counter()
     from .signatures import weight_stats
 
