@@ -279,3 +279,30 @@ def test_relative_error_of_huge_weights_does_not_overflow(monkeypatch):
     whole = w.astype(np.float64)
     expect = np.linalg.norm(whole - q.dequantize().astype(np.float64)) / np.linalg.norm(whole)
     assert quant.relative_error(w, q) == pytest.approx(expect, rel=1e-5)
+
+
+def test_wrapping_tfl_ops_does_not_search_for_a_dialect_module(monkeypatch):
+    """MLIR's bindings look for a Python module of an op's dialect each time they wrap an op, and remember only
+    the searches that succeed: every `value.owner` of a tfl op was a failed import. After `allow` the search
+    succeeds once (an empty placeholder module) and is never repeated."""
+    import builtins
+
+    from hlo_passes.tflite import ops as T
+
+    ctx = ir.make_context()
+    with ctx, mlir.Location.unknown():
+        T.allow(ctx)
+        values = [T.const(np.full(3, i, np.float32)) for i in range(3)]
+        T.producer(values[0])  # the first wrap may import the placeholder
+        searched = []
+        real = builtins.__import__
+
+        def recording(name, *args, **kwargs):
+            if name.endswith(f".{T.DIALECT}") or name == T.DIALECT:
+                searched.append(name)
+            return real(name, *args, **kwargs)
+        monkeypatch.setattr(builtins, "__import__", recording)
+        names = [T.producer(v).name for v in values * 20]
+        monkeypatch.undo()
+    assert names == [T.CONST] * 60
+    assert searched == []

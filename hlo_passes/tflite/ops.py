@@ -105,8 +105,9 @@ def is_tfl(op) -> bool:
 
 
 def allow(context) -> None:
-    """Let `context` hold tfl ops (an unregistered dialect)."""
+    """Let `context` hold tfl ops (an unregistered dialect), and wrap them without a module search each time."""
     context.allow_unregistered_dialects = True
+    ir.quiet_unregistered_dialect(DIALECT)
 
 
 def _attr(value) -> mlir.Attribute:
