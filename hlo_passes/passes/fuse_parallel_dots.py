@@ -3,16 +3,15 @@ against the weights concatenated along their output axis, and a slice per origin
 
 Why: a decoder layer projects its normed input three times (q, k, v) and its MLP input twice (SwiGLU's
 gate and up). litert-torch's loader fuses q/k/v into one weight, so its decode step runs 41
-FULLY_CONNECTED ops at 8 layers where ours ran 57. One larger matmul reads the same weight bytes; what goes
-is the per-op dispatch and the re-read of the activation. Measured on 8 layers x width 1024 in LiteRT
-(XNNPACK, 1 thread, each model in a fresh process): 0-4% of a memory-bound f32 decode step, nothing in
-prefill; worth it because nothing gets worse, and the op count matches litert-torch's.
+FULLY_CONNECTED ops at 8 layers where ours runs 57 (33 after this pass). One larger matmul reads the same
+weight bytes; what goes is the per-op dispatch and the re-reads of the activation. Measured in LiteRT
+(XNNPACK, 1 thread) on the example LLM, that is lost in the noise: 8x1024 f32 decode 1.8% faster, int8 2.5%
+slower, tiny the same to the microsecond. So the pass is opt-in, not part of `optimize` (README, Passes).
 
-Runs after the fusions (the `optimize` pipeline puts it after `fuse-kv-cache-update` and `sink-transposes`):
-the slices then sit between the matmul and the reshapes that the composites read, so every SDPA, RMSNorm and
-KV-cache write was already found, and composites (and their decompositions) are left alone. Before
-`quantize-int8-dynamic` the fused weight is one float constant with one output channel per original output
-channel, so per-channel int8 scales stay exactly what they were per projection.
+Run it after `optimize`: the slices then sit between the matmul and the reshapes that the composites read,
+so every SDPA, RMSNorm and KV-cache write was already found, and composites (and their decompositions) are
+left alone. Before `quantize-int8-dynamic` the fused weight is one float constant with one output channel
+per original output channel, so the per-channel int8 scales are exactly those of each projection.
 
 What is fused: dot_generals in the same function body, with the same lhs value, a rank-2 constant rhs with
 one contracting and one free dim, no batching dims, and the same attributes and result element type. The
