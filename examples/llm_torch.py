@@ -125,7 +125,7 @@ def build(cfg: common.Config | str = "tiny", seed: int = 0) -> Decoder:
     cos, sin = common.rope_tables(cfg)
     state = {k: torch.from_numpy(v) for k, v in common.random_weights(cfg, seed).items()}
     state = {_torch_name(k): v for k, v in state.items()}
-    model.load_state_dict(state, strict=True)
+    model.load_state_dict(state, strict=True, assign=True)  # the numpy arrays' memory: no second copy
     model.rope_cos.copy_(torch.from_numpy(cos))
     model.rope_sin.copy_(torch.from_numpy(sin))
     model.cache_slots.copy_(torch.arange(cfg.kv_cache_max))
