@@ -221,11 +221,12 @@ def downcast(attr):
     return attr
 
 
-def to_numpy(attr) -> np.ndarray:
+def to_numpy(attr, *, copy: bool = True) -> np.ndarray:
     """The elements of a `dense<...>` or `dense_resource<...>` attribute as a numpy array.
 
     Resource data is copied out of MLIR (the bindings give no view of it); dense data of the common types
-    comes through the buffer protocol.
+    comes through the buffer protocol, copied unless `copy=False`, which gives a read-only view of the
+    attribute's own storage (what a writer streaming it to a file wants: no second copy of a weight).
     """
     attr = downcast(attr)
     stype = mlir.ShapedType(attr.type)
@@ -239,7 +240,7 @@ def to_numpy(attr) -> np.ndarray:
     if not isinstance(attr, mlir.DenseElementsAttr):
         raise HloError(f"not a dense elements attribute: {attr}")
     if dtype in _BUFFER_DTYPES:
-        return np.array(attr, dtype=dtype, copy=True).reshape(shape)
+        return np.array(attr, dtype=dtype, copy=True if copy else None).reshape(shape)
     return _parse_dense_text(attr, dtype, shape)
 
 

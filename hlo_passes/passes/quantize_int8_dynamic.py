@@ -119,6 +119,10 @@ class QuantizeInt8Dynamic(Pass):
         for fn in ir.module_ops(module):
             if fn.operation.name == "func.func" and mlir.StringAttr(fn.attributes["sym_name"]).value not in keep:
                 fn.operation.walk(visit)
+        # Largest operands first: a weight is read whole (its float copy lives while it is quantized), so the
+        # LM head and the embedding table (131 MB each at 8x1024) go while few int8 weights exist yet; last,
+        # they peaked on top of all the others' (the IR is the same in any order: each rewrite sits at its op).
+        targets.sort(key=lambda op: -max((vals.num_elements(v) for v in op.operands), default=0))
         worst = 0.0
         # A weight seen again (the prefill and decode signatures each hold a constant of the same blob) reuses
         # what its first use made: it is read and quantized once, and its int8 attribute exists once.

@@ -223,7 +223,7 @@ class _BlockWriter:
         if nbytes < self.exporter.writer.external_threshold:
             return self.sg.constant(ir.to_numpy(attr), base, quantization=quantization)
         key = str(attr) if isinstance(attr, mlir.DenseResourceElementsAttr) else attr  # a name; or uniqued
-        load = (lambda: pack_int4(ir.to_numpy(attr))) if packed else (lambda: ir.to_numpy(attr))
+        load = (lambda: pack_int4(ir.to_numpy(attr))) if packed else (lambda: ir.to_numpy(attr, copy=False))
         return self.sg.constant_lazy(key, t.shape, np.dtype(dtype), nbytes, base, load, quantization=quantization)
 
     def results(self, op, base: str) -> list[int]:
