@@ -308,3 +308,50 @@ def test_wrapping_tfl_ops_does_not_search_for_a_dialect_module(monkeypatch):
         monkeypatch.undo()
     assert names == [T.CONST] * 60
     assert searched == []
+
+
+_KN = """func.func @main(%x: tensor<3x256xf32>) -> tensor<3x512xf32> {
+  %w = stablehlo.constant dense<0.0> : tensor<256x512xf32>
+  %y = stablehlo.dot_general %x, %w, contracting_dims = [1] x [0] : (tensor<3x256xf32>, tensor<256x512xf32>)
+       -> tensor<3x512xf32>
+  return %y : tensor<3x512xf32>
+}"""
+
+
+@pytest.mark.parametrize("resource", [True, False])
+def test_a_kn_weight_is_transposed_by_the_writer_not_copied_in_the_module(monkeypatch, tmp_path, resource):
+    """A [K, N] weight (JAX's Dense layout; optimize's folded transposes) under a FULLY_CONNECTED, which wants
+    [N, K]: legalize-tflite leaves the module's one copy and marks the constant `hlo.transposed`; the writer
+    transposes it while streaming (one read). The file's tensor is [N, K], and LiteRT computes x . W."""
+    import hlo_passes as hp
+    from hlo_passes.tflite import ops as T
+    from hlo_passes.tflite.export import export
+    from hlo_passes.tflite.runtime import TFLiteModel
+
+    rng = np.random.default_rng(9)
+    w = rng.standard_normal((256, 512)).astype(np.float32)
+    x = rng.standard_normal((3, 256)).astype(np.float32)
+    ctx = ir.make_context()
+    with ctx, mlir.Location.unknown():
+        module = ir.parse(_KN, context=ctx)
+        attr = ir.from_numpy(w, resource="w") if resource else ir.from_numpy(w)
+        ir.ops_named(module, "stablehlo.constant")[0].attributes["value"] = attr
+        reads = []
+        real = ir.to_numpy
+
+        def counting(attr, **kwargs):
+            array = real(attr, **kwargs)
+            if array.size >= w.size:
+                reads.append(array.shape)
+            return array
+        monkeypatch.setattr(ir, "to_numpy", counting)
+        hp.run(module, "legalize-tflite", inplace=True)
+        assert reads == []
+        (weight,) = [op for op in ir.ops_named(module, T.CONST) if T.is_transposed(op)]
+        assert weight.attributes["value"] == attr  # the module's own weight, not a transposed copy
+        assert list(mlir.RankedTensorType(weight.result.type).shape) == [512, 256]
+        export(module).write(tmp_path / "kn.tflite")
+        assert reads == [(256, 512)]
+        monkeypatch.undo()
+    (out,) = TFLiteModel(tmp_path / "kn.tflite", xnnpack=False).run(None, x).values()
+    np.testing.assert_allclose(out, x @ w, rtol=1e-5, atol=1e-4)

@@ -52,7 +52,7 @@ def _const(value):
     wants a permutation, axes, a scalar, a bias or something it may fold (`_FOLD_LIMIT`), and reading an LM head
     to find out that it is too big to fold copied 131 MB."""
     op = _producer(value)
-    if op is not None and op.name == T.CONST and _num(value) <= _READ_LIMIT:
+    if op is not None and op.name == T.CONST and _num(value) <= _READ_LIMIT and not T.is_transposed(op):
         return ir.to_numpy(op.attributes["value"])
     return None
 

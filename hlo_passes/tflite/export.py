@@ -210,21 +210,29 @@ class _BlockWriter:
             quant = Quantization(scale, np.zeros(scale.size, np.int64), 0 if axis is None else axis)
             self.tensors[op.result] = self._lazy(values, base, quantization=quant)
             return
-        self.tensors[op.result] = self._lazy(ir.downcast(op.attributes["value"]), base)
+        perm = [int(p) for p in op.attributes[T.TRANSPOSED]] if T.is_transposed(op) else None
+        self.tensors[op.result] = self._lazy(ir.downcast(op.attributes["value"]), base, perm=perm)
 
-    def _lazy(self, attr, base: str, quantization=None) -> int:
-        """A tensor of `attr`'s elements: read when written if the writer stores it outside the flatbuffer,
-        else now (small constants are packed into the flatbuffer, by content)."""
+    def _lazy(self, attr, base: str, quantization=None, perm: list[int] | None = None) -> int:
+        """A tensor of `attr`'s elements (transposed by `perm`): read when written if the writer stores it
+        outside the flatbuffer, else now (small constants are packed into the flatbuffer, by content)."""
         t = mlir.RankedTensorType(attr.type)
         dtype = ir.np_dtype(t.element_type)
-        count = int(np.prod(t.shape, dtype=np.int64))
+        shape = list(t.shape) if perm is None else [t.shape[p] for p in perm]
+        count = int(np.prod(shape, dtype=np.int64))
         packed = str(dtype) == "int4"  # stored two to a byte
         nbytes = (count + 1) // 2 if packed else count * dtype.itemsize
+
+        def values(copy: bool) -> np.ndarray:  # (copy=False: a view of the attribute's storage, when it has one)
+            array = ir.to_numpy(attr, copy=copy)
+            return array if perm is None else np.ascontiguousarray(array.transpose(perm))
+
         if nbytes < self.exporter.writer.external_threshold:
-            return self.sg.constant(ir.to_numpy(attr), base, quantization=quantization)
+            return self.sg.constant(values(True), base, quantization=quantization)
         key = str(attr) if isinstance(attr, mlir.DenseResourceElementsAttr) else attr  # a name; or uniqued
-        load = (lambda: pack_int4(ir.to_numpy(attr))) if packed else (lambda: ir.to_numpy(attr, copy=False))
-        return self.sg.constant_lazy(key, t.shape, np.dtype(dtype), nbytes, base, load, quantization=quantization)
+        key = key if perm is None else (key, tuple(perm))
+        load = (lambda: pack_int4(values(False))) if packed else (lambda: values(False))
+        return self.sg.constant_lazy(key, shape, np.dtype(dtype), nbytes, base, load, quantization=quantization)
 
     def results(self, op, base: str) -> list[int]:
         outputs = [self.new_tensor(r, base) for r in op.results]

@@ -55,7 +55,7 @@ def _const_value(value):
     """The elements attribute behind a converted constant operand, or None."""
     owner = value.owner
     op = getattr(owner, "operation", owner)
-    if isinstance(op, mlir.Operation) and op.name == T.CONST:
+    if isinstance(op, mlir.Operation) and op.name == T.CONST and not T.is_transposed(op):
         return op.attributes["value"]
     return None
 
@@ -275,6 +275,8 @@ def _dot_general(op):
             n = w_shape[0]
         elif rc == [1]:  # already [N, K]: the constant itself, not a copy (weights can be gigabytes)
             w_value, n = T.const(weight), rs[0]
+        elif math.prod(rs) >= T.LAZY_TRANSPOSE_MIN:  # [K, N]: transposed by the writer, never copied here
+            w_value, n = T.const_transposed(weight, [1, 0]), rs[1]
         else:
             w = ir.to_numpy(weight).T
             w_value, n = T.const(np.ascontiguousarray(w)), w.shape[0]

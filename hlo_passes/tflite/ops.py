@@ -140,6 +140,26 @@ def const(array, *, type=None) -> mlir.Value:
     return mlir.Operation.create(CONST, results=[attr.type], attributes={"value": attr}).result
 
 
+TRANSPOSED = "hlo.transposed"  # on a tfl.pseudo_const: its tensor is `value` transposed by this permutation
+LAZY_TRANSPOSE_MIN = 1 << 16  # elements: smaller constants are transposed at once (and print as they are)
+
+
+def const_transposed(attr, perm) -> mlir.Value:
+    """A `tfl.pseudo_const` whose tensor is the elements attribute `attr` transposed by `perm`, made without a copy:
+    the writer transposes it while it streams it into the file, one weight at a time. Why: a weight stored
+    [K, N] under a FULLY_CONNECTED (JAX's Dense layout, or a transpose that optimize folded) would otherwise be
+    held twice by the module. Clean-up and conversion rules see no value in it (`is_transposed`), so nothing
+    reads its elements in the wrong layout."""
+    t = mlir.RankedTensorType(attr.type)
+    result = mlir.RankedTensorType.get([t.shape[p] for p in perm], t.element_type)
+    return mlir.Operation.create(CONST, results=[result], attributes={
+        "value": attr, TRANSPOSED: mlir.DenseI32ArrayAttr.get([int(p) for p in perm])}).result
+
+
+def is_transposed(op) -> bool:
+    return TRANSPOSED in op.attributes
+
+
 def qconst(values, scale, axis: int | None, result_type, block: int = 0) -> mlir.Value:
     """A `tfl.pseudo_qconst`: int8 `values` whose float meaning (`result_type`) is values * scale along
     `axis` (None: one scale). Only weight operands of FC / BATCH_MATMUL / CONV_2D take it (hybrid kernels).
