@@ -310,19 +310,26 @@ def test_wrapping_tfl_ops_does_not_search_for_a_dialect_module(monkeypatch):
     assert searched == []
 
 
-_KN = """func.func @main(%x: tensor<3x256xf32>) -> tensor<3x512xf32> {
+_KN = """func.func @prefill(%x: tensor<3x256xf32>) -> tensor<3x512xf32> {
   %w = stablehlo.constant dense<0.0> : tensor<256x512xf32>
   %y = stablehlo.dot_general %x, %w, contracting_dims = [1] x [0] : (tensor<3x256xf32>, tensor<256x512xf32>)
        -> tensor<3x512xf32>
   return %y : tensor<3x512xf32>
+}
+func.func @decode(%x: tensor<1x256xf32>) -> tensor<1x512xf32> {
+  %w = stablehlo.constant dense<0.0> : tensor<256x512xf32>
+  %y = stablehlo.dot_general %x, %w, contracting_dims = [1] x [0] : (tensor<1x256xf32>, tensor<256x512xf32>)
+       -> tensor<1x512xf32>
+  return %y : tensor<1x512xf32>
 }"""
 
 
 @pytest.mark.parametrize("resource", [True, False])
 def test_a_kn_weight_is_transposed_by_the_writer_not_copied_in_the_module(monkeypatch, tmp_path, resource):
-    """A [K, N] weight (JAX's Dense layout; optimize's folded transposes) under a FULLY_CONNECTED, which wants
-    [N, K]: legalize-tflite leaves the module's one copy and marks the constant `hlo.transposed`; the writer
-    transposes it while streaming (one read). The file's tensor is [N, K], and LiteRT computes x . W."""
+    """A [K, N] weight (JAX's Dense layout; optimize's folded transposes, one blob per signature) under a
+    FULLY_CONNECTED, which wants [N, K]: legalize-tflite leaves the module's one copy and marks the constant
+    `hlo.transposed`; the exporter reads it to share equal bytes (the two signatures' blobs are one buffer) and
+    the writer transposes it while streaming. The file holds the weight once; LiteRT computes x . W for both."""
     import hlo_passes as hp
     from hlo_passes.tflite import ops as T
     from hlo_passes.tflite.export import export
@@ -330,12 +337,12 @@ def test_a_kn_weight_is_transposed_by_the_writer_not_copied_in_the_module(monkey
 
     rng = np.random.default_rng(9)
     w = rng.standard_normal((256, 512)).astype(np.float32)
-    x = rng.standard_normal((3, 256)).astype(np.float32)
     ctx = ir.make_context()
     with ctx, mlir.Location.unknown():
         module = ir.parse(_KN, context=ctx)
-        attr = ir.from_numpy(w, resource="w") if resource else ir.from_numpy(w)
-        ir.ops_named(module, "stablehlo.constant")[0].attributes["value"] = attr
+        attrs = [ir.from_numpy(w.copy(), resource=f"w{i}") if resource else ir.from_numpy(w) for i in range(2)]
+        for op, attr in zip(ir.ops_named(module, "stablehlo.constant"), attrs):
+            op.attributes["value"] = attr
         reads = []
         real = ir.to_numpy
 
@@ -347,11 +354,17 @@ def test_a_kn_weight_is_transposed_by_the_writer_not_copied_in_the_module(monkey
         monkeypatch.setattr(ir, "to_numpy", counting)
         hp.run(module, "legalize-tflite", inplace=True)
         assert reads == []
-        (weight,) = [op for op in ir.ops_named(module, T.CONST) if T.is_transposed(op)]
-        assert weight.attributes["value"] == attr  # the module's own weight, not a transposed copy
-        assert list(mlir.RankedTensorType(weight.result.type).shape) == [512, 256]
-        export(module).write(tmp_path / "kn.tflite")
-        assert reads == [(256, 512)]
+        weights = [op for op in ir.ops_named(module, T.CONST) if T.is_transposed(op)]
+        assert [op.attributes["value"] for op in weights] == attrs  # the module's own weights, no copies
+        assert all(list(mlir.RankedTensorType(op.result.type).shape) == [512, 256] for op in weights)
+        writer = export(module)
+        assert reads == [(256, 512)] * 2  # hashed (the two blobs are one buffer)
+        writer.write(tmp_path / "kn.tflite")
+        assert reads == [(256, 512)] * 3  # and streamed once
         monkeypatch.undo()
-    (out,) = TFLiteModel(tmp_path / "kn.tflite", xnnpack=False).run(None, x).values()
-    np.testing.assert_allclose(out, x @ w, rtol=1e-5, atol=1e-4)
+    assert (tmp_path / "kn.tflite").stat().st_size < 1.5 * w.nbytes
+    model = TFLiteModel(tmp_path / "kn.tflite", xnnpack=False)
+    for name, rows in (("prefill", 3), ("decode", 1)):
+        x = rng.standard_normal((rows, 256)).astype(np.float32)
+        (out,) = model.run(name, x).values()
+        np.testing.assert_allclose(out, x @ w, rtol=1e-5, atol=1e-4)

@@ -229,6 +229,10 @@ class _BlockWriter:
 
         if nbytes < self.exporter.writer.external_threshold:
             return self.sg.constant(values(True), base, quantization=quantization)
+        if perm is not None and not packed:
+            # by content (hashed now, read again when written): optimize's folded transposes are one blob per
+            # signature with the same bytes, which the uniqued copies legalize used to make shared by chance
+            return self.sg.constant(values(False), base, quantization=quantization, reload=lambda: values(False))
         key = str(attr) if isinstance(attr, mlir.DenseResourceElementsAttr) else attr  # a name; or uniqued
         key = key if perm is None else (key, tuple(perm))
         load = (lambda: pack_int4(values(False))) if packed else (lambda: values(False))
