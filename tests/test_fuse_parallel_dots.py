@@ -131,3 +131,34 @@ def test_prefill_and_decode_share_one_concatenated_weight():
         want = numerics.execute(select_signature(module, sig), [x])[0]
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
         np.testing.assert_allclose(want, sum(x @ w[:, :32] for w in weights), rtol=1e-4, atol=1e-4)
+
+
+
+def _fully_connected(data: bytes) -> dict[str, int]:
+    from hlo_passes.tflite import schema
+
+    model = schema.model_from_bytes(data)
+    codes = [schema.op_name(max(c.builtinCode, c.deprecatedBuiltinCode)) for c in model.operatorCodes]
+    return {sig.signatureKey.decode(): sum(codes[op.opcodeIndex] == "FULLY_CONNECTED"
+                                           for op in model.subgraphs[sig.subgraphIndex].operators)
+            for sig in model.signatureDefs}
+
+
+def test_fused_llm_generates_torchs_tokens_in_litert():
+    """Through legalize-tflite and the writer: per signature three FULLY_CONNECTED fewer per layer, and
+    greedy generation in LiteRT equals PyTorch's token for token (f32), the int8 model's its first 8 tokens
+    (the bars test_llm_e2e sets for the unfused model)."""
+    import llm_torch
+
+    from hlo_passes.generate import generate
+    from hlo_passes.tflite.export import export
+
+    want = common.greedy(llm_torch.step_fn(llm_torch.build(CFG)), [1, 2, 3], 16, CFG)
+    assert len(set(want)) > 3
+    fused = hp.run(optimized("torch"), "fuse-parallel-dots")
+    plain = _fully_connected(export(hp.run(optimized("torch"), "legalize-tflite")).to_bytes())
+    data = export(hp.run(fused, "legalize-tflite")).to_bytes()
+    assert _fully_connected(data) == {sig: n - 3 * CFG.layers for sig, n in plain.items()}
+    assert generate(data, [1, 2, 3], 16).tokens == want
+    int8 = export(hp.run(fused, "quantize-int8-dynamic,legalize-tflite")).to_bytes()
+    assert generate(int8, [1, 2, 3], 16).tokens[:8] == want[:8]
