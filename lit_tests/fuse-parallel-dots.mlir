@@ -103,3 +103,17 @@ func.func private @test.pair.impl(%x: tensor<4x2xf32>) -> tensor<4x2xf32> {
   %2 = stablehlo.add %0, %1 : tensor<4x2xf32>
   return %2 : tensor<4x2xf32>
 }
+
+// -----
+
+// A result of dynamic size: the slices could not be written, so nothing is fused.
+// CHECK-LABEL: func.func @dynamic_rows
+// CHECK-COUNT-2: stablehlo.dot_general
+// CHECK-NOT: stablehlo.slice
+func.func @dynamic_rows(%x: tensor<?x2xf32>) -> (tensor<?x2xf32>, tensor<?x2xf32>) {
+  %wa = stablehlo.constant dense<[[1.0, 2.0], [3.0, 4.0]]> : tensor<2x2xf32>
+  %wb = stablehlo.constant dense<[[5.0, 6.0], [7.0, 8.0]]> : tensor<2x2xf32>
+  %0 = stablehlo.dot_general %x, %wa, contracting_dims = [1] x [0] : (tensor<?x2xf32>, tensor<2x2xf32>) -> tensor<?x2xf32>
+  %1 = stablehlo.dot_general %x, %wb, contracting_dims = [1] x [0] : (tensor<?x2xf32>, tensor<2x2xf32>) -> tensor<?x2xf32>
+  return %0, %1 : tensor<?x2xf32>, tensor<?x2xf32>
+}

@@ -44,6 +44,8 @@ def _candidate(op):
     attr = vals.constant_attr(rhs_op)
     if attr is None or vals.is_splat(attr) or len(vals.shape(op.operands[1])) != 2:
         return None
+    if not mlir.RankedTensorType(op.result.type).has_static_shape:  # (the slices need every size)
+        return None
     lb, rb, lc, rc = vals.dot_dims(op)
     if lb or rb or len(rc) != 1:
         return None
