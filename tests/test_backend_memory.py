@@ -368,3 +368,44 @@ def test_a_kn_weight_is_transposed_by_the_writer_not_copied_in_the_module(monkey
         x = rng.standard_normal((rows, 256)).astype(np.float32)
         (out,) = model.run(name, x).values()
         np.testing.assert_allclose(out, x @ w, rtol=1e-5, atol=1e-4)
+
+
+def test_an_int8_kn_weight_is_transposed_by_the_writer(monkeypatch, tmp_path):
+    """The same for quantize-int8-dynamic's int8 [K, N] weights: the hybrid FULLY_CONNECTED's `tfl.pseudo_qconst`
+    keeps the pass's attribute (scales along the tensor's axis 0), legalize-tflite reads nothing, the writer
+    transposes. LiteRT's result is x . dequant(q) within the hybrid kernel's error."""
+    import hlo_passes as hp
+    from hlo_passes.tflite import ops as T
+    from hlo_passes.tflite.export import export
+    from hlo_passes.tflite.runtime import TFLiteModel
+
+    rng = np.random.default_rng(10)
+    w = rng.standard_normal((256, 512)).astype(np.float32)
+    x = rng.standard_normal((1, 256)).astype(np.float32)
+    ctx = ir.make_context()
+    with ctx, mlir.Location.unknown():
+        module = ir.parse(_KN, context=ctx)
+        for op in ir.ops_named(module, "stablehlo.constant"):
+            op.attributes["value"] = ir.from_numpy(w, resource="w")
+        hp.run(module, "quantize-int8-dynamic", inplace=True)
+        reads = []
+        real = ir.to_numpy
+
+        def counting(attr, **kwargs):
+            array = real(attr, **kwargs)
+            if array.size >= w.size:
+                reads.append(array.dtype)
+            return array
+        monkeypatch.setattr(ir, "to_numpy", counting)
+        hp.run(module, "legalize-tflite", inplace=True)
+        assert reads == []
+        qconsts = ir.ops_named(module, T.QCONST)
+        assert qconsts and all(T.is_transposed(op) for op in qconsts)
+        values, scale, axis = T.qconst_parts(qconsts[0].result)  # the tensor's view: [N, K], scales along 0
+        assert values.shape == (512, 256) and axis == 0 and T.qconst_attrs(qconsts[0].result) is None
+        export(module).write(tmp_path / "kn8.tflite")
+        monkeypatch.undo()
+    expect = x @ (values.astype(np.float32) * scale[:, None]).T
+    (out,) = TFLiteModel(tmp_path / "kn8.tflite", xnnpack=False).run("decode", x).values()
+    np.testing.assert_allclose(out, expect, rtol=0.02, atol=0.02 * np.abs(expect).max())
+    assert np.abs(out - x @ w).max() < 0.05 * np.abs(x @ w).max()

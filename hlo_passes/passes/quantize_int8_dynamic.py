@@ -154,7 +154,7 @@ class QuantizeInt8Dynamic(Pass):
                 key = (*key, axis, blockwise, axes[0][0] if blockwise else None)
                 if key not in done:
                     with op.location:
-                        done[key] = self._quantized(weight(), axis, axes[0][0] if blockwise else None)
+                        done[key] = self._quantized(weight, axis, axes[0][0] if blockwise else None)
                 made = done[key]
                 if isinstance(made, str):
                     ctx.count(f"weights refused ({made})")
@@ -175,23 +175,25 @@ class QuantizeInt8Dynamic(Pass):
         if worst:
             ctx.statistics["largest relative error"] = round(worst, 6)
 
-    def _quantized(self, weight: np.ndarray, axis: int | None, block_axis: int | None, scale_shape=None):
+    def _quantized(self, load, axis: int | None, block_axis: int | None, scale_shape=None):
         """(int8/int4 values attribute, scales attribute, axis or (block axis, block), relative error, bytes
-        before, bytes after) of one weight, or the reason it is refused. The numpy copies die here: what stays
-        is the attributes, one copy of the quantized bytes."""
+        before, bytes after) of the weight `load()` reads, or the reason it is refused. Why a loader: the float
+        copy is read here and dropped before the attributes are made (MLIR copies the int8 values in), so an LM
+        head's float and int8 copies never meet its attribute's; what stays is one copy of the quantized bytes."""
+        weight = load()
         try:
             q = quantize_blockwise(weight, block_axis, self.block_size) if block_axis is not None else \
                 quantize(weight, axis)
         except ValueError as e:
             return str(e)
-        error = relative_error(weight, q)
+        error, before = relative_error(weight, q), weight.nbytes
+        del weight
         if block_axis is not None:
             return (ir.from_numpy(q.values), ir.from_numpy(np.asarray(q.scale, np.float32)), (q.block_axis, q.block),
-                    error, weight.nbytes, (q.values.size + 1) // 2 + q.scale.size * 2)
+                    error, before, (q.values.size + 1) // 2 + q.scale.size * 2)
         scale = np.asarray(q.scale, np.float32)
         scale = scale.reshape(scale_shape) if scale_shape is not None else scale
-        return (ir.from_numpy(q.values), ir.from_numpy(scale), q.axis, error, weight.nbytes,
-                q.values.nbytes + q.scale.nbytes)
+        return (ir.from_numpy(q.values), ir.from_numpy(scale), q.axis, error, before, q.values.nbytes + q.scale.nbytes)
 
     def _gather(self, op, ctx, done: dict) -> float:
         """An embedding lookup (rows of a constant [V, D] table): int8 rows with one scale per row; the
@@ -209,7 +211,7 @@ class QuantizeInt8Dynamic(Pass):
         key = (attr, "rows")
         if key not in done:
             with op.location:
-                done[key] = self._quantized(ir.to_numpy(attr), 0, None, scale_shape=(-1, 1))
+                done[key] = self._quantized(lambda: ir.to_numpy(attr), 0, None, scale_shape=(-1, 1))
         made = done[key]
         if isinstance(made, str):
             ctx.count(f"weights refused ({made})")

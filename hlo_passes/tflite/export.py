@@ -205,10 +205,11 @@ class _BlockWriter:
             self.tensors[op.result] = self._lazy(values, base, quantization=quant)
             return
         if op.name == T.QCONST:
-            values, scale, axis = T.qconst_attrs(op.result)
-            scale = ir.to_numpy(scale)
-            quant = Quantization(scale, np.zeros(scale.size, np.int64), 0 if axis is None else axis)
-            self.tensors[op.result] = self._lazy(values, base, quantization=quant)
+            axis = int(op.attributes["axis"].value)
+            scale = ir.to_numpy(op.attributes["scale"])
+            quant = Quantization(scale, np.zeros(scale.size, np.int64), 0 if axis < 0 else axis)
+            perm = [int(p) for p in op.attributes[T.TRANSPOSED]] if T.is_transposed(op) else None
+            self.tensors[op.result] = self._lazy(op.attributes["value"], base, quantization=quant, perm=perm)
             return
         perm = [int(p) for p in op.attributes[T.TRANSPOSED]] if T.is_transposed(op) else None
         self.tensors[op.result] = self._lazy(ir.downcast(op.attributes["value"]), base, perm=perm)

@@ -266,12 +266,15 @@ def _dot_general(op):
         if quantized is not None:  # int8 weight: LiteRT's hybrid kernel, scales per output channel (axis 0)
             values, scale, axis = quantized
             block = T.qconst_block(rhs)  # int4 blocks along the contracting axis: as [N, K], blocks along 1
-            if rc == [0]:  # [K, N]: the one case that copies the weight
+            lazy = None
+            if rc == [0] and not block and math.prod(rs) >= T.LAZY_TRANSPOSE_MIN:  # [K, N]: the writer transposes
+                lazy, axis = [1, 0], (None if axis is None else 1 - axis)
+            elif rc == [0]:  # small, or int4 blocks (their scales move too): transposed here
                 values, axis = ir.to_numpy(values).T, (None if axis is None else 1 - axis)
                 scale = ir.to_numpy(scale).T if block else scale
             w_shape = [rs[1], rs[0]] if rc == [0] else list(rs)
             w_type = mlir.RankedTensorType.get(w_shape, _type(op.result).element_type)
-            w_value = T.qconst(values, scale, axis, w_type, block)
+            w_value = T.qconst(values, scale, axis, w_type, block, transposed=lazy)
             n = w_shape[0]
         elif rc == [1]:  # already [N, K]: the constant itself, not a copy (weights can be gigabytes)
             w_value, n = T.const(weight), rs[0]

@@ -160,14 +160,15 @@ def is_transposed(op) -> bool:
     return TRANSPOSED in op.attributes
 
 
-def qconst(values, scale, axis: int | None, result_type, block: int = 0) -> mlir.Value:
+def qconst(values, scale, axis: int | None, result_type, block: int = 0, transposed=None) -> mlir.Value:
     """A `tfl.pseudo_qconst`: int8 `values` whose float meaning (`result_type`) is values * scale along
     `axis` (None: one scale). Only weight operands of FC / BATCH_MATMUL / CONV_2D take it (hybrid kernels).
     With `block`: int4 `values` in blocks of `block` along `axis`, `scale` one per block (the values' shape
     with `axis` divided by `block`), for FULLY_CONNECTED's block-wise kernels.
 
     `values` may be the elements attribute that already holds the weight (quantize-int8-dynamic's constant):
-    it is then used as it is, never read back and copied (`scale` likewise)."""
+    it is then used as it is, never read back and copied (`scale` likewise). With `transposed` (a permutation),
+    the tensor is `values` transposed by it (see `const_transposed`; `axis` and `scale` are the tensor's)."""
     if isinstance(values, mlir.Attribute):
         v = values
     elif block:
@@ -183,6 +184,8 @@ def qconst(values, scale, axis: int | None, result_type, block: int = 0) -> mlir
     attrs = {"value": v, "scale": s, "axis": _attr(-1 if axis is None else int(axis))}
     if block:
         attrs["block"] = _attr(int(block))
+    if transposed is not None:
+        attrs[TRANSPOSED] = mlir.DenseI32ArrayAttr.get([int(p) for p in transposed])
     return mlir.Operation.create(QCONST, results=[result_type], attributes=attrs).result
 
 
@@ -196,10 +199,11 @@ def qconst_block(value) -> int:
 
 
 def qconst_attrs(value):
-    """(values attribute, scales attribute, axis or None) of a `tfl.pseudo_qconst` result, nothing read; or None."""
+    """(values attribute, scales attribute, axis or None) of a `tfl.pseudo_qconst` result, nothing read; or None
+    (also for a transposed one, whose attribute is not in the tensor's layout)."""
     owner = value.owner
     op = getattr(owner, "operation", owner)
-    if not isinstance(op, mlir.Operation) or op.name != QCONST:
+    if not isinstance(op, mlir.Operation) or op.name != QCONST or is_transposed(op):
         return None
     axis = int(op.attributes["axis"].value)
     return op.attributes["value"], op.attributes["scale"], (None if axis < 0 else axis)
@@ -212,7 +216,10 @@ def qconst_parts(value):
     if not isinstance(op, mlir.Operation) or op.name != QCONST:
         return None
     axis = int(op.attributes["axis"].value)
-    return ir.to_numpy(op.attributes["value"]), ir.to_numpy(op.attributes["scale"]), (None if axis < 0 else axis)
+    values = ir.to_numpy(op.attributes["value"])
+    if is_transposed(op):
+        values = np.ascontiguousarray(values.transpose([int(p) for p in op.attributes[TRANSPOSED]]))
+    return values, ir.to_numpy(op.attributes["scale"]), (None if axis < 0 else axis)
 
 
 def i32(values) -> mlir.Value:
