@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from hlo_passes import ir, numerics
+from hlo_passes import worker_messages as wm
 from hlo_passes.diagnostics import HloError
 from hlo_passes.frontends import torch as ft
 from hlo_passes.frontends.signatures import from_torch, select_signature, weight_stats
@@ -137,18 +138,18 @@ def test_export_torch_checks_with_weights_as_arguments_then_binds_them():
 
 
 def test_worker_messages_carry_arrays_out_of_band():
-    """`numerics._send` writes arrays from their own memory after a small pickle: no pickled copy of the weights
+    """`worker_messages.send` writes arrays from their own memory after a small pickle: no pickled copy of the weights
     in the sender; `_receive` rebuilds them."""
     big = np.arange(1 << 18, dtype=np.float32).reshape(512, 512)
     stream = io.BytesIO()
-    numerics._send(stream, (b"code", [[big, np.int64(3)]]))
+    wm.send(stream, (b"code", [[big, np.int64(3)]]))
     raw = stream.getvalue()
     assert len(raw) < big.nbytes + 1024  # one copy of the array's bytes in the stream, not two
     stream.seek(0)
-    code, sets = numerics._receive(lambda n: numerics._read_into(stream, n))
+    code, sets = wm.receive(lambda n: wm.read_into(stream, n))
     assert code == b"code" and np.array_equal(sets[0][0], big) and sets[0][1] == 3
     assert sets[0][0].flags.writeable
-    assert numerics._receive(lambda n: numerics._read_into(io.BytesIO(raw[:100]), n)) is None  # cut short: None
+    assert wm.receive(lambda n: wm.read_into(io.BytesIO(raw[:100]), n)) is None  # cut short: None
 
 
 def test_equal_weights_share_one_blob_and_a_fingerprint_collision_does_not():
