@@ -178,3 +178,19 @@ def test_equal_weights_share_one_blob_and_a_fingerprint_collision_does_not():
     assert stats["constants"] == 3 and stats["distinct"] == 2
     (got,) = numerics.execute(module, [x.numpy()])
     np.testing.assert_allclose(got, model(x).detach().numpy(), rtol=1e-5, atol=1e-4)
+
+
+def test_constants_a_forward_creates_keep_each_signature_its_own():
+    """torch.export names a tensor the forward creates `lifted_tensor_0` in every export, whatever its value: the
+    second signature's is renamed, not bound to the first's (the check caught that as a wrong export)."""
+
+    class Shaped(torch.nn.Module):
+        def forward(self, x):
+            return x * torch.tensor([float(x.shape[0])] * 16)
+
+    sigs = {"two": (torch.ones(2, 16),), "three": (torch.ones(3, 16),)}
+    module = from_torch(Shaped().eval(), sigs)
+    for key, (x,) in sigs.items():
+        (got,) = numerics.execute(select_signature(module, key), [x.numpy()])
+        np.testing.assert_array_equal(got, np.full((x.shape[0], 16), x.shape[0], np.float32))
+    assert weight_stats(module)["distinct"] == 2

@@ -444,7 +444,7 @@ def from_torch(module, signatures: dict[str, tuple], *, check: bool = True, rtol
         from .. import numerics
 
         numerics.start_worker()  # it imports jax and sets up XLA (~1 s) while torch traces
-    parts, wants = [], {}
+    parts, wants, seen = [], {}, {}
     for name, args in signatures.items():
         args = tuple(args) if isinstance(args, (tuple, list)) else (args,)
         arg_names = _arg_names(module.forward, len(args))
@@ -461,13 +461,28 @@ def from_torch(module, signatures: dict[str, tuple], *, check: bool = True, rtol
             lifted.code = ir.to_bytecode(parsed)
         del parsed
         parts.append(Part(name, lifted.code, _unique(inputs, "input", name), _unique(outputs, "output", name),
-                          lifted.weights))
+                          _distinct_names(lifted.weights, name, seen)))
     examples = {name: tuple(a) if isinstance(a, (tuple, list)) else (a,) for name, a in signatures.items()}
 
     def run_check(merged) -> None:
         check_signatures(merged, parts, module, examples, rtol=rtol, atol=atol, wants=wants)
 
     return merge(parts, check=run_check if check else None)
+
+
+def _distinct_names(weights: list, signature: str, seen: dict) -> list:
+    """The weights of one export, a name that another export gave to a DIFFERENT tensor made
+    `<signature>.<name>`: torch.export names the constants a forward creates per export (`lifted_tensor_0`),
+    and their values may depend on the example's shapes. Parameters and buffers keep their names (the same
+    tensor in every signature); `seen` maps each name to the memory it was first given to."""
+    out = []
+    for name, array in weights:
+        key = (array.__array_interface__["data"][0], array.shape, array.strides, array.dtype.str)
+        if seen.setdefault(name, key) != key:
+            name = f"{signature}.{name}"
+            seen[name] = key
+        out.append((name, array))
+    return out
 
 
 def check_signatures(merged, parts: list[Part], model, examples: dict, *, rtol: float = 1e-3,
