@@ -194,3 +194,17 @@ def test_constants_a_forward_creates_keep_each_signature_its_own():
         (got,) = numerics.execute(select_signature(module, key), [x.numpy()])
         np.testing.assert_array_equal(got, np.full((x.shape[0], 16), x.shape[0], np.float32))
     assert weight_stats(module)["distinct"] == 2
+
+
+def test_no_weight_goes_through_tolist(monkeypatch):
+    """torch-mlir makes a literal from `tensor.tolist()` (a Python float per element: what made the old export slow
+    and large); lifted weights never reach it."""
+    real = torch.Tensor.tolist
+
+    def guarded(self):
+        assert self.numel() * self.element_size() < ft.LIFT_BYTES, f"tolist of a {list(self.shape)} tensor"
+        return real(self)
+
+    monkeypatch.setattr(torch.Tensor, "tolist", guarded)
+    module = from_torch(_net(), SIGS)
+    assert weight_stats(module)["distinct"] == 4
