@@ -12,6 +12,10 @@ either way (`/proc/self/smaps` after `clear_refs`: 330 MB + 142 MB of XNNPACK's 
 pages), and `perf` shows 70% of the time in the same GEMM kernel for both converters' models, so the
 difference lies in where the memory landed (the machine is a VM with a balloon device), not in the model.
 bench/llm.py used to load ours-f32 first: that was its decode ratio of 1.17.
+A model loaded again after its first instance was freed decodes faster than the first instance (8x1024
+int8, fastest of 40 calls, three fresh processes each: 7.9-8.6 ms against 9.7-12.2 ms), so it is memory
+that a process gets fresh from the system that is slow here, likely the VM's backing of it; not measured
+further.
 
 An application loads one model per process, so here every model is timed as the first and only model of a
 fresh child process, the models alternated round by round (A, B, A, B, ...) so that load drift on a shared
