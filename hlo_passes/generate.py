@@ -87,7 +87,12 @@ class Generator:
         if prefill_caches != {n: (t.shape, t.dtype) for n, t in self.caches.items()}:
             raise HloError(f"signatures '{self.prefill.key}' and '{self.decode.key}' take different caches")
         self.chunk = self._input(self.prefill, "tokens").shape[-1]
-        lengths = {t.shape[-3] for t in self.caches.values() if len(t.shape) >= 4}
+        shapes = [t.shape for t in self.caches.values()]
+        if not shapes and getattr(model, "_data", None) is not None:  # caches kept as variables inside
+            from .tflite.variables import variable_caches
+
+            shapes = list(variable_caches(model._data).values())
+        lengths = {s[-3] for s in shapes if len(s) >= 4}
         self.max_len = min(lengths) if lengths else None
 
     @staticmethod

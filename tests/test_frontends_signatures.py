@@ -189,6 +189,7 @@ def test_hlo_export_writes_mlir_and_tflite(tmp_path):
     ("no_such_module:make", [], ["cannot import no_such_module"]),
     ("model.py:make", ["-p", "no-such-pass"], ["unknown pass or pipeline 'no-such-pass'"]),
     ("model.py:make", ["-o", "model.py"], ["refusing to write model.py"]),
+    ("model.py:make", ["--kv-cache", "variables"], ["--kv-cache=variables is a .tflite's choice"]),
 ])
 def test_hlo_export_errors_are_one_line(tmp_path, monkeypatch, capsys, target, extra, fragments):
     """In process (the entry point's `main`, as the console script calls it): same exit status and stderr."""
@@ -216,6 +217,12 @@ def test_generate_cli_and_its_errors(tmp_path):
     assert lines[0] == "tokens: 7,7,7,7"  # W's last column is its largest
     assert lines[1].startswith("prefill: 3 tokens in") and "tokens/s" in lines[1]
     assert lines[2].startswith("decode: 3 tokens in") and "tokens/s" in lines[2]
+    var = tmp_path / "var.tflite"  # the cache kept inside LiteRT: the same tokens
+    assert _run("-m", "hlo_passes.frontends.cli", f"{factory}:make", "--kv-cache", "variables", "-o", str(var),
+                "-q").returncode == 0
+    assert {t.name for t in TFLiteModel(var).signatures["decode"].inputs} == {"tokens", "input_pos"}
+    r = _run("-m", "hlo_passes.generate", str(var), "--prompt-ids", "1,2,3", "--max-new-tokens", "4")
+    assert r.returncode == 0 and r.stdout.splitlines()[0] == "tokens: 7,7,7,7", r.stderr
     _one_line_error(_run("-m", "hlo_passes.generate", str(tmp_path / "none.tflite"), "--prompt-ids", "1"),
                     "no such model file")
     _one_line_error(_run("-m", "hlo_passes.generate", str(tfl), "--prompt-ids", "1", "--decode-signature", "step"),

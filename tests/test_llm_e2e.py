@@ -163,6 +163,44 @@ def test_generator_refuses_models_without_the_interface():
         gen.generate([CFG.vocab], 2)
 
 
+@pytest.mark.parametrize("framework", ["torch", "jax"])
+def test_caches_as_variables_generate_the_same_tokens(framework):
+    """`hlo-export --kv-cache=variables`: the caches live in LiteRT resource variables shared by prefill and
+    decode; the signatures take tokens and input_pos only, and greedy generation is token for token the
+    framework's, twice in a row on one interpreter (no reset: stale rows are never visible)."""
+    from hlo_passes.tflite.variables import caches_as_variables, variable_caches
+
+    writer = export(hp.run(optimized(framework), "legalize-tflite"))
+    names = caches_as_variables(writer)
+    data = writer.to_bytes()
+    assert len(names) == 2 * CFG.layers
+    assert variable_caches(data) == {n: list(CFG.cache_shape()) for n in names}
+    model = TFLiteModel(data)
+    for sig in model.signatures.values():
+        assert [t.name for t in sig.inputs] == ["tokens", "input_pos"] and [t.name for t in sig.outputs] == ["logits"]
+    gen = Generator(model)
+    want = reference(framework)
+    assert gen.generate(PROMPT, 16).tokens == want
+    assert gen.generate(PROMPT, 16).tokens == want
+    assert gen.generate([7, 7], 4).tokens == reference(framework, (7, 7), 4)
+    with pytest.raises(hp.HloError, match="do not fit"):  # the bound is read from the variables' shapes
+        gen.generate([1] * 8, CFG.kv_cache_max)
+
+
+def test_caches_as_variables_refuses_disagreeing_signatures():
+    from hlo_passes.tflite.variables import caches_as_variables
+    from hlo_passes.tflite.writer import ModelWriter
+
+    w = ModelWriter()
+    for name, rows in (("prefill", 8), ("decode", 16)):
+        sg = w.subgraph(name)
+        cache = sg.tensor([1, rows, 2], np.float32, "cache")
+        sg.inputs, sg.outputs = [cache], [cache]
+        w.signature(name, sg, {"k_0": cache}, {"k_0": cache})
+    with pytest.raises(hp.HloError, match="cache 'k_0' is \\[1, 8, 2\\] in one signature and \\[1, 16, 2\\]"):
+        caches_as_variables(w)
+
+
 @pytest.mark.slow
 def test_8x1024_jax_generation_equals_jax():
     """A size this machine converts in about a minute (155M weights, 623 MB): the same promise as at tiny."""

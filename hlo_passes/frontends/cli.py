@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--passes", default="", metavar="PIPELINE",
                    help="run this pipeline on the module before writing it (e.g. optimize)")
     p.add_argument("-o", "--output", help="output: .tflite, .mlirbc (bytecode) or MLIR text (default: stdout)")
+    p.add_argument("--kv-cache", choices=("io", "variables"), default="io",
+                   help="a .tflite's KV caches: signature inputs and outputs (io, the default: the Generative"
+                        " API's external cache) or LiteRT resource variables kept across calls (variables: the"
+                        " signatures take tokens and input_pos only; see hlo_passes/tflite/variables.py)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="per-stage time and memory on stderr, then a summary (default: on when stderr is a"
@@ -152,6 +156,8 @@ def _main(argv: list[str]) -> int:
     if where.endswith(".py"):
         files.protect(where)
     kind = "tflite" if out and out.endswith(".tflite") else "bytecode" if out and out.endswith(".mlirbc") else "text"
+    if args.kv_cache != "io" and kind != "tflite":
+        raise HloError("--kv-cache=variables is a .tflite's choice: give -o NAME.tflite")
     pipeline = parse_pipeline(args.passes) if args.passes.strip() else []
     if kind == "tflite" and not any(p.pass_name == "legalize-tflite" for p in pipeline):
         # (JAX exports call private helpers: inlined first, a no-op after `optimize`)
@@ -178,7 +184,12 @@ def _main(argv: list[str]) -> int:
         if kind == "tflite":
             from ..tflite.export import export
 
-            export(module).write(out)
+            writer = export(module)
+            if args.kv_cache == "variables":
+                from ..tflite.variables import caches_as_variables
+
+                caches_as_variables(writer)
+            writer.write(out)
             size = Path(out).stat().st_size
         else:
             data = ir.serialize(module, kind)
