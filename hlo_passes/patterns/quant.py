@@ -130,7 +130,8 @@ def relative_error(weight: np.ndarray, quantized: "Quantized | Blockwise") -> fl
         start = rows.stop
         exact, approx = part.reshape(-1), quantized.dequantize_rows(rows).reshape(-1)
         diff = exact - approx
-        e, n = float(np.dot(diff, diff)), float(np.dot(exact, exact))
+        with np.errstate(over="ignore"):  # (an overflow is caught just below)
+            e, n = float(np.dot(diff, diff)), float(np.dot(exact, exact))
         if not (np.isfinite(e) and np.isfinite(n)):  # huge weights: their squares need float64
             exact, diff = exact.astype(np.float64), exact.astype(np.float64) - approx.astype(np.float64)
             e, n = float(np.dot(diff, diff)), float(np.dot(exact, exact))
