@@ -152,6 +152,8 @@ class QuantizeInt8Dynamic(Pass):
                     ctx.count("weights kept int8 (contracting dim not a multiple of block-size)")
                     blockwise = False
                 key = (*key, axis, blockwise, axes[0][0] if blockwise else None)
+                if key[1:] == (0, False, None) and len(shape) == 2:  # one scale per row of a [V, D] table:
+                    key = (key[0], "rows")  # what an embedding lookup of the same (tied) table makes too
                 if key not in done:
                     with op.location:
                         done[key] = self._quantized(weight, axis, axes[0][0] if blockwise else None)
@@ -175,7 +177,7 @@ class QuantizeInt8Dynamic(Pass):
         if worst:
             ctx.statistics["largest relative error"] = round(worst, 6)
 
-    def _quantized(self, load, axis: int | None, block_axis: int | None, scale_shape=None):
+    def _quantized(self, load, axis: int | None, block_axis: int | None):
         """(int8/int4 values attribute, scales attribute, axis or (block axis, block), relative error, bytes
         before, bytes after) of the weight `load()` reads, or the reason it is refused. Why a loader: the float
         copy is read here and dropped before the attributes are made (MLIR copies the int8 values in), so an LM
@@ -192,7 +194,6 @@ class QuantizeInt8Dynamic(Pass):
             return (ir.from_numpy(q.values), ir.from_numpy(np.asarray(q.scale, np.float32)), (q.block_axis, q.block),
                     error, before, (q.values.size + 1) // 2 + q.scale.size * 2)
         scale = np.asarray(q.scale, np.float32)
-        scale = scale.reshape(scale_shape) if scale_shape is not None else scale
         return (ir.from_numpy(q.values), ir.from_numpy(scale), q.axis, error, before, q.values.nbytes + q.scale.nbytes)
 
     def _gather(self, op, ctx, done: dict) -> float:
@@ -208,15 +209,17 @@ class QuantizeInt8Dynamic(Pass):
         if list(dn.start_index_map) != [0] or list(dn.collapsed_slice_dims) != [0] or \
                 sizes != [1, vals.shape(table)[1]] or vals.num_elements(table) < max(self.min_elements, 1):
             return 0.0
-        key = (attr, "rows")
+        key = (attr, "rows")  # (shared with a dot reading the same table, e.g. a tied LM head)
         if key not in done:
             with op.location:
-                done[key] = self._quantized(lambda: ir.to_numpy(attr), 0, None, scale_shape=(-1, 1))
+                done[key] = self._quantized(lambda: ir.to_numpy(attr), 0, None)
         made = done[key]
         if isinstance(made, str):
             ctx.count(f"weights refused ({made})")
             return 0.0
         q_attr, s_attr, _, error, before, after = made
+        with op.location:
+            s_attr = ir.from_numpy(ir.to_numpy(s_attr).reshape(-1, 1))  # [V] scales, one per gathered row
         with mlir.InsertionPoint(op), op.location:
             out = mlir.RankedTensorType(op.result.type)
             out_i8 = mlir.RankedTensorType.get(list(out.shape), mlir.IntegerType.get_signless(8))

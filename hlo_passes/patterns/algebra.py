@@ -246,15 +246,21 @@ def _unbatch_dot(m):
     return hlo.DotGeneralOp(dot.results[0].type, m["x"], m["w"], dims, precision_config=precision).result
 
 
+def reads_through_transpose(dot, side: int, perm: list[int]) -> bool:
+    """A dot whose operand `side` is transpose(w, perm) can read w itself: the operand's free dims, seen
+    through the permutation, keep their order (so the result's dims stay where they are). fold-constants
+    asks it too, to leave such a weight's transpose to this rule rather than copy the weight."""
+    lb, rb, lc, rc = vals.dot_dims(dot)
+    used = (lb + lc) if side == 0 else (rb + rc)
+    free = [perm[d] for d in range(len(perm)) if d not in used]
+    return free == sorted(free)
+
+
 def _transposed_operand(side: int):
-    """where: dot(.., transpose(w), ..) on operand `side` can read w itself: the operand's free dims, seen
-    through the permutation, keep their order (so the result's dims stay where they are)."""
+    """where: dot(.., transpose(w), ..) on operand `side` can read w itself (`reads_through_transpose`)."""
     def check(m) -> bool | str:
-        lb, rb, lc, rc = vals.dot_dims(m.root)
-        used = (lb + lc) if side == 0 else (rb + rc)
         perm = list(vals.attr_value(m.op("t").attributes["permutation"]))
-        free = [perm[d] for d in range(len(perm)) if d not in used]
-        return free == sorted(free) or "the transpose reorders the operand's free dims"
+        return reads_through_transpose(m.root, side, perm) or "the transpose reorders the operand's free dims"
     return check
 
 

@@ -148,6 +148,9 @@ def _evaluate(max_elements: int):
                     " weight would be stored once per batch entry): left to its users")
         if vals.num_elements(rtype) == 0 or any(vals.num_elements(a.type) == 0 for a in attrs):
             return "empty tensors: nothing to fold"
+        if op.name == "stablehlo.transpose" and _read_in_place(op, attrs[0]):
+            return ("a weight transposed for the one dot that reads it: simplify's dot-transposed rules make the"
+                    " dot read the weight itself (folding would copy the weight)")
         if op.name in _MOVES_SPLAT and vals.is_splat(attrs[0]):  # the same element, moved: no numpy at all
             et = ir.mlir.ShapedType(attrs[0].type).element_type
             if str(et) != "bf16" and ir.mlir.ShapedType(rtype).has_static_shape:  # (bf16: see check_flush)
@@ -169,6 +172,21 @@ def _evaluate(max_elements: int):
         return True
 
     return where
+
+
+def _read_in_place(op, attr) -> bool:
+    """The transpose of a (non-splat) constant whose only user is a dot that can read the weight through it
+    (a torch Linear's x . W^T): left alone, simplify removes the transpose, the weight keeps its one copy and
+    TFLite's FULLY_CONNECTED takes it as it is ([N, K]). Folded, every signature held a transposed copy."""
+    if vals.is_splat(attr):  # (any size: a model's projections must keep one layout, whatever their sizes)
+        return False
+    uses = list(op.results[0].uses)
+    if len(uses) != 1 or uses[0].owner.name != "stablehlo.dot_general":
+        return False
+    from .algebra import reads_through_transpose
+
+    return reads_through_transpose(uses[0].owner, uses[0].operand_number,
+                                   list(vals.attr_value(op.attributes["permutation"])))
 
 
 def _materialize(m):
