@@ -31,7 +31,7 @@ from .. import ir
 from ..ir import mlir, stablehlo
 from ..pass_manager import Pass, register_pass
 from ..patterns import values as vals
-from ..patterns.outline import decomposition_names
+from ..patterns.outline import program_functions
 
 _NAMES = itertools.count()
 
@@ -66,13 +66,7 @@ class FuseParallelDots(Pass):
     summary = "dots of one activation against constant weights -> one dot on the concatenated weight + slices"
 
     def run(self, module, ctx):
-        op = ir.as_operation(module)
-        if op.name != "builtin.module":
-            functions = [op]
-        else:
-            skip = decomposition_names(op)
-            functions = [f for f in ir.module_ops(op) if f.operation.name == "func.func"
-                         and mlir.StringAttr(f.attributes["sym_name"]).value not in skip]
+        functions = program_functions(module)
         made: dict = {}  # (weights..., axis) or content -> the concatenated attribute: signatures share it
         for fn in functions:
             fn = getattr(fn, "operation", fn)

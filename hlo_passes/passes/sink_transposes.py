@@ -5,9 +5,8 @@ exactly what a fusion matched."""
 
 from dataclasses import dataclass
 
-from .. import ir
 from ..pass_manager import Pass, register_pass
-from ..patterns.outline import decomposition_names
+from ..patterns.outline import program_functions
 from ..patterns.sink import sink_transposes
 
 
@@ -22,13 +21,7 @@ class SinkTransposes(Pass):
     summary = "cancels identity reshape/transpose chains and sinks transposes until they meet and vanish"
 
     def run(self, module, ctx):
-        op = ir.as_operation(module)
-        if op.name != "builtin.module":
-            functions = [op]
-        else:
-            skip = decomposition_names(op)
-            functions = [f for f in ir.module_ops(op) if f.operation.name == "func.func"
-                         and ir.mlir.StringAttr(f.attributes["sym_name"]).value not in skip]
+        functions = program_functions(module)
         counts = sink_transposes(functions)
         for key in ("identity chains", "regions", "transposes removed"):
             if counts[key]:

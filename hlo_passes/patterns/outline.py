@@ -310,6 +310,17 @@ def decomposition_names(module) -> set[str]:
     return names
 
 
+def program_functions(module) -> list:
+    """The functions a pass rewrites: every func.func of the module but composite decompositions (they hold
+    exactly what a fusion matched); an op that is not a module is rewritten itself."""
+    op = ir.as_operation(module)
+    if op.name != "builtin.module":
+        return [op]
+    skip = decomposition_names(op)
+    return [f for f in ir.module_ops(op) if f.operation.name == "func.func"
+            and mlir.StringAttr(f.attributes["sym_name"]).value not in skip]
+
+
 def inline_composites(module, should_inline) -> int:
     """Replace each composite whose name `should_inline(name)` approves by its decomposition, then erase
     the decomposition functions no composite refers to any more. Returns how many were inlined."""
