@@ -13,7 +13,7 @@ from hlo_passes.patterns.fold import fold_patterns
 from hlo_passes.patterns.kv_cache import kv_cache_patterns
 from hlo_passes.patterns.rms_norm import rms_norm_patterns
 from hlo_passes.patterns.sdpa import sdpa_patterns
-from hlo_passes.patterns.template import Producers
+from hlo_passes.patterns.template import Producers, match_root
 
 LIT = Path(__file__).resolve().parent.parent / "lit_tests"
 
@@ -68,3 +68,29 @@ def test_folded_resources_are_named_the_same_on_every_run():
     runs = [ir.to_text(pm.run(ir.load(text.encode()), "fold-constants")) for _ in range(3)]
     assert "dense_resource<folded" in runs[0]
     assert runs[0] == runs[1] == runs[2]
+
+
+def test_quick_check_agrees_with_the_matcher_on_prefixes_and_commuted_operands():
+    """A trailing `...` matches a prefix, and a commutative template swaps that prefix's two operands: the quick
+    check lets through what the matcher accepts, and refuses an operand kind the template never takes."""
+    from conftest import func
+
+    from hlo_passes.ir import stablehlo as hlo
+    from hlo_passes.patterns import Const, Op, V
+
+    module = ir.load(func("""  %c = stablehlo.constant dense<1.0> : tensor<2xf32>
+  %0 = stablehlo.concatenate %a, %c, %a, dim = 0 : (tensor<2xf32>, tensor<2xf32>, tensor<2xf32>) -> tensor<6xf32>
+  %1 = stablehlo.concatenate %a, %a, dim = 0 : (tensor<2xf32>, tensor<2xf32>) -> tensor<4xf32>
+  return %0 : tensor<6xf32>""", "%a: tensor<2xf32>", "tensor<6xf32>").encode())
+    three, two = [op for op in _ops(module) if op.name == "stablehlo.concatenate"]
+    swapped = Op(hlo.ConcatenateOp, Const("c"), V("x"), ..., commutative=True)
+    assert swapped.quick_check()(Producers(three)) and match_root(swapped, three)[0] is not None
+    assert not swapped.quick_check()(Producers(two)) and match_root(swapped, two)[0] is None
+    in_order = Op(hlo.ConcatenateOp, Const("c"), V("x"), ...)
+    assert not in_order.quick_check()(Producers(three)) and match_root(in_order, three)[0] is None
+
+
+def _ops(module):
+    found = []
+    ir.as_operation(module).walk(lambda op: found.append(op.operation) or ir.mlir.WalkResult.ADVANCE)
+    return found

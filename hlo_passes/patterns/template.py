@@ -172,9 +172,9 @@ class Op(Template):
     def quick_check(self) -> Callable[[Producers], bool] | None:
         """A necessary condition for matching, from `producers` (the name of each operand's defining op,
         None for a block argument; see `Producers`): False when an operand's producer is of a kind its
-        template never accepts. None when the template constrains nothing at the first level. Most candidate roots fail
-        here for the cost of a few set lookups instead of the matcher's generators (the greedy driver
-        asks every op of the module, twice per fixpoint)."""
+        template never accepts. None when the template constrains nothing at the first level. Most candidate
+        roots fail here for the cost of a few set lookups instead of the matcher's generators (the greedy
+        driver asks every op of the module, twice per fixpoint)."""
         templates = self.operands
         prefix = bool(templates) and templates[-1] is Ellipsis
         if prefix:
@@ -194,7 +194,7 @@ class Op(Template):
                     break
             else:
                 return True
-            if swapped is None or len(producers) != 2:
+            if swapped is None:  # (with a trailing `...` the matcher swaps the first two as well)
                 return False
             for i, names in swapped:
                 if producers[i] not in names:
