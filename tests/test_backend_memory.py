@@ -35,6 +35,22 @@ class _Recording:
         return cast
 
 
+
+def _count_reads(monkeypatch, size: int, what: str) -> list:
+    """Every `ir.to_numpy` read of at least `size` elements from now on, as the array's `what` (dtype or
+    shape): how the tests see that a stage reads a weight, and how often."""
+    reads = []
+    real = ir.to_numpy
+
+    def counting(attr, **kwargs):
+        array = real(attr, **kwargs)
+        if array.size >= size:
+            reads.append(getattr(array, what))
+        return array
+
+    monkeypatch.setattr(ir, "to_numpy", counting)
+    return reads
+
 def test_reading_an_int8_weight_attribute_tries_no_failing_cast(monkeypatch):
     """`op.attributes["value"]` of an int8 weight went through a DenseFPElementsAttr cast that failed, and the
     failure's message held the weight printed in hex: 3.5 s of inline-calls and 8 s of legalize-tflite on the
@@ -199,15 +215,7 @@ def test_float_weight_behind_a_transpose_is_not_read_before_the_write(monkeypatc
     with ctx, mlir.Location.unknown():
         module = ir.parse(_LM_HEAD, context=ctx)
         ir.ops_named(module, "stablehlo.constant")[0].attributes["value"] = ir.from_numpy(w, resource="head")
-        reads = []
-        real = ir.to_numpy
-
-        def counting(attr, **kwargs):
-            array = real(attr, **kwargs)
-            if array.size >= w.size:
-                reads.append(array.dtype)
-            return array
-        monkeypatch.setattr(ir, "to_numpy", counting)
+        reads = _count_reads(monkeypatch, w.size, "dtype")
         hp.run(module, "legalize-tflite", inplace=True)
         writer = export(module)
         assert reads == []
@@ -218,18 +226,21 @@ def test_float_weight_behind_a_transpose_is_not_read_before_the_write(monkeypatc
     np.testing.assert_allclose(out, x @ w.T, rtol=1e-5, atol=1e-4)
 
 
-_TWO_SIGNATURES = """func.func @prefill(%x: tensor<4x256xf32>) -> tensor<4x512xf32> {
-  %w = stablehlo.constant dense<0.0> : tensor<512x256xf32>
-  %y = stablehlo.dot_general %x, %w, contracting_dims = [1] x [1] : (tensor<4x256xf32>, tensor<512x256xf32>)
-       -> tensor<4x512xf32>
-  return %y : tensor<4x512xf32>
-}
-func.func @decode(%x: tensor<1x256xf32>) -> tensor<1x512xf32> {
-  %w = stablehlo.constant dense<0.0> : tensor<512x256xf32>
-  %y = stablehlo.dot_general %x, %w, contracting_dims = [1] x [1] : (tensor<1x256xf32>, tensor<512x256xf32>)
-       -> tensor<1x512xf32>
-  return %y : tensor<1x512xf32>
-}"""
+def _two_signatures(weight: tuple[int, int], contracting: int, rows: int) -> str:
+    """prefill ([rows, K]) and decode ([1, K]) each holding a constant weight of shape `weight` (placeholder
+    zeros: the tests put the real blob in), contracted on its axis `contracting`."""
+    k, n = weight[contracting], weight[1 - contracting]
+    w = f"tensor<{weight[0]}x{weight[1]}xf32>"
+    return "\n".join(
+        f"""func.func @{name}(%x: tensor<{r}x{k}xf32>) -> tensor<{r}x{n}xf32> {{
+  %w = stablehlo.constant dense<0.0> : {w}
+  %y = stablehlo.dot_general %x, %w, contracting_dims = [1] x [{contracting}] : (tensor<{r}x{k}xf32>, {w})
+       -> tensor<{r}x{n}xf32>
+  return %y : tensor<{r}x{n}xf32>
+}}""" for name, r in (("prefill", rows), ("decode", 1)))
+
+
+_TWO_SIGNATURES = _two_signatures((512, 256), 1, rows=4)
 
 
 def test_a_weight_shared_by_two_signatures_is_read_and_quantized_once(monkeypatch):
@@ -248,15 +259,7 @@ def test_a_weight_shared_by_two_signatures_is_read_and_quantized_once(monkeypatc
         shared = ir.from_numpy(w, resource="w")
         for op in ir.ops_named(module, "stablehlo.constant"):
             op.attributes["value"] = shared
-        reads = []
-        real = ir.to_numpy
-
-        def counting(attr, **kwargs):
-            array = real(attr, **kwargs)
-            if array.size >= w.size:
-                reads.append(array.dtype)
-            return array
-        monkeypatch.setattr(ir, "to_numpy", counting)
+        reads = _count_reads(monkeypatch, w.size, "dtype")
         hp.run(module, "quantize-int8-dynamic", inplace=True)
         monkeypatch.undo()
         assert reads == [np.float32]
@@ -310,18 +313,7 @@ def test_wrapping_tfl_ops_does_not_search_for_a_dialect_module(monkeypatch):
     assert searched == []
 
 
-_KN = """func.func @prefill(%x: tensor<3x256xf32>) -> tensor<3x512xf32> {
-  %w = stablehlo.constant dense<0.0> : tensor<256x512xf32>
-  %y = stablehlo.dot_general %x, %w, contracting_dims = [1] x [0] : (tensor<3x256xf32>, tensor<256x512xf32>)
-       -> tensor<3x512xf32>
-  return %y : tensor<3x512xf32>
-}
-func.func @decode(%x: tensor<1x256xf32>) -> tensor<1x512xf32> {
-  %w = stablehlo.constant dense<0.0> : tensor<256x512xf32>
-  %y = stablehlo.dot_general %x, %w, contracting_dims = [1] x [0] : (tensor<1x256xf32>, tensor<256x512xf32>)
-       -> tensor<1x512xf32>
-  return %y : tensor<1x512xf32>
-}"""
+_KN = _two_signatures((256, 512), 0, rows=3)
 
 
 @pytest.mark.parametrize("resource", [True, False])
@@ -343,15 +335,7 @@ def test_a_kn_weight_is_transposed_by_the_writer_not_copied_in_the_module(monkey
         attrs = [ir.from_numpy(w.copy(), resource=f"w{i}") if resource else ir.from_numpy(w) for i in range(2)]
         for op, attr in zip(ir.ops_named(module, "stablehlo.constant"), attrs):
             op.attributes["value"] = attr
-        reads = []
-        real = ir.to_numpy
-
-        def counting(attr, **kwargs):
-            array = real(attr, **kwargs)
-            if array.size >= w.size:
-                reads.append(array.shape)
-            return array
-        monkeypatch.setattr(ir, "to_numpy", counting)
+        reads = _count_reads(monkeypatch, w.size, "shape")
         hp.run(module, "legalize-tflite", inplace=True)
         assert reads == []
         weights = [op for op in ir.ops_named(module, T.CONST) if T.is_transposed(op)]
@@ -388,15 +372,7 @@ def test_an_int8_kn_weight_is_transposed_by_the_writer(monkeypatch, tmp_path):
         for op in ir.ops_named(module, "stablehlo.constant"):
             op.attributes["value"] = ir.from_numpy(w, resource="w")
         hp.run(module, "quantize-int8-dynamic", inplace=True)
-        reads = []
-        real = ir.to_numpy
-
-        def counting(attr, **kwargs):
-            array = real(attr, **kwargs)
-            if array.size >= w.size:
-                reads.append(array.dtype)
-            return array
-        monkeypatch.setattr(ir, "to_numpy", counting)
+        reads = _count_reads(monkeypatch, w.size, "dtype")
         hp.run(module, "legalize-tflite", inplace=True)
         assert reads == []
         qconsts = ir.ops_named(module, T.QCONST)
