@@ -22,7 +22,7 @@ from .. import ir
 from ..ir import mlir, stablehlo
 from ..pass_manager import Pass, option, register_pass
 from ..patterns import values as vals
-from ..patterns.outline import decomposition_names
+from ..patterns.outline import program_functions
 from ..patterns.quant import DEQUANTIZE_MARK, quantize, quantize_blockwise, relative_error
 
 
@@ -107,7 +107,6 @@ class QuantizeInt8Dynamic(Pass):
 
     def run(self, module, ctx):
         skip = re.compile(self.skip) if self.skip else None
-        keep = decomposition_names(module)
         targets = []
 
         def visit(op):
@@ -116,9 +115,8 @@ class QuantizeInt8Dynamic(Pass):
                 targets.append(op)
             return mlir.WalkResult.ADVANCE
 
-        for fn in ir.module_ops(module):
-            if fn.operation.name == "func.func" and mlir.StringAttr(fn.attributes["sym_name"]).value not in keep:
-                fn.operation.walk(visit)
+        for fn in program_functions(module):
+            fn.operation.walk(visit)
         # Largest operands first: a weight is read whole (its float copy lives while it is quantized), so the
         # LM head and the embedding table (131 MB each at 8x1024) go while few int8 weights exist yet; last,
         # they peaked on top of all the others' (the IR is the same in any order: each rewrite sits at its op).

@@ -277,7 +277,7 @@ def apply_once(module, patterns: PatternSet | Iterable[Pattern], ctx=None) -> Co
 
 
 def _apply_once(module, patterns, ctx) -> Counter:
-    from .outline import decomposition_names
+    from .outline import program_functions
 
     set_name = getattr(patterns, "name", "")
     patterns = sorted(patterns, key=lambda p: -p.benefit)
@@ -289,10 +289,7 @@ def _apply_once(module, patterns, ctx) -> Counter:
         for name in p.root.root_names():
             by_root.setdefault(name, []).append(p)
     callbacks = {name: _callback(group, run) for name, group in by_root.items()}
-    skip = decomposition_names(module)
-    for fn in ir.module_ops(module):
-        if fn.operation.name != "func.func" or ir.mlir.StringAttr(fn.attributes["sym_name"]).value in skip:
-            continue
+    for fn in program_functions(module):
         # Every block, loop and branch bodies included (decode loops write their KV cache inside a while),
         # each walked last op first. Erased ops must never be touched again (that crashes the process),
         # and an op's hash only means something while it lives: take every key now, compare keys later.

@@ -152,8 +152,8 @@ def _evaluate(max_elements: int):
             return ("a weight transposed for the one dot that reads it: simplify's dot-transposed rules make the"
                     " dot read the weight itself (folding would copy the weight)")
         if op.name in _MOVES_SPLAT and vals.is_splat(attrs[0]):  # the same element, moved: no numpy at all
-            et = ir.mlir.ShapedType(attrs[0].type).element_type
-            if str(et) != "bf16" and ir.mlir.ShapedType(rtype).has_static_shape:  # (bf16: see check_flush)
+            et = ir.mlir.ShapedType(attrs[0].type).element_type  # (bf16 goes the long way: see check_flush)
+            if not isinstance(et.maybe_downcast(), ir.mlir.BF16Type) and ir.mlir.ShapedType(rtype).has_static_shape:
                 m.memo["attr"] = ir.mlir.DenseElementsAttr.get_splat(rtype, ir.downcast(attrs[0]).get_splat_value())
                 return True
         try:

@@ -54,7 +54,7 @@ class Template:
 
     def producers(self) -> frozenset | None:
         """The op names that may define a value this template matches, or None for "anything" (block
-        arguments included). Only a necessary condition: the driver's quick rejection (`Op.could_match`)
+        arguments included). Only a necessary condition: the driver's quick rejection (`Op.quick_check`)
         reads it, the matcher does not."""
         return None
 
@@ -158,7 +158,8 @@ class Op(Template):
         object.__setattr__(self, "one_use", one_use)
         classes = cls if isinstance(cls, tuple) else (cls,)
         object.__setattr__(self, "_names", tuple(_op_name(c) for c in classes))  # asked at every match
-        object.__setattr__(self, "_leaves", None)  # every operand template a plain V (worked out once)
+        plain = [t for t in self.operands if t is not Ellipsis]
+        object.__setattr__(self, "_leaves", all(type(t) is V and t.where is None for t in plain))  # plain captures
 
     def __hash__(self):
         return id(self)
@@ -250,12 +251,8 @@ class Op(Template):
         commutes = self.commutative if self.commutative is not None else op.name in COMMUTATIVE
         if commutes and len(operands) == 2:
             orders.append(operands[::-1])
-        leaves = self._leaves
-        if leaves is None:
-            leaves = all(type(t) is V and t.where is None for t in templates)
-            object.__setattr__(self, "_leaves", leaves)
         for order in orders:
-            if leaves:  # (plain captures: bound here, without a generator per operand)
+            if self._leaves:  # (plain captures: bound here, without a generator per operand)
                 b = binds
                 for i, (t, v) in enumerate(zip(templates, order)):
                     b = _bind(t.name, v, b, trace, depth + 1 + i, "value")

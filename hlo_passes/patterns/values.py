@@ -46,8 +46,8 @@ _ARRAYS: dict = {}
 def constant_array(attr) -> np.ndarray:
     """numpy value of an elements attribute, read-only. Small ones are cached (attributes are immutable and
     uniqued, and patterns ask about the same small constants again and again); a weight is not: the cache
-    is process-wide, and it would hold the weight's copy, and through the attribute its whole context,
-    after the module is gone."""
+    is process-wide, and it would hold the weight's copy after the module is gone. (A cached entry holds its
+    attribute, so its context lives until the bounded cache is cleared.)"""
     if num_elements(attr.type) > SMALL:
         array = ir.to_numpy(attr)
         array.flags.writeable = False
