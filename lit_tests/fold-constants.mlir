@@ -250,3 +250,30 @@ func.func @splat_work() -> (tensor<268435455xi8>, tensor<f32>, tensor<i32>, tens
   }) {window_dimensions = array<i64: 2, 2>} : (tensor<8192x8192xf32>, tensor<f32>) -> tensor<8191x8191xf32>
   return %0, %1, %2, %3 : tensor<268435455xi8>, tensor<f32>, tensor<i32>, tensor<8191x8191xf32>
 }
+
+// -----
+
+// A torch Linear's W^T read by one dot stays a transpose (simplify makes the dot read W itself: no copy of
+// the weight); the same transpose with a second user, or read by a non-dot, folds.
+// CHECK-LABEL: func.func @weight_transposed_for_a_dot
+// CHECK: %[[W:.*]] = stablehlo.constant dense<{{.*}}> : tensor<3x2xf32>
+// CHECK-NEXT: %[[T:.*]] = stablehlo.transpose %[[W]], dims = [1, 0]
+// CHECK-NEXT: stablehlo.dot_general %arg0, %[[T]]
+func.func @weight_transposed_for_a_dot(%x: tensor<4x2xf32>) -> tensor<4x3xf32> {
+  %w = stablehlo.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]> : tensor<3x2xf32>
+  %t = stablehlo.transpose %w, dims = [1, 0] : (tensor<3x2xf32>) -> tensor<2x3xf32>
+  %y = stablehlo.dot_general %x, %t, contracting_dims = [1] x [0] : (tensor<4x2xf32>, tensor<2x3xf32>) -> tensor<4x3xf32>
+  return %y : tensor<4x3xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @weight_transposed_twice_used
+// CHECK-NOT: stablehlo.transpose
+// CHECK: stablehlo.constant dense<{{\[\[}}1.000000e+00, 3.000000e+00, 5.000000e+00], [2.000000e+00, 4.000000e+00, 6.000000e+00]]> : tensor<2x3xf32>
+func.func @weight_transposed_twice_used(%x: tensor<4x2xf32>) -> (tensor<4x3xf32>, tensor<2x3xf32>) {
+  %w = stablehlo.constant dense<[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]> : tensor<3x2xf32>
+  %t = stablehlo.transpose %w, dims = [1, 0] : (tensor<3x2xf32>) -> tensor<2x3xf32>
+  %y = stablehlo.dot_general %x, %t, contracting_dims = [1] x [0] : (tensor<4x2xf32>, tensor<2x3xf32>) -> tensor<4x3xf32>
+  return %y, %t : tensor<4x3xf32>, tensor<2x3xf32>
+}
