@@ -199,33 +199,75 @@ def test_skip_matches_the_weight_shape_so_a_torch_lm_head_can_stay_float():
         assert np.linalg.norm(on_xla - logits) / np.linalg.norm(logits) <= 0.02
 
 
-@pytest.mark.slow
-def test_bigger_decoder_weights_and_greedy_agreement():
-    """Issue 10's bigger decoder (8 layers, width 512, GQA 8/2, vocab 8k, random weights), 8 random prompts of
-    32 tokens: weight bytes <= 0.27x, and greedy next-token argmax equal to the float model's.
-
-    The issue's bar is 95% of positions; measured here: 93.8% on XLA, 92.6% in LiteRT/XNNPACK (ai-edge-quantizer's
-    recipe, which leaves the embedding and LM head float: 91.4%). A random-weight model's logits are nearly flat
-    (median top-1 margin 0.08 against a spread of 0.45), and per-channel int8 rounding is at its floor for
-    Gaussian weights (MSE-optimal clipping and least-squares scales gain 1%), so the bars asserted are what int8
-    per-channel reaches here, kept so that a regression fails."""
+def _bigger_decoder_agreements(model, prompt_sets: dict) -> tuple:
+    """Export `model` (8 x 32 tokens), `optimize`, `quantize-int8-dynamic` with default options: the constant
+    bytes ratio, and per prompt set (a list of [8, 32] id batches) the greedy next-token argmax agreement of
+    the int8 model with the float one on XLA CPU and in LiteRT/XNNPACK, with the float XLA logits."""
     from hlo_passes.frontends import torch as ft
 
-    model = ft.tiny_llama(num_hidden_layers=8, hidden_size=512, intermediate_size=1408, num_attention_heads=8,
-                          num_key_value_heads=2, vocab_size=8192)
-    text, ids, _ = ft.export_causal_lm(model, seq_len=32, batch=8)
+    text, _, _ = ft.export_causal_lm(model, seq_len=32, batch=8)
     fp = hp.run(hp.parse(text), "optimize")
     q = hp.run(fp, "quantize-int8-dynamic")
-    assert _constant_bytes(q) <= 0.27 * _constant_bytes(fp)
-    (f_xla,), (q_xla,) = numerics.execute(fp, [ids]), numerics.execute(q, [ids])
+    ratio = _constant_bytes(q) / _constant_bytes(fp)
+    f_rt, q_rt = (TFLiteModel(export(hp.run(m, "legalize-tflite")).to_bytes()) for m in (fp, q))
+    found = {}
+    for name, batches in prompt_sets.items():
+        xla, rt, f_logits = [], [], []
+        for ids in batches:
+            (f_xla,), (q_xla,) = numerics.execute(fp, [ids]), numerics.execute(q, [ids])
+            (f_lite,), (q_lite,) = f_rt.run(None, ids).values(), q_rt.run(None, ids).values()
+            xla.append(q_xla.argmax(-1) == f_xla.argmax(-1))
+            rt.append(q_lite.argmax(-1) == f_lite.argmax(-1))
+            f_logits.append(f_xla)
+        found[name] = float(np.mean(xla)), float(np.mean(rt)), np.concatenate(f_logits)
+    return ratio, found
 
-    def agreement(a, b):
-        return float((a.argmax(-1) == b.argmax(-1)).mean())
 
-    assert agreement(q_xla, f_xla) >= 0.92
-    (f_rt,) = TFLiteModel(export(hp.run(fp, "legalize-tflite")).to_bytes()).run(None, ids).values()
-    (q_rt,) = TFLiteModel(export(hp.run(q, "legalize-tflite")).to_bytes()).run(None, ids).values()
-    assert agreement(q_rt, f_rt) >= 0.90
+@pytest.mark.slow
+def test_bigger_decoder_trained_weights_and_greedy_agreement():
+    """Issue 10's bigger decoder (8 layers, width 512, GQA 8/2, vocab 8k), TRAINED (tests/trained_decoder.py:
+    ~90 AdamW steps on a seeded Zipfian Markov-chain language, about a minute on 2 cores): weight bytes <= 0.27x,
+    and the greedy next token of the int8 model equals the float model's on >= 95% of 16 x 32 positions, on XLA
+    and in LiteRT, for held-out sentences of the language and for uniformly random token prompts. Measured:
+    100% / 99.6% (language) and 98.4% / 98.4% (random), XLA / LiteRT; ai-edge-quantizer's recipe on the same
+    float .tflite: 99.6% / 98.4% in LiteRT. The float model is checked to be trained and context-dependent, so
+    that agreement is not won by a model that predicts one token everywhere."""
+    from trained_decoder import held_out_prompts, trained_llama
+
+    trained = trained_llama()
+    language = held_out_prompts(trained.language, 16, 32)
+    uniform = np.random.default_rng(3).integers(0, trained.model.config.vocab_size, (16, 32))
+    ratio, found = _bigger_decoder_agreements(
+        trained.model, {"language": [language[:8], language[8:]], "random": [uniform[:8], uniform[8:]]})
+    assert ratio <= 0.27
+    logits = found["language"][2]
+    shifted = logits[:, :-1] - logits[:, :-1].max(-1, keepdims=True)
+    nll = -np.take_along_axis(shifted, language[:, 1:, None], -1) + np.log(np.exp(shifted).sum(-1, keepdims=True))
+    assert nll.mean() < 5.0  # held-out loss, against log(8192) = 9.0 for a flat model
+    top2 = np.sort(logits, -1)[..., -2:]
+    assert np.median(top2[..., 1] - top2[..., 0]) > 0.5 and len(np.unique(logits.argmax(-1))) >= 32
+    for name, (on_xla, in_litert, _) in found.items():
+        assert on_xla >= 0.95 and in_litert >= 0.95, (name, on_xla, in_litert)
+
+
+@pytest.mark.slow
+def test_bigger_decoder_random_weights_agreement_floor():
+    """The same decoder with Hugging Face's random init, 8 random prompts of 32 tokens: a regression floor,
+    not the issue's bar. A random-weight model's logits are nearly flat (median top-1 margin 0.08 against a
+    spread of 0.45), and per-channel int8 rounding is at its floor for Gaussian weights (MSE-optimal clipping,
+    least-squares scales and GPTQ gain ~1%): measured 93.8% on XLA, 92.6% in LiteRT (ai-edge-quantizer's recipe,
+    which leaves the embedding and LM head float: 91.4%)."""
+    from hlo_passes.frontends import torch as ft
+    from trained_decoder import BIG_LLAMA
+
+    model = ft.tiny_llama(**BIG_LLAMA)
+    import torch
+
+    # export_causal_lm's own seeded prompts: the ones the figures above were measured on
+    ids = torch.randint(0, BIG_LLAMA["vocab_size"], (8, 32), generator=torch.Generator().manual_seed(0)).numpy()
+    ratio, found = _bigger_decoder_agreements(model, {"random": [ids]})
+    on_xla, in_litert, _ = found["random"]
+    assert ratio <= 0.27 and on_xla >= 0.92 and in_litert >= 0.90
 
 
 def test_int8_embedding_table_becomes_one_hybrid_embedding_lookup():
