@@ -34,7 +34,7 @@ __all__ = [
     "mlir", "stablehlo", "chlo", "func", "arith", "passmanager", "MLIRError",
     "make_context", "load", "parse", "save", "clone", "as_operation", "to_numpy", "from_numpy",
     "np_dtype", "element_type", "inline_resources", "error_from_mlir", "module_ops", "ops_named", "downcast",
-    "apply_greedily", "NotConverged",
+    "apply_greedily", "sweep", "NotConverged",
 ]
 
 MLIRError = mlir.MLIRError
@@ -401,10 +401,33 @@ def apply_greedily(module, rules, *, max_iterations: int = 10, fold: bool = True
     folders (`fold`) and dedups constants. It lives in jaxlib's private `_mlir.rewrite`; this function is
     the one place that knows that.
 
-    Ops built from Python go straight back on the driver's worklist, so a pair of patterns that undo each
-    other would loop forever inside one sweep: `max_rewrites` (default 16 per op, at least 10k) bounds
-    the rewrites of one call, and both bounds end in `NotConverged`.
+    A pair of patterns that undo each other would loop forever (the users of each replaced op are queued
+    again): `max_rewrites` (default 16 per op, at least 10k) bounds the rewrites of one call, and both
+    bounds end in `NotConverged`.
     """
+    if _greedy(module, rules, max_iterations, fold, top_down, max_rewrites):
+        raise NotConverged("pattern application failed to converge")
+
+
+def sweep(module, rules, *, fold: bool = True, max_rewrites: int | None = None) -> bool:
+    """One top-down sweep of MLIR's greedy driver with `rules` (as in `apply_greedily`); True when it
+    changed anything (a rewrite, a fold, a dead op erased), False when `module` was already a fixpoint.
+
+    Within a sweep the driver re-queues what a change may affect: the users of a replaced op, an op whose
+    operand was replaced, the producer of an erased op's operand once it has one user left. It does not
+    queue an op built from Python (no listener sees it), nor an op whose match depends on anything further
+    away (another op's use count, an op two levels up): the pattern driver decides from that whether a
+    confirming sweep is needed (patterns/driver.py, `Pattern.local`). Rewrites beyond `max_rewrites`
+    raise `NotConverged`.
+    """
+    return _greedy(module, rules, 1, fold, True, max_rewrites)
+
+
+def _greedy(module, rules, max_iterations, fold, top_down, max_rewrites) -> bool:
+    """MLIR's driver for at most `max_iterations` sweeps: True when the last sweep still changed something
+    (not converged), False at a fixpoint. Too many rewrites raise `NotConverged`."""
+    rewrites = [0]
+
     def wrap(fn):
         def callback(op, rewriter):
             rewrite = fn(op)
@@ -413,6 +436,7 @@ def apply_greedily(module, rules, *, max_iterations: int = 10, fold: bool = True
             with rewriter.ip, op.location:
                 out = rewrite()
             rewriter.replace_op(op, list(out))
+            rewrites[0] += 1
             return False
         return callback
 
@@ -438,9 +462,12 @@ def apply_greedily(module, rules, *, max_iterations: int = 10, fold: bool = True
         try:
             _rewrite.apply_patterns_and_fold_greedily(op, patterns.freeze(), config)
         except RuntimeError as e:
-            if "converge" in str(e):
+            if "converge" not in str(e):
+                raise
+            if rewrites[0] >= max_rewrites:
                 raise NotConverged(str(e)) from None
-            raise
+            return True
+    return False
 
 
 # ------------------------------------------------------------------------------------------ guards

@@ -32,7 +32,10 @@ class Rule(Pattern):
     f4, f8E8M0FNU, ...: see dtypes.CLAIMED); reading one would raise, so the op is left alone."""
 
     def match(self, op, explain: bool = True):
-        if _reads_constants(self.root):  # (rules read constants only at the root)
+        reads = self.__dict__.get("_reads")
+        if reads is None:  # (worked out once: the driver asks at every candidate op)
+            reads = self.__dict__["_reads"] = _reads_constants(self.root)
+        if reads:  # (rules read constants only at the root)
             for v in op.operands:
                 d = vals.defining_op(v)
                 if d is not None and d.name in vals.CONSTANT_OPS and _dtype(v) is None:

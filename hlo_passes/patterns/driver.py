@@ -31,13 +31,19 @@ from .template import Match, Op, Producers, match_root
 class Pattern:
     """`name`: for statistics and --debug-patterns. `root`: an `Op` template. `rewrite(m)` returns the
     replacement value(s). `where(m)` may veto a match: False, a string saying why, or `raise Decline(why)`
-    (from any depth of helper code: the one failure type that evaluators and conversion rules raise too)."""
+    (from any depth of helper code: the one failure type that evaluators and conversion rules raise too).
+
+    `local=True` declares that `where` (and any `where` in the template) reads nothing but the root, its
+    own users, the ops defining its operands and types, and that the rewrite builds no op but constants.
+    With a template that looks no further either (`Op.local_root`), the greedy driver needs no confirming
+    sweep for this pattern: see `is_local`."""
 
     name: str
     root: Op
     rewrite: Callable[[Match], Any]
     benefit: int = 1
     where: Callable[[Match], Any] | None = None
+    local: bool = False
 
     def __post_init__(self):
         if not isinstance(self.root, Op):
@@ -52,6 +58,13 @@ class Pattern:
         argument), asked before `match`: False means `match` would certainly fail. From the template; a
         subclass with an early refusal of its own may replace it. None: nothing to check."""
         return self.root.quick_check()
+
+    def is_local(self) -> bool:
+        """Whether one sweep of the greedy driver leaves no match of this pattern behind: MLIR re-queues an
+        op when its producers, its operands or its users change, so a pattern that depends on nothing else
+        is rechecked by the driver itself whenever it might start to match. (What MLIR does not queue is an
+        op built from Python: hence a local rewrite builds constants only, which no such pattern roots at.)"""
+        return self.local and self.root.local_root()
 
 
 @dataclass(frozen=True)
@@ -211,20 +224,24 @@ def _rewrite(pattern: Pattern, m: Match, op, run: _Run, explain: bool):
 
 def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *, max_iterations: int = 10,
                    fold: bool = True) -> Counter:
-    """Apply patterns greedily until nothing changes. Hits are counted into `ctx` (`pattern NAME: k`)."""
+    """Apply patterns greedily until nothing changes. Hits are counted into `ctx` (`pattern NAME: k`).
+
+    MLIR's driver sweeps until a sweep changes nothing: that last sweep only confirms. A set whose patterns
+    are all `local` (fold-constants) needs no confirmation, so it gets one sweep. `max_iterations` bounds
+    the sweeps otherwise."""
     set_name = getattr(patterns, "name", "")
     patterns = list(patterns)
     whole_set = ctx is not None and bool(set_name) and ctx.debugging(set_name)
     run = _Run(debug=(lambda name: ctx.debugging(name) or whole_set) if ctx is not None else (lambda name: False),
                out=ctx.out if ctx is not None else sys.stderr, budget=getattr(ctx, "rewrites", None))
-    by_root: dict[str, list[Pattern]] = {}
-    for p in sorted(patterns, key=lambda p: -p.benefit):  # stable: equal benefits keep their order
-        for name in p.root.root_names():
-            by_root.setdefault(name, []).append(p)
-    rules = [(name, _callback(group, run), group[0].benefit) for name, group in by_root.items()]
+    rules = _rules(patterns, run)
+    local = all(p.is_local() for p in patterns)
     try:
         for target in _targets(module):
-            ir.apply_greedily(target, rules, max_iterations=max_iterations, fold=fold)
+            if local:
+                ir.sweep(target, rules, fold=fold)
+            else:
+                ir.apply_greedily(target, rules, max_iterations=max_iterations, fold=fold)
     except ir.NotConverged:
         busiest = ", ".join(f"{n} ({k} rewrites)" for n, k in run.hits.most_common(4)) or "none"
         raise HloError(f"rewriting did not converge after {max_iterations} sweeps (or too many rewrites in one);"
@@ -233,6 +250,15 @@ def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *
         for name, k in run.hits.items():
             ctx.count(f"pattern {name}", k)
     return run.hits
+
+
+def _rules(patterns: list[Pattern], run: _Run) -> list:
+    """(root op name, callback, benefit) for the greedy driver: one callback per root name."""
+    by_root: dict[str, list[Pattern]] = {}
+    for p in sorted(patterns, key=lambda p: -p.benefit):  # stable: equal benefits keep their order
+        for name in p.root.root_names():
+            by_root.setdefault(name, []).append(p)
+    return [(name, _callback(group, run), group[0].benefit) for name, group in by_root.items()]
 
 
 def _targets(module) -> list:

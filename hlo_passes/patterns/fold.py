@@ -230,7 +230,9 @@ def _from_constants(producers) -> bool:
 
 def fold_patterns(max_elements: int = 1 << 20) -> PatternSet:
     evaluate_ = _evaluate(max_elements)
-    folds = [Fold(f"fold {name.split('.', 1)[1]}", Op(name), _materialize, where=evaluate_) for name in EVALUATORS]
+    # (local: a fold reads its operands' producers and, for a transpose, its own users; see Pattern.local)
+    folds = [Fold(f"fold {name.split('.', 1)[1]}", Op(name), _materialize, where=evaluate_, local=True)
+             for name in EVALUATORS]
     folds.append(Pattern("arith.constant to stablehlo.constant", Op("arith.constant"), _arith_to_stablehlo,
-                         where=_arith_convertible))
+                         where=_arith_convertible, local=True))
     return PatternSet(folds, name="fold-constants")

@@ -58,6 +58,12 @@ class Template:
         reads it, the matcher does not."""
         return None
 
+    def shallow(self) -> bool:
+        """Looks no further than the op defining the value (and values' types): then, as an operand
+        template, whatever the match depends on is something MLIR's driver re-queues the root for when it
+        changes (see `Op.local_root`)."""
+        return False
+
 
 def _bind(name: str | None, value, binds: Bindings, trace: Trace, depth: int, what: str) -> Bindings | None:
     if name is None:
@@ -87,6 +93,9 @@ class V(Template):
         if out is not None:
             yield out
 
+    def shallow(self) -> bool:
+        return True
+
 
 @dataclass(frozen=True)
 class Const(Template):
@@ -102,6 +111,9 @@ class Const(Template):
 
     def producers(self):
         return _CONSTANTS
+
+    def shallow(self) -> bool:
+        return True
 
     def match(self, value, binds, trace, depth):
         op = vals.defining_op(value)
@@ -160,6 +172,13 @@ class Op(Template):
         object.__setattr__(self, "_names", tuple(_op_name(c) for c in classes))  # asked at every match
         plain = [t for t in self.operands if t is not Ellipsis]
         object.__setattr__(self, "_leaves", all(type(t) is V and t.where is None for t in plain))  # plain captures
+        names = [t.name for t in plain if type(t) is V and t.name is not None] + ([name] if name is not None else [])
+        # `Op(cls, V("x"), ...)` with nothing to check but the op's name and arity: bound in one step
+        swaps = (commutative if commutative is not None else any(n in COMMUTATIVE for n in self._names)) \
+            and len(plain) == 2  # (the matcher would try the other order too)
+        flat = type(self) is Op and self._leaves and not self.attrs and where is None and not one_use
+        object.__setattr__(self, "_flat", flat and len(set(names)) == len(names) and len(plain) == len(self.operands)
+                           and not swaps)
 
     def __hash__(self):
         return id(self)
@@ -169,6 +188,18 @@ class Op(Template):
 
     def producers(self):
         return frozenset(self._names)
+
+    def shallow(self) -> bool:
+        # (its own use count is a sibling's business: a user that goes away re-queues this op, not the root)
+        return not self.one_use and all(t is Ellipsis or type(t) is V for t in self.operands)
+
+    def local_root(self) -> bool:
+        """As a pattern's root: its operand templates are all `shallow`. A match then depends on the root,
+        its own users and the ops defining its operands, and MLIR's driver re-queues the root whenever one
+        of those changes (a replaced producer, a replaced operand, a user erased): one sweep leaves no such
+        match behind, whatever the order of rewrites. A `one_use` below the root, or an op two levels up,
+        can change without the root being visited again."""
+        return all(t is Ellipsis or t.shallow() for t in self.operands)
 
     def quick_check(self) -> Callable[[Producers], bool] | None:
         """A necessary condition for matching, from `producers` (the name of each operand's defining op,
@@ -290,6 +321,24 @@ class Producers:
         return (self[i] for i in range(len(self.names)))
 
 
+def _match_flat(template: Op, op, where) -> tuple[Match | None, str]:
+    """`match_root` for a flat template (see `Op._flat`), not explaining: the same verdict, no generators."""
+    operands = op.operands
+    if template.operands and len(operands) != len(template.operands):
+        return None, ""
+    binds = {t.name: v for t, v in zip(template.operands, operands) if t.name is not None}
+    if template.name is not None:
+        binds[template.name] = op.results[0]
+    m = Match(op, binds)
+    if where is None:
+        return m, ""
+    try:
+        verdict = where(m)
+    except Decline:
+        return None, ""
+    return (m, "") if verdict is True or (verdict and not isinstance(verdict, str)) else (None, "")
+
+
 def _match_all(templates, operands, binds, trace, depth, op) -> Iterator[Bindings]:
     if not templates:
         yield binds
@@ -317,6 +366,9 @@ class Alt(Template):
     def producers(self):
         sets = [o.producers() for o in self.options]
         return None if any(x is None for x in sets) else frozenset().union(*sets)
+
+    def shallow(self) -> bool:
+        return all(o.shallow() for o in self.options)
 
 
 def Opt(cls, inner: Template, **kw) -> Template:  # noqa: N802 -- reads as a template constructor
@@ -369,6 +421,8 @@ def match_root(template: Op, op, where: Callable[[Match], Any] | None = None,
                explain: bool = True) -> tuple[Match | None, str]:
     """Match `template` at `op`. Returns (match, "") or (None, reason); without `explain` the reason is
     not worked out (the driver's fast path)."""
+    if template._flat and not explain:  # (the generators below cost more than such a match itself)
+        return _match_flat(template, op, where)
     trace = Trace(explain)
     for binds in template.match_op(op, {}, trace, 0):
         m = Match(op, binds)
