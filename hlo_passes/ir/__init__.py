@@ -427,6 +427,36 @@ def _greedy(module, rules, max_iterations, fold, top_down, max_rewrites) -> bool
     """MLIR's driver for at most `max_iterations` sweeps: True when the last sweep still changed something
     (not converged), False at a fixpoint. Too many rewrites raise `NotConverged`."""
     rewrites = [0]
+    by_root: dict[str, list] = {}
+    for root, fn, _benefit in sorted(rules, key=lambda r: -r[2]):
+        by_root.setdefault(root, []).append(fn)
+
+    def built(value) -> bool:
+        """Made by the rewrite that returns it: no use yet (an existing value the rewrite returns has the
+        matched op as a user), and no more than one result (the rewrite returned that one)."""
+        made = value.owner
+        return not isinstance(made, mlir.Block) and len(made.results) == 1 and next(iter(value.uses), None) is None
+
+    def again(value, depth: int = 0) -> None:
+        """Give the rules a look at the op a rewrite built for `value`, now that the matched op is gone.
+        MLIR never queues an op built from Python (no listener sees it): without this, a rewrite whose
+        result matches a rule again (dot(tr(a), tr(b)) read through one transpose, then the other) waits
+        for the next sweep. The op is not on the driver's worklist, so replacing and erasing it here is
+        safe; its users are (they were the matched op's users), and they will see the new value."""
+        made = value.owner.operation
+        for fn in by_root.get(made.name, ()):
+            rewrite = fn(made)
+            if rewrite is None:
+                continue
+            with mlir.InsertionPoint(made), made.location:
+                (out,) = rewrite()
+            fresh = depth < 8 and built(out)
+            value.replace_all_uses_with(out)
+            made.erase()
+            rewrites[0] += 1
+            if fresh:
+                again(out, depth + 1)
+            return
 
     def wrap(fn):
         def callback(op, rewriter):
@@ -434,9 +464,12 @@ def _greedy(module, rules, max_iterations, fold, top_down, max_rewrites) -> bool
             if rewrite is None:
                 return True  # "failure": the pattern did not apply
             with rewriter.ip, op.location:
-                out = rewrite()
-            rewriter.replace_op(op, list(out))
+                out = list(rewrite())
+            fresh = [v for i, v in enumerate(out) if built(v) and v not in out[:i]]
+            rewriter.replace_op(op, out)
             rewrites[0] += 1
+            for v in fresh:
+                again(v)
             return False
         return callback
 

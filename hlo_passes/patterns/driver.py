@@ -227,8 +227,8 @@ def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *
     """Apply patterns greedily until nothing changes. Hits are counted into `ctx` (`pattern NAME: k`).
 
     MLIR's driver sweeps until a sweep changes nothing: that last sweep only confirms. A set whose patterns
-    are all `local` (fold-constants) needs no confirmation, so it gets one sweep. `max_iterations` bounds
-    the sweeps otherwise."""
+    are all `local` (fold-constants) needs no confirmation, so it gets one sweep, then MLIR's sweeps
+    without rules (what MLIR does to constants the sweep built). `max_iterations` bounds the sweeps."""
     set_name = getattr(patterns, "name", "")
     patterns = list(patterns)
     whole_set = ctx is not None and bool(set_name) and ctx.debugging(set_name)
@@ -239,7 +239,10 @@ def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *
     try:
         for target in _targets(module):
             if local:
-                ir.sweep(target, rules, fold=fold)
+                if ir.sweep(target, rules, fold=fold):
+                    # (MLIR's own work on what the sweep built: constants moved up and deduplicated, dead ops
+                    # erased, as MLIR's loop leaves them; no Python rule runs, so this costs little)
+                    ir.apply_greedily(target, [], max_iterations=max_iterations, fold=fold)
             else:
                 ir.apply_greedily(target, rules, max_iterations=max_iterations, fold=fold)
     except ir.NotConverged:
