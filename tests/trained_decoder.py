@@ -8,11 +8,12 @@ module trains one: a seeded synthetic language with learnable structure, a fixed
 fixed seeds, no files read or written.
 
 The language (`Language`): a sparse Markov chain over the whole vocabulary. Token frequencies follow a Zipf law
-over a seeded permutation of the ids (real text is Zipfian, and it concentrates the few thousand training
-sequences on tokens the model can learn); every token has `SUCCESSORS` successors drawn by those frequencies,
-taken with peaked probabilities `SUCCESSOR_P`, and with probability `JUMP` the chain jumps to a fresh token
-instead. So the next token depends on the context, the best achievable loss is ~1.5 nats (log 8192 = 9.0), and a
-model that learned it has peaked, context-dependent logits -- which is what the greedy-agreement bar is about.
+over a seeded permutation of the ids (real text is Zipfian, and it concentrates the ~1,400 training sequences on
+tokens the model can learn); every token has `SUCCESSORS` successors drawn by those frequencies, taken with
+peaked probabilities `SUCCESSOR_P`, and with probability `JUMP` the chain jumps to a fresh token instead. So the
+next token depends on the context and the best achievable loss is ~1.9 nats (`entropy_rate`; log 8192 = 9.0).
+90 steps (about a minute on 2 cores) reach a held-out loss of ~3.85 and a median top-1 logit margin of ~1.5:
+far from converged, but clearly peaked and context-dependent, which is what the greedy-agreement bar is about.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def trained_llama(steps: int = 90, batch: int = 16, seq_len: int = 32, lr: float
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model.train()
-            opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0)
+            opt = torch.optim.AdamW(model.parameters(), lr=lr, betas=(0.9, 0.95), weight_decay=0.0, fused=True)
             warm = 10
 
             def rate(step):
