@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import weakref
 
 import ml_dtypes
 import numpy as np
@@ -152,6 +153,27 @@ def _resource_blob(attr) -> memoryview:
     raise HloError(f"resource {str(attr)!r} has no data (its blob was elided or never attached)")
 
 
+# context -> {blob key: the array a blob made by `from_numpy(resource=...)` is over}. Why: the bindings give no
+# view of a blob, so reading one back copies it out through bytecode (the 8x1024 LM head: 131 MB of transient
+# peak in the writer, and again in quantize); a blob made here IS that array's memory, so reading it is a view.
+# Keyed weakly by the context, which owns its blobs until it dies: the arrays live no longer than they would.
+_BACKING: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _blob_key(attr) -> str:
+    return str(attr).split(" : ")[0]  # `dense_resource<NAME>`: MLIR makes NAME unique in its context
+
+
+def _backing_array(attr, shape, dtype) -> np.ndarray | None:
+    """A read-only view of the array under a blob made in this process, if it was made here."""
+    array = _BACKING.get(attr.context, {}).get(_blob_key(attr))
+    if array is None or array.shape != shape or array.dtype != dtype:
+        return None
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 def _shaped(flat: np.ndarray, shape) -> np.ndarray:
     """A splat (one element) expands to the shape; anything else is reshaped."""
     return np.full(shape, flat[0], flat.dtype) if flat.size == 1 else flat.reshape(shape)
@@ -224,7 +246,9 @@ def downcast(attr):
 def to_numpy(attr, *, copy: bool = True) -> np.ndarray:
     """The elements of a `dense<...>` or `dense_resource<...>` attribute as a numpy array.
 
-    Resource data is copied out of MLIR (the bindings give no view of it); dense data of the common types
+    Resource data comes back read-only either way: a blob `from_numpy(resource=...)` made over an array is a
+    view of that array (the blob is that memory; a copy would only snapshot what the module shares anyway),
+    any other is copied out of MLIR once (the bindings give no view of it). Dense data of the common types
     comes through the buffer protocol, copied unless `copy=False`, which gives a read-only view of the
     attribute's own storage (what a writer streaming it to a file wants: no second copy of a weight).
     """
@@ -232,6 +256,9 @@ def to_numpy(attr, *, copy: bool = True) -> np.ndarray:
     stype = mlir.ShapedType(attr.type)
     shape, dtype = tuple(stype.shape), np_dtype(stype.element_type)
     if isinstance(attr, mlir.DenseResourceElementsAttr):
+        backing = _backing_array(attr, shape, dtype)
+        if backing is not None:
+            return backing
         raw = _resource_blob(attr)
         need = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         if raw.nbytes != need:  # a module built in memory: loading checks this with a location
@@ -263,7 +290,11 @@ def from_numpy(array, *, type=None, resource: str | None = None) -> mlir.Attribu
                            f"{list(array.shape)}")
     if resource is not None:
         buf = array.view(np.uint8) if array.dtype == np.bool_ else array
-        return mlir.DenseResourceElementsAttr.get_from_buffer(buf, resource, ttype)
+        attr = mlir.DenseResourceElementsAttr.get_from_buffer(buf, resource, ttype)
+        element = mlir.ShapedType(ttype).element_type
+        if str(element) in _DTYPES and np_dtype(element) == array.dtype:  # (else bytes of another type)
+            _BACKING.setdefault(attr.context, {})[_blob_key(attr)] = array
+        return attr
     if array.ndim == 0:  # the buffer route cannot say "rank 0" (an empty shape means "no override")
         raw = array.astype(np.uint8) if array.dtype == np.bool_ else array
         return mlir.Attribute.parse(f'dense<"0x{raw.tobytes().hex().upper()}"> : {ttype}')

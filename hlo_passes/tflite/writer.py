@@ -42,8 +42,10 @@ class Quantization:
 
     def to_fb(self):
         q = fb.QuantizationParametersT()
-        q.scale = [float(s) for s in np.asarray(self.scale, np.float32).reshape(-1)]
-        q.zeroPoint = [int(z) for z in np.asarray(self.zero_point, np.int64).reshape(-1)]
+        # numpy vectors, which the schema's Pack copies in one piece; Python lists cost a Prepend call per
+        # element per pack (the int8 8x1024 write: 1.0-1.4 s with lists, 0.4 s with arrays)
+        q.scale = np.ascontiguousarray(self.scale, np.dtype("<f4")).reshape(-1)
+        q.zeroPoint = np.ascontiguousarray(self.zero_point, np.dtype("<i8")).reshape(-1)
         q.quantizedDimension = int(self.axis)
         return q
 
@@ -286,10 +288,14 @@ class ModelWriter:
         return b"".join(bytes(c) for c in self.chunks())
 
     def write(self, path) -> None:
-        """Write atomically (a failed write leaves no file), streaming the external weights."""
+        """Write atomically (a failed write leaves no file), streaming the external weights. The packed
+        flatbuffer (built twice, copied out of the builder) is heap garbage afterwards: handed back
+        (`heap.release_freed_heap`), not left under the next step's peak."""
         from .. import files
+        from ..heap import release_freed_heap
 
         files.write_atomic(path, self.chunks())
+        release_freed_heap()
 
 
 def _aligned(n: int) -> int:
