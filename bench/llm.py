@@ -7,16 +7,21 @@ seeded random weights of `llm_common.random_weights`. Per config and per weight 
 - ours, in a child process of this venv: `from_torch` (prefill + decode) -> `optimize` ->
   [`quantize-int8-dynamic`] -> `inline-calls,legalize-tflite` -> the writer, under `hlo_passes.progress.Progress`
   so every stage's wall time and own peak RSS is recorded (and the XLA check's worker's peak). One child per
-  config: export and optimize run once, the f32 model is legalized from a clone (dropped after), the int8 one
-  from the module itself.
+  (config, weight type), as for litert-torch, so that each peak is that conversion's. Each is written twice:
+  with the KV caches as signature inputs/outputs (litert-torch's form) and, by the same writer rewritten with
+  `tflite.variables.caches_as_variables` (no second conversion), with the caches as LiteRT resource
+  variables (`hlo-export --kv-cache=variables`): the "vars" rows.
 - litert-torch, in a child process of its own venv (.cache/litert-torch-venv, made on first use like
   bench/quant.py's): the same config as a `DecoderOnlyModel` of its generative layers (TinyLlama's layout),
   the same weights mapped by its `ModelLoader` (q/k/v fused), its logits checked against PyTorch's first,
   then `converter.convert_to_tflite(..., quantize="none" | "dynamic_int8")` with logits on prefill (as ours
   has). One child per (config, weight type), so its peak RSS is that conversion's.
-Then both `.tflite` files run in LiteRT here (same ai-edge-litert 2.3.0 as in that venv, XNNPACK, same thread
-count): prefill and decode latency (median over alternating rounds), and the max |logit difference| against
-PyTorch after a prefill of a fixed prompt and one decode step.
+Then every `.tflite` runs in LiteRT (same ai-edge-litert 2.3.0 as in that venv, XNNPACK, same thread count):
+prefill and decode latency, each model in a fresh process of its own, alternated by round
+(bench/litert_latency.py: the model a process loads first decodes slower), the median of the rounds'
+medians; the max |logit difference| against PyTorch after a prefill of a fixed prompt and one decode step;
+and greedy generation from that prompt (`hlo_passes.generate`): how many of PyTorch's 16 tokens it repeats.
+The decode ratio is printed for both of our cache forms against litert-torch's (inputs/outputs).
 
 litert-torch imports `tensorflow.lite.python.schema_py_generated` without declaring tensorflow; the child
 installs stub `tensorflow`, `tensorflow.lite`, `tensorflow.lite.python` modules and aliases that name to
@@ -184,7 +189,7 @@ OURS = r'''
 import json, os, sys, time, gc, warnings
 warnings.simplefilter("ignore")
 from pathlib import Path
-root, config_name, out_dir = sys.argv[1:4]
+root, config_name, kind, out_dir = sys.argv[1:5]
 sys.path[:0] = [root, str(Path(root) / "examples")]
 from hlo_passes.progress import Progress
 prog = Progress("ours", out=sys.stderr, bar=False, expect=())
@@ -192,9 +197,12 @@ with prog.stage("import"):
     import hlo_passes as hp
     from hlo_passes import ir
     from hlo_passes.tflite.export import export
+    from hlo_passes.tflite.variables import caches_as_variables
     from hlo_passes.frontends.signatures import from_torch
     import llm_torch, llm_common
-    import torch_mlir.fx  # (the exporter's own import: not counted in the export stage)
+    # the exporters' own imports, not counted in the export stage: litert-torch's start-up has them too
+    # (importing its converter loads torch._dynamo and torch.export)
+    import torch_mlir.fx, torch.export, torch._dynamo
     c = llm_common.config(config_name)
 with prog.stage("build torch model"):
     model = llm_torch.build(c, 0)
@@ -248,48 +256,53 @@ with prog.stage("free torch model"):
     gc.collect()
 hp.run(module, "optimize", inplace=True, instruments=[prog])
 result = {"weight_bytes": weight_bytes, "phases": {"shared": [2, len(prog.stages)]}, "base_rss": prog.stages[0].rss}
-with prog.stage("f32: clone"):
-    f32 = ir.clone(module)
-hp.run(f32, "inline-calls,legalize-tflite", inplace=True, instruments=[prog])
-with prog.stage("f32: write"):
-    export(f32).write(Path(out_dir) / f"ours_{config_name}_f32.tflite")
-result["phases"]["f32"] = [result["phases"]["shared"][1], len(prog.stages)]  # (the clone is f32's)
-with prog.stage("f32: free"):
-    del f32
-    gc.collect()
-start = len(prog.stages)
-hp.run(module, "quantize-int8-dynamic,inline-calls,legalize-tflite", inplace=True, instruments=[prog])
-with prog.stage("int8: write"):
-    export(module).write(Path(out_dir) / f"ours_{config_name}_int8.tflite")
-result["phases"]["int8"] = [start, len(prog.stages)]
+passes = "inline-calls,legalize-tflite" if kind == "f32" else "quantize-int8-dynamic,inline-calls,legalize-tflite"
+hp.run(module, passes, inplace=True, instruments=[prog])
+with prog.stage(f"{kind}: export"):  # (tensors and ops; the weights are read when written)
+    writer = export(module)
+with prog.stage(f"{kind}: write"):
+    writer.write(Path(out_dir) / f"ours_{config_name}_{kind}.tflite")
+result["phases"][kind] = [result["phases"]["shared"][1], len(prog.stages)]
+# the same exported model with its KV caches as LiteRT variables: the writer that wrote the io file,
+# rewritten (`caches_as_variables`) and written again; no second conversion
+with prog.stage(f"{kind}: write, caches as variables"):
+    caches_as_variables(writer)
+    writer.write(Path(out_dir) / f"ours_{config_name}_{kind}_variables.tflite")
+    del writer
+result["phases"][f"{kind} variables"] = [len(prog.stages) - 1, len(prog.stages)]
 prog.close()
 result["stages"] = [[s.name, s.seconds, s.rss, s.peak] for s in prog.stages]
 result["peak_rss"] = prog.peak_bytes
 result["worker"] = worker
-json.dump(result, open(Path(out_dir) / f"ours_{config_name}.json", "w"))
+json.dump(result, open(Path(out_dir) / f"ours_{config_name}_{kind}.json", "w"))
 '''
 
 
-def run_ours(config: str, tmp: Path, log) -> dict | None:
+def run_ours(config: str, kind: str, tmp: Path, log) -> dict | None:
     script = tmp / "ours.py"
     script.write_text(OURS)
-    done = subprocess.run([sys.executable, str(script), str(ROOT), config, str(tmp)], capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run([sys.executable, str(script), str(ROOT), config, kind, str(tmp)], capture_output=True,
+                          text=True, check=False)
     log.write(done.stderr)
     if done.returncode != 0:
-        print(f"  our pipeline failed on {config}:", done.stderr.strip().splitlines()[-3:])
+        print(f"  our pipeline failed on {config}/{kind}:", done.stderr.strip().splitlines()[-3:])
         return None
-    return json.loads((tmp / f"ours_{config}.json").read_text())
+    return json.loads((tmp / f"ours_{config}_{kind}.json").read_text())
 
 
-def our_variant(result: dict, kind: str) -> tuple[float, int, list]:
+def our_variant(result: dict, kind: str, variables: bool = False) -> tuple[float, int, list]:
     """Wall time and peak of one weight type: the shared stages (export, optimize; building the torch model
     excluded, as litert-torch's figure is its convert call alone) plus the type's own (legalize, write; int8:
-    quantize too)."""
+    quantize too). With `variables`: the model with its caches as variables, whose write (of the same
+    exported model, rewritten) stands in for the io file's."""
     stages = []
     for phase in ("shared", kind):
         a, b = result["phases"][phase]
-        stages += [s for s in result["stages"][a:b] if s[0] != "free torch model"]
+        stages += [s for s in result["stages"][a:b] if s[0] != "free torch model"
+                   and not (variables and s[0] == f"{kind}: write")]
+    if variables:
+        a, b = result["phases"][f"{kind} variables"]
+        stages += result["stages"][a:b]
     return sum(s[1] for s in stages), max(s[3] for s in stages), stages
 
 
@@ -310,8 +323,9 @@ def reference(config: str, path: Path) -> None:
     nxt = np.array([[int(np.argmax(pre[0, -1]))]], np.int64)
     dpos = np.array([c.prefill_len], np.int64)
     dec, _ = step(nxt, dpos, cache)
+    greedy = llm_common.greedy(step, [int(t) for t in tokens[0]], GREEDY_STEPS, c)
     np.savez(path, tokens=tokens, input_pos=pos, prefill_logits=pre, decode_tokens=nxt, decode_pos=dpos,
-             decode_logits=dec)
+             decode_logits=dec, greedy=np.asarray(greedy, np.int64))
 
 
 def _prefill_key(model) -> str:
@@ -331,8 +345,15 @@ def _feed(model, key: str, tokens, pos, caches: dict | None) -> dict:
     return feed
 
 
+GREEDY_STEPS = 16
+
+
 def litert_figures(path: Path, ref: dict, runs: int, threads: int) -> dict:
-    """Logit difference vs PyTorch (prefill, then one decode step on the returned caches) and the model."""
+    """Logit difference vs PyTorch (prefill, then one decode step on the returned caches; with caches as
+    variables the interpreter keeps them), the feeds the latencies are timed with, and greedy generation
+    (`hlo_passes.generate`) from the same prompt: how many of PyTorch's GREEDY_STEPS tokens it repeats."""
+    from hlo_passes.diagnostics import HloError
+    from hlo_passes.generate import Generator
     from hlo_passes.tflite.runtime import TFLiteModel
 
     model = TFLiteModel(path, xnnpack=True, threads=threads)
@@ -344,7 +365,16 @@ def litert_figures(path: Path, ref: dict, runs: int, threads: int) -> dict:
     diff = max(diff, float(np.abs(out2["logits"].reshape(ref["decode_logits"].shape) - ref["decode_logits"]).max()))
     feeds = {pk: _feed(model, pk, ref["tokens"], ref["input_pos"], caches),
              "decode": _feed(model, "decode", ref["decode_tokens"], ref["decode_pos"], caches)}
-    return {"feeds": feeds, "prefill": pk, "max_diff": diff}  # (the model goes: latencies load it afresh)
+    try:
+        if "greedy" not in ref:  # (a reference made before the benchmark recorded it)
+            raise HloError("no greedy reference")
+        tokens = Generator(model).generate([int(t) for t in ref["tokens"][0]], GREEDY_STEPS).tokens
+        want = [int(t) for t in ref["greedy"]]
+        same = next((i for i, (a, b) in enumerate(zip(tokens, want)) if a != b), len(want))
+    except HloError:  # (a model without the Generative API's cache names)
+        same = None
+    # (the model goes: latencies load it afresh)
+    return {"feeds": feeds, "prefill": pk, "max_diff": diff, "greedy_same": same}
 
 
 def latencies(entries: dict, paths: dict, runs: int, threads: int, rounds: int = 5) -> None:
@@ -396,30 +426,35 @@ def main(argv=None) -> int:
             print(f"\n== {config} ==", flush=True)
             ref_path = tmp / f"ref_{config}.npz"
             reused = args.reuse and all((tmp / f).exists() for f in (
-                f"ref_{config}.npz", f"ours_{config}.json", f"theirs_{config}_none.json",
-                f"theirs_{config}_dynamic_int8.json"))
+                f"ref_{config}.npz", f"ours_{config}_f32.json", f"ours_{config}_int8.json",
+                f"theirs_{config}_none.json", f"theirs_{config}_dynamic_int8.json"))
             if reused:  # (the process times of litert-torch are those of the run that converted)
                 print(f"(conversions reused from {tmp})")
-                ours = json.loads((tmp / f"ours_{config}.json").read_text())
+                ours = {k: json.loads((tmp / f"ours_{config}_{k}.json").read_text()) for k in ("f32", "int8")}
                 theirs = {q: json.loads((tmp / f"theirs_{config}_{q}.json").read_text()) | {"process_s": float("nan")}
                           for q in ("none", "dynamic_int8")}
             else:
                 reference(config, ref_path)
-                with open(tmp / f"ours_{config}.log", "w") as log:
-                    ours = run_ours(config, tmp, log)
+                ours = {}
+                for kind in ("f32", "int8"):  # one process per weight type, as for litert-torch
+                    with open(tmp / f"ours_{config}_{kind}.log", "w") as log:
+                        ours[kind] = run_ours(config, kind, tmp, log)
                 theirs = {q: run_theirs(python, config, q, tmp, ref_path) if python else None
                           for q in ("none", "dynamic_int8")}
             ref = dict(np.load(ref_path))
-            if ours is None:
+            ours = {k: r for k, r in ours.items() if r is not None}
+            if not ours:
                 continue
-            weight_bytes = ours["weight_bytes"]
+            weight_bytes = next(iter(ours.values()))["weight_bytes"]
             print(f"weights: {_mb(weight_bytes)} f32")
             entries, rows = {}, {}
             for kind, q in (("f32", "none"), ("int8", "dynamic_int8")):
-                wall, peak, stages = our_variant(ours, kind)
-                path = tmp / f"ours_{config}_{kind}.tflite"
-                rows[f"ours {kind}"] = {"convert_s": wall, "peak_rss": peak, "path": path, "stages": stages,
-                                        "base_rss": ours["base_rss"]}
+                for variables in (False, True) if kind in ours else ():
+                    wall, peak, stages = our_variant(ours[kind], kind, variables)
+                    tail = "_variables" if variables else ""
+                    rows[f"ours {kind}{' vars' if variables else ''}"] = {
+                        "convert_s": wall, "peak_rss": peak, "path": tmp / f"ours_{config}_{kind}{tail}.tflite",
+                        "stages": stages, "base_rss": ours[kind]["base_rss"]}
                 if theirs.get(q):
                     t = theirs[q]
                     rows[f"litert-torch {kind}"] = {"convert_s": t["convert_s"], "peak_rss": t["peak_rss"],
@@ -430,15 +465,18 @@ def main(argv=None) -> int:
             latencies(entries, {k: r["path"] for k, r in rows.items()}, args.runs, args.threads)
             print(f"{'':22} {'convert':>9} {'peak RSS':>9} {'-base':>9} {'/weights':>8} {'.tflite':>9}"
                   f" {'ops prefill/decode':>19}"
-                  f" {'prefill':>9} {'decode':>9} {'max |dlogit|':>12}")
+                  f" {'prefill':>9} {'decode':>9} {'max |dlogit|':>12} {'greedy':>7}")
             for name, row in rows.items():
                 e = entries[name]
                 ops, _ = tflite_summary(row["path"])
+                same = "n/a" if e["greedy_same"] is None else f"{e['greedy_same']}/{GREEDY_STEPS}"
                 print(f"{name:22} {row['convert_s']:8.1f}s {_mb(row['peak_rss']):>9}"
                       f" {_mb(row['peak_rss'] - row['base_rss']):>9}"
                       f" {(row['peak_rss'] - row['base_rss']) / weight_bytes:7.2f}x"
                       f" {_mb(row['path'].stat().st_size):>9} {ops.get(e['prefill'], 0):>9}/{ops.get('decode', 0):<9}"
-                      f" {_ms(e['prefill_s']):>9} {_ms(e['decode_s']):>9} {e['max_diff']:12.2e}")
+                      f" {_ms(e['prefill_s']):>9} {_ms(e['decode_s']):>9} {e['max_diff']:12.2e} {same:>7}")
+            print("ops: a signature's operators (with caches as variables: + CALL_ONCE, a READ_VARIABLE and an"
+                  " ASSIGN_VARIABLE per cache); greedy: how many of PyTorch's first greedy tokens it repeats")
             for kind in ("f32", "int8"):
                 a, b = rows.get(f"ours {kind}"), rows.get(f"litert-torch {kind}")
                 if a and b:
@@ -451,13 +489,23 @@ def main(argv=None) -> int:
                           f" {ea['decode_s'] / eb['decode_s']:.2f} (goal <= 1.0), prefill ratio"
                           f" {ea['prefill_s'] / eb['prefill_s']:.2f}; litert-torch's torch model vs PyTorch"
                           f" {b['torch_diff']:.1e}, its whole process {b['process_s']:.1f} s")
-            if ours.get("worker"):
-                w = ours["worker"]
-                print(f"the XLA check's worker process (from_torch's check, stopped after it): peak"
-                      f" {_mb(w.get('VmHWM', 0))}")
-            print("our stages (wall, RSS after, the stage's own peak):")
-            for name, seconds, rss, peak in ours["stages"]:
-                print(f"  {name:42} {seconds:8.2f} s {_mb(rss):>9} {_mb(peak):>9}")
+                    if f"ours {kind} vars" in entries:
+                        ev, av = entries[f"ours {kind} vars"], rows[f"ours {kind} vars"]
+                        print(f"{kind}, caches as variables: decode latency ratio"
+                              f" {ev['decode_s'] / eb['decode_s']:.2f}, prefill ratio"
+                              f" {ev['prefill_s'] / eb['prefill_s']:.2f} (litert-torch keeps its"
+                              " caches as inputs/outputs); its peak above start-up"
+                              f" {(av['peak_rss'] - av['base_rss']) / weight_bytes:.2f}x")
+            for kind, result in ours.items():
+                if result.get("worker"):
+                    print(f"{kind}: the XLA check's worker process (from_torch's check, stopped after it): peak"
+                          f" {_mb(result['worker'].get('VmHWM', 0))}")
+                print(f"our {kind} process, stage by stage (wall, RSS after, the stage's own peak, the last two"
+                      " above start-up in weight bytes):")
+                base = result["base_rss"]
+                for name, seconds, rss, peak in result["stages"]:
+                    print(f"  {name:42} {seconds:8.2f} s {_mb(rss):>9} {_mb(peak):>9}"
+                          f" {(rss - base) / weight_bytes:6.3f}x {(peak - base) / weight_bytes:6.3f}x")
     return 0
 
 

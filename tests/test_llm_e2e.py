@@ -167,10 +167,13 @@ def test_generator_refuses_models_without_the_interface():
 def test_caches_as_variables_generate_the_same_tokens(framework):
     """`hlo-export --kv-cache=variables`: the caches live in LiteRT resource variables shared by prefill and
     decode; the signatures take tokens and input_pos only, and greedy generation is token for token the
-    framework's, twice in a row on one interpreter (no reset: stale rows are never visible)."""
+    framework's, twice in a row on one interpreter (no reset: stale rows are never visible). The writer has
+    written the io form first (bench/llm.py makes both files from one export this way): rewriting it
+    afterwards gives the variables form, and the io file stays what it was."""
     from hlo_passes.tflite.variables import caches_as_variables, variable_caches
 
     writer = export(hp.run(optimized(framework), "legalize-tflite"))
+    io = writer.to_bytes()
     names = caches_as_variables(writer)
     data = writer.to_bytes()
     assert len(names) == 2 * CFG.layers
@@ -185,6 +188,8 @@ def test_caches_as_variables_generate_the_same_tokens(framework):
     assert gen.generate([7, 7], 4).tokens == reference(framework, (7, 7), 4)
     with pytest.raises(hp.HloError, match="do not fit"):  # the bound is read from the variables' shapes
         gen.generate([1] * 8, CFG.kv_cache_max)
+    assert len(TFLiteModel(io).signatures["decode"].inputs) == 2 + 2 * CFG.layers
+    assert generate(io, PROMPT, 16).tokens == want
 
 
 def test_caches_as_variables_refuses_disagreeing_signatures():
