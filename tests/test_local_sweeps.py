@@ -122,3 +122,20 @@ def test_one_sweep_leaves_constants_where_mlirs_loop_leaves_them():
     printed = ir.to_text(module)
     assert printed == ir.to_text(reference)
     assert printed.index("stablehlo.constant") < printed.index("stablehlo.negate")
+
+
+def test_the_rewrite_budget_of_one_sweep_ends_in_not_converged():
+    """The budget bounds a sweep's rewrites, and the bound on sweeps the rest: a rule that rewrites what it
+    built, forever, ends in NotConverged either way. (The default budget, 16 per op and at least 10k, counts
+    the module's ops only once 10k rewrites are reached, not at every call.)"""
+    body = "".join(f"  %a{i} = stablehlo.abs %x : tensor<4xf32>\n" for i in range(6))
+    text = (f"func.func @main(%x: tensor<4xf32>) -> ({', '.join(['tensor<4xf32>'] * 6)}) {{\n{body}"
+            f"  return {', '.join(f'%a{i}' for i in range(6))} : {', '.join(['tensor<4xf32>'] * 6)}\n}}")
+
+    def fn(op):  # abs -> abs, forever
+        return lambda: [ir.stablehlo.AbsOp(op.operands[0]).result]
+
+    with pytest.raises(ir.NotConverged, match="more than 4 rewrites"):
+        ir.sweep(ir.load(text.encode()), [("stablehlo.abs", fn, 1)], max_rewrites=4)
+    with pytest.raises(ir.NotConverged, match="failed to converge"):
+        ir.apply_greedily(ir.load(text.encode()), [("stablehlo.abs", fn, 1)], max_iterations=3)

@@ -458,8 +458,28 @@ def _greedy(module, rules, max_iterations, fold, top_down, max_rewrites) -> bool
                 again(out, depth + 1)
             return
 
+    op = as_operation(module)
+    budget = [max_rewrites]  # None: 16 per op, at least 10k; the ops are counted only if 10k is reached
+    floor = 10_000 if max_rewrites is None else min(10_000, max_rewrites)
+    stopped = [False]
+
+    def exhausted() -> bool:
+        if budget[0] is None:
+            count = [0]
+
+            def visit(_):
+                count[0] += 1
+                return mlir.WalkResult.ADVANCE
+
+            op.walk(visit)
+            budget[0] = max(10_000, 16 * count[0])
+        stopped[0] = rewrites[0] >= budget[0]
+        return stopped[0]
+
     def wrap(fn):
         def callback(op, rewriter):
+            if rewrites[0] >= floor and exhausted():
+                return True  # no more rewrites: the driver finishes its sweep, and we report it below
             rewrite = fn(op)
             if rewrite is None:
                 return True  # "failure": the pattern did not apply
@@ -473,16 +493,6 @@ def _greedy(module, rules, max_iterations, fold, top_down, max_rewrites) -> bool
             return False
         return callback
 
-    op = as_operation(module)
-    if max_rewrites is None:
-        count = [0]
-
-        def visit(_):
-            count[0] += 1
-            return mlir.WalkResult.ADVANCE
-
-        op.walk(visit)
-        max_rewrites = max(10_000, 16 * count[0])
     with op.context:
         patterns = _rewrite.RewritePatternSet()
         for root, fn, benefit in rules:
@@ -491,15 +501,16 @@ def _greedy(module, rules, max_iterations, fold, top_down, max_rewrites) -> bool
         config.max_iterations = max_iterations
         config.enable_folding = fold
         config.use_top_down_traversal = top_down
-        config.max_num_rewrites = max_rewrites
         try:
             _rewrite.apply_patterns_and_fold_greedily(op, patterns.freeze(), config)
         except RuntimeError as e:
             if "converge" not in str(e):
                 raise
-            if rewrites[0] >= max_rewrites:
-                raise NotConverged(str(e)) from None
+            if stopped[0]:
+                raise NotConverged(f"more than {budget[0]} rewrites") from None
             return True
+    if stopped[0]:
+        raise NotConverged(f"more than {budget[0]} rewrites")
     return False
 
 
