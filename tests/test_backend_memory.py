@@ -455,3 +455,32 @@ def test_freed_heap_goes_back_to_the_system():
     assert release_freed_heap()
     assert before - rss_bytes() > 30 * 2**20
     del pin
+
+
+def test_the_flatbuffer_is_written_from_the_builder_without_copies(tmp_path):
+    """The writer packs the model twice (to learn the flatbuffer's length, then with the weights' offsets):
+    the second builder starts at that length (no doubling) and the file gets a view of its buffer, not
+    `bytes(builder.Output())` (two more copies). The file still loads, with the big weight after the tables."""
+    from hlo_passes.tflite.runtime import TFLiteModel
+    from hlo_passes.tflite.writer import ModelWriter
+
+    rng = np.random.default_rng(8)
+    big = rng.standard_normal((256, 128)).astype(np.float32)  # external (>= 64 KB)
+    w = ModelWriter()
+    sg = w.subgraph("main")
+    x = sg.tensor([1, 128], np.float32, "x")
+    out, biases = x, rng.standard_normal((40, 128)).astype(np.float32)
+    for i, b in enumerate(biases):  # tables and small inline weights: a flatbuffer of some size
+        y = sg.tensor([1, 128], np.float32, f"y{i}")
+        sg.op("ADD", [out, sg.constant(b, f"b{i}")], [y])
+        out = y
+    z = sg.tensor([1, 256], np.float32, "z")
+    sg.op("FULLY_CONNECTED", [out, sg.constant(big, "w"), -1], [z])
+    sg.inputs, sg.outputs = [x], [z]
+    w.signature("main", sg, {"x": x}, {"z": z})
+    head = next(w.chunks())
+    assert isinstance(head, memoryview) and len(head.obj) < len(head) + 4096
+    w.write(tmp_path / "m.tflite")
+    xv = rng.standard_normal((1, 128)).astype(np.float32)
+    (got,) = TFLiteModel(tmp_path / "m.tflite", xnnpack=False).run("main", x=xv).values()
+    np.testing.assert_allclose(got, (xv + biases.sum(0)) @ big.T, rtol=1e-4, atol=1e-3)

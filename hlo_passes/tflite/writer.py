@@ -256,10 +256,14 @@ class ModelWriter:
         return m
 
     @staticmethod
-    def _pack(model) -> bytes:
-        builder = flatbuffers.Builder(1024)
+    def _pack(model, size: int = 1024) -> memoryview:
+        """The packed flatbuffer, a view into the builder's own buffer. Why not `bytes(builder.Output())`:
+        `Output()` slices (a copy) and `bytes` copies again, and a builder started small doubles its way up
+        (a copy per doubling): with the int8 8x1024 model's 3.4 MB of tables, quantization parameters and
+        small weights, packing twice that way was 20 MB of the write's transient peak."""
+        builder = flatbuffers.Builder(size)
         builder.Finish(model.Pack(builder), file_identifier=schema.FILE_IDENTIFIER)
-        return bytes(builder.Output())
+        return memoryview(builder.Bytes)[builder.Head():]
 
     def chunks(self) -> Iterator[bytes | memoryview]:
         """The file as a sequence of chunks: the flatbuffer, then each external weight (aligned)."""
@@ -268,12 +272,14 @@ class ModelWriter:
         if not externals:
             yield head
             return
-        offsets, pos = {}, _aligned(len(head))
+        length = len(head)
+        del head  # (its builder goes with it before the second one is made)
+        offsets, pos = {}, _aligned(length)
         for i in externals:
             offsets[i] = pos
             pos = _aligned(pos + self.buffers[i].nbytes)
-        final = self._pack(self._model(offsets))
-        if len(final) != len(head):  # cannot happen with fixed-width offsets; never write a wrong file
+        final = self._pack(self._model(offsets), size=length + 64)  # (room for it all: no doubling)
+        if len(final) != length:  # cannot happen with fixed-width offsets; never write a wrong file
             raise HloError("internal: the flatbuffer changed length when its buffer offsets were filled in")
         yield final
         written = len(final)
