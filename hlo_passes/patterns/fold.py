@@ -134,6 +134,9 @@ def _evaluate(max_elements: int):
             return "a dequantization from quantize-int8-dynamic: folding it would turn the int8 weight back into floats"
         if len(op.results) != 1 or not producers and op.name != "stablehlo.iota":
             return "not a single-result op with operands"
+        if op.name in _MOVES_SPLAT and (moved := _moved_splat(op, producers[0].attributes["value"])) is not None:
+            m.memo["attr"] = moved  # (most folds of an export: a scalar broadcast; no other check applies)
+            return True
         why = _unclaimed(op)  # before any attribute is read: the bindings cannot read some (complex)
         if why:
             return why
@@ -151,11 +154,6 @@ def _evaluate(max_elements: int):
         if op.name == "stablehlo.transpose" and _read_in_place(op, attrs[0]):
             return ("a weight transposed for the one dot that reads it: simplify's dot-transposed rules make the"
                     " dot read the weight itself (folding would copy the weight)")
-        if op.name in _MOVES_SPLAT and vals.is_splat(attrs[0]):  # the same element, moved: no numpy at all
-            et = ir.mlir.ShapedType(attrs[0].type).element_type  # (bf16 goes the long way: see check_flush)
-            if not isinstance(et.maybe_downcast(), ir.mlir.BF16Type) and ir.mlir.ShapedType(rtype).has_static_shape:
-                m.memo["attr"] = ir.mlir.DenseElementsAttr.get_splat(rtype, ir.downcast(attrs[0]).get_splat_value())
-                return True
         try:
             value = _splat_value(op, attrs)
             if value is not None:
@@ -172,6 +170,24 @@ def _evaluate(max_elements: int):
         return True
 
     return where
+
+
+def _moved_splat(op, attr):
+    """The result of a data-movement op on a splat constant, as a splat attribute: the same element, moved,
+    without numpy. None when this shortcut does not apply (then the general path decides): a non-splat or
+    empty operand, an element type the folder does not claim, bf16 (it goes the long way: see check_flush),
+    or a result that is not a static, non-empty tensor."""
+    a = ir.downcast(attr)
+    if not isinstance(a, ir.mlir.DenseElementsAttr) or not a.is_splat:
+        return None
+    shaped = ir.mlir.ShapedType(a.type)
+    et = shaped.element_type
+    if isinstance(et.maybe_downcast(), ir.mlir.BF16Type) or dt.claimed(et) is None or vals.num_elements(shaped) <= 0:
+        return None
+    rtype = op.results[0].type.maybe_downcast()
+    if not isinstance(rtype, ir.mlir.RankedTensorType) or not rtype.has_static_shape or vals.num_elements(rtype) <= 0:
+        return None
+    return ir.mlir.DenseElementsAttr.get_splat(rtype, a.get_splat_value())
 
 
 def _read_in_place(op, attr) -> bool:
