@@ -29,7 +29,13 @@ def _reads_constants(root) -> bool:
 @dataclass(frozen=True)
 class Rule(Pattern):
     """A pattern whose constant operands must have an element type the rules can read (not complex, i2,
-    f4, f8E8M0FNU, ...: see dtypes.CLAIMED); reading one would raise, so the op is left alone."""
+    f4, f8E8M0FNU, ...: see dtypes.CLAIMED); reading one would raise, so the op is left alone.
+
+    Local (see Pattern.local): a rule's `where` reads the matched ops and types, and its rewrite builds one
+    op or none. Whether the rule as a whole is local also depends on its template (`one_use` below the
+    root, an op two levels up: dot-unflatten, dot-transposed-*)."""
+
+    local: bool = True
 
     def match(self, op, explain: bool = True):
         reads = self.__dict__.get("_reads")

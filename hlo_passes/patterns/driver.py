@@ -34,7 +34,8 @@ class Pattern:
     (from any depth of helper code: the one failure type that evaluators and conversion rules raise too).
 
     `local=True` declares that `where` (and any `where` in the template) reads nothing but the root, its
-    own users, the ops defining its operands and types, and that the rewrite builds no op but constants.
+    own users, the ops defining its operands and types, and that the rewrite builds at most one op: the
+    one whose result it returns (the driver shows that op to the rules at once; MLIR never sees it).
     With a template that looks no further either (`Op.local_root`), the greedy driver needs no confirming
     sweep for this pattern: see `is_local`."""
 
@@ -63,7 +64,7 @@ class Pattern:
         """Whether one sweep of the greedy driver leaves no match of this pattern behind: MLIR re-queues an
         op when its producers, its operands or its users change, so a pattern that depends on nothing else
         is rechecked by the driver itself whenever it might start to match. (What MLIR does not queue is an
-        op built from Python: hence a local rewrite builds constants only, which no such pattern roots at.)"""
+        op built from Python: hence a local rewrite builds one op, which ir.sweep shows to the rules.)"""
         return self.local and self.root.local_root()
 
 
@@ -226,25 +227,36 @@ def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *
                    fold: bool = True) -> Counter:
     """Apply patterns greedily until nothing changes. Hits are counted into `ctx` (`pattern NAME: k`).
 
-    MLIR's driver sweeps until a sweep changes nothing: that last sweep only confirms. A set whose patterns
-    are all `local` (fold-constants) needs no confirmation, so it gets one sweep, then MLIR's sweeps
-    without rules (what MLIR does to constants the sweep built). `max_iterations` bounds the sweeps."""
+    MLIR's driver sweeps until a sweep changes nothing, so its last sweep only confirms. Here a sweep that
+    changed something is followed by MLIR's own sweeps without rules (what MLIR does to the constants the
+    sweep built: moved up, deduplicated), then by a sweep of the patterns that are not `local` alone: a
+    local one would have been re-queued by MLIR whenever it could start to match. Only if that sweep
+    rewrites does everything get swept again. A set of local patterns (fold-constants) takes one sweep.
+    `max_iterations` bounds the sweeps with rules."""
     set_name = getattr(patterns, "name", "")
     patterns = list(patterns)
     whole_set = ctx is not None and bool(set_name) and ctx.debugging(set_name)
     run = _Run(debug=(lambda name: ctx.debugging(name) or whole_set) if ctx is not None else (lambda name: False),
                out=ctx.out if ctx is not None else sys.stderr, budget=getattr(ctx, "rewrites", None))
-    rules = _rules(patterns, run)
-    local = all(p.is_local() for p in patterns)
+    everything = _rules(patterns, run)
+    distant = _rules([p for p in patterns if not p.is_local()], run)
     try:
         for target in _targets(module):
-            if local:
-                if ir.sweep(target, rules, fold=fold):
-                    # (MLIR's own work on what the sweep built: constants moved up and deduplicated, dead ops
-                    # erased, as MLIR's loop leaves them; no Python rule runs, so this costs little)
-                    ir.apply_greedily(target, [], max_iterations=max_iterations, fold=fold)
-            else:
-                ir.apply_greedily(target, rules, max_iterations=max_iterations, fold=fold)
+            sweeps = 0
+            while True:
+                if sweeps == max_iterations:
+                    raise ir.NotConverged()
+                sweeps += 1
+                if not ir.sweep(target, everything, fold=fold):
+                    break
+                ir.apply_greedily(target, [], max_iterations=max_iterations, fold=fold)
+                if not distant:
+                    break
+                if sweeps == max_iterations:
+                    raise ir.NotConverged()
+                sweeps += 1
+                if not ir.sweep(target, distant, fold=fold):
+                    break
     except ir.NotConverged:
         busiest = ", ".join(f"{n} ({k} rewrites)" for n, k in run.hits.most_common(4)) or "none"
         raise HloError(f"rewriting did not converge after {max_iterations} sweeps (or too many rewrites in one);"
