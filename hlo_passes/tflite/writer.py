@@ -260,7 +260,7 @@ class ModelWriter:
         """The packed flatbuffer, a view into the builder's own buffer. Why not `bytes(builder.Output())`:
         `Output()` slices (a copy) and `bytes` copies again, and a builder started small doubles its way up
         (a copy per doubling): with the int8 8x1024 model's 3.4 MB of tables, quantization parameters and
-        small weights, packing twice that way was 20 MB of the write's transient peak."""
+        small weights, packing twice that way was ~10 MB of the write's transient peak."""
         builder = flatbuffers.Builder(size)
         builder.Finish(model.Pack(builder), file_identifier=schema.FILE_IDENTIFIER)
         return memoryview(builder.Bytes)[builder.Head():]
