@@ -372,9 +372,9 @@ def litert_figures(path: Path, ref: dict, runs: int, threads: int) -> dict:
         want = [int(t) for t in ref["greedy"]]
         same = next((i for i, (a, b) in enumerate(zip(tokens, want)) if a != b), len(want))
     except HloError:  # (a model without the Generative API's cache names)
-        same = None
+        tokens, same = None, None
     # (the model goes: latencies load it afresh)
-    return {"feeds": feeds, "prefill": pk, "max_diff": diff, "greedy_same": same}
+    return {"feeds": feeds, "prefill": pk, "max_diff": diff, "greedy_same": same, "tokens": tokens}
 
 
 def latencies(entries: dict, paths: dict, runs: int, threads: int, rounds: int = 5) -> None:
@@ -495,7 +495,8 @@ def main(argv=None) -> int:
                               f" {ev['decode_s'] / eb['decode_s']:.2f}, prefill ratio"
                               f" {ev['prefill_s'] / eb['prefill_s']:.2f} (litert-torch keeps its"
                               " caches as inputs/outputs); its peak above start-up"
-                              f" {(av['peak_rss'] - av['base_rss']) / weight_bytes:.2f}x")
+                              f" {(av['peak_rss'] - av['base_rss']) / weight_bytes:.2f}x; its greedy tokens"
+                              f" {'==' if ev['tokens'] == ea['tokens'] else '!='} the io model's")
             for kind, result in ours.items():
                 if result.get("worker"):
                     print(f"{kind}: the XLA check's worker process (from_torch's check, stopped after it): peak"
