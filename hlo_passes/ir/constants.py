@@ -50,12 +50,32 @@ _BUFFER_DTYPES = {np.dtype(t) for t in (np.bool_, np.float16, np.float32, np.flo
                                         np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)}
 
 
+_BY_KIND: dict = {}  # TypeID, or integer (width, signed, unsigned) -> dtype: see np_dtype
+
+
 def np_dtype(element_type) -> np.dtype:
-    """numpy dtype of an MLIR element type (ml_dtypes for bf16, fp8 and int4)."""
+    """numpy dtype of an MLIR element type (ml_dtypes for bf16, fp8 and int4).
+
+    Remembered by kind of type, not found by printing the type each time (printing costs more than what
+    most callers then do with the dtype): a TypeID names one float type, integers add width and signedness.
+    Complex types share a TypeID across element types, so they are printed."""
+    t = element_type.maybe_downcast() if hasattr(element_type, "maybe_downcast") else element_type
+    if isinstance(t, mlir.IntegerType):
+        key = (t.width, t.is_signed, t.is_unsigned)
+    elif isinstance(t, mlir.ComplexType):
+        key = None
+    else:
+        key = getattr(t, "typeid", None)
+    found = _BY_KIND.get(key) if key is not None else None
+    if found is not None:
+        return found
     name = str(element_type)
     if name not in _DTYPES:
         raise HloError(f"element type {name} has no numpy counterpart")
-    return np.dtype(_DTYPES[name])
+    found = np.dtype(_DTYPES[name])
+    if key is not None:
+        _BY_KIND[key] = found
+    return found
 
 
 def element_type(dtype) -> mlir.Type:
