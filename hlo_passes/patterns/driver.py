@@ -334,14 +334,13 @@ def _apply_once(module, patterns, ctx) -> Counter:
         # Every block, loop and branch bodies included (decode loops write their KV cache inside a while),
         # each walked last op first. Erased ops must never be touched again (that crashes the process),
         # and an op's hash only means something while it lives: take every key now, compare keys later.
-        ops = [op for block in _blocks(fn.operation) for op in reversed(block)]
-        keys = [hash(op) for op in ops]
+        # (Only candidate roots are kept: a fusion's roots are a few op kinds out of a module's many ops.)
+        ops = [(op, callbacks[name]) for block in _blocks(fn.operation) for op in reversed(block)
+               if (name := op.name) in callbacks]
+        keys = [hash(op) for op, _ in ops]
         gone: set = set()
-        for op, key in zip(ops, keys):
+        for (op, callback), key in zip(ops, keys):
             if key in gone:
-                continue
-            callback = callbacks.get(op.name)
-            if callback is None:
                 continue
             rewrite = callback(op)
             if rewrite is None:
