@@ -414,11 +414,12 @@ def sweep(module, rules, *, fold: bool = True, max_rewrites: int | None = None) 
     changed anything (a rewrite, a fold, a dead op erased), False when `module` was already a fixpoint.
 
     Within a sweep the driver re-queues what a change may affect: the users of a replaced op, an op whose
-    operand was replaced, the producer of an erased op's operand once it has one user left. It does not
-    queue an op built from Python (no listener sees it), nor an op whose match depends on anything further
-    away (another op's use count, an op two levels up): the pattern driver decides from that whether a
-    confirming sweep is needed (patterns/driver.py, `Pattern.local`). Rewrites beyond `max_rewrites`
-    raise `NotConverged`.
+    operand was replaced, the producer of an erased op's operand once it has one user left. It never
+    queues an op built from Python (no listener sees it): the op a rewrite returns is shown to the rules
+    right after that rewrite instead (`_greedy`). Nor does it queue an op whose match depends on anything
+    further away (another op's use count, an op two levels up): the pattern driver decides from that
+    whether a confirming sweep is needed (patterns/driver.py, `Pattern.local`). Rewrites beyond
+    `max_rewrites` raise `NotConverged`.
     """
     return _greedy(module, rules, 1, fold, True, max_rewrites)
 
