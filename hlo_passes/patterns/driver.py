@@ -318,8 +318,6 @@ def apply_once(module, patterns: PatternSet | Iterable[Pattern], ctx=None) -> Co
 
 
 def _apply_once(module, patterns, ctx) -> Counter:
-    from .outline import program_functions
-
     set_name = getattr(patterns, "name", "")
     patterns = sorted(patterns, key=lambda p: -p.benefit)
     whole_set = ctx is not None and bool(set_name) and ctx.debugging(set_name)
@@ -330,13 +328,9 @@ def _apply_once(module, patterns, ctx) -> Counter:
         for name in p.root.root_names():
             by_root.setdefault(name, []).append(p)
     callbacks = {name: _callback(group, run) for name, group in by_root.items()}
-    for fn in program_functions(module):
-        # Every block, loop and branch bodies included (decode loops write their KV cache inside a while),
-        # each walked last op first. Erased ops must never be touched again (that crashes the process),
-        # and an op's hash only means something while it lives: take every key now, compare keys later.
-        # (Only candidate roots are kept: a fusion's roots are a few op kinds out of a module's many ops.)
-        ops = [(op, callbacks[name]) for block in _blocks(fn.operation) for op in reversed(block)
-               if (name := op.name) in callbacks]
+    for ops in _candidates(module, callbacks):
+        # Erased ops must never be touched again (that crashes the process), and an op's hash only means
+        # something while it lives: every key is taken now, and compared before an op is used.
         keys = [hash(op) for op, _ in ops]
         gone: set = set()
         for (op, callback), key in zip(ops, keys):
@@ -357,6 +351,29 @@ def _apply_once(module, patterns, ctx) -> Counter:
 
 
 _CONTROL_FLOW = ("stablehlo.while", "stablehlo.if", "stablehlo.case")
+
+
+def _candidates(module, callbacks: dict) -> list[list]:
+    """Per function a walk will rewrite, its candidate roots with their callbacks: every block, loop and
+    branch bodies included (decode loops write their KV cache inside a while), each last op first. Composite
+    decompositions are left out (see outline.program_functions); they are found in the same pass over the
+    ops, which spares each fusion a walk of the whole module of its own."""
+    op = ir.as_operation(module)
+    functions = [f.operation for f in ir.module_ops(op) if f.operation.name == "func.func"] \
+        if op.name == "builtin.module" else [op]
+    found, decompositions = [], set()
+    for fn in functions:
+        ops = []
+        for block in _blocks(fn):
+            for inner in reversed(block):
+                name = inner.name
+                if name in callbacks:
+                    ops.append((inner, callbacks[name]))
+                if name == "stablehlo.composite":
+                    decompositions.add(ir.mlir.FlatSymbolRefAttr(inner.attributes["decomposition"]).value)
+        found.append((fn, ops))
+    return [ops for fn, ops in found if fn.name != "func.func"
+            or ir.mlir.StringAttr(fn.attributes["sym_name"]).value not in decompositions]
 
 
 def _blocks(op) -> list[list]:
