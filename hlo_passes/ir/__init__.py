@@ -33,8 +33,8 @@ from ..diagnostics import HloError, SourceLoc
 __all__ = [
     "mlir", "stablehlo", "chlo", "func", "arith", "passmanager", "MLIRError",
     "make_context", "load", "parse", "save", "clone", "as_operation", "to_numpy", "from_numpy",
-    "np_dtype", "element_type", "inline_resources", "error_from_mlir", "module_ops", "ops_named", "downcast",
-    "apply_greedily", "sweep", "NotConverged",
+    "np_dtype", "known_dtype", "element_type", "inline_resources", "error_from_mlir", "module_ops", "ops_named",
+    "downcast", "apply_greedily", "sweep", "NotConverged",
 ]
 
 MLIRError = mlir.MLIRError
@@ -380,7 +380,8 @@ def save(module, path: str | os.PathLike | None = None, *, format: str = "text",
 # ------------------------------------------------------------------------------ types, constants <-> numpy
 
 from .constants import (  # noqa: E402,F401 -- re-exported: hlo_passes.ir is the one door
-    _DTYPES, _portable_copy, _resource_blob, downcast, element_type, from_numpy, inline_resources, np_dtype,
+    _DTYPES, _portable_copy, _resource_blob, downcast, element_type, from_numpy, inline_resources, known_dtype,
+    np_dtype,
     splat, tensor_type, to_numpy,
 )
 

@@ -50,14 +50,15 @@ _BUFFER_DTYPES = {np.dtype(t) for t in (np.bool_, np.float16, np.float32, np.flo
                                         np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64)}
 
 
-_BY_KIND: dict = {}  # TypeID, or integer (width, signed, unsigned) -> dtype: see np_dtype
+_BY_KIND: dict = {}  # TypeID, or integer (width, signed, unsigned) -> dtype or None: see known_dtype
 
 
-def np_dtype(element_type) -> np.dtype:
-    """numpy dtype of an MLIR element type (ml_dtypes for bf16, fp8 and int4).
+def known_dtype(element_type) -> np.dtype | None:
+    """numpy dtype of an MLIR element type (ml_dtypes for bf16, fp8 and int4), or None if it has none.
 
     Remembered by kind of type, not found by printing the type each time (printing costs more than what
-    most callers then do with the dtype): a TypeID names one float type, integers add width and signedness.
+    most callers then do with the dtype), nor by the type itself (a cached Type would keep its context, and
+    every weight uniqued in it, alive): a TypeID names one float type, integers add width and signedness.
     Complex types share a TypeID across element types, so they are printed."""
     t = element_type.maybe_downcast() if hasattr(element_type, "maybe_downcast") else element_type
     if isinstance(t, mlir.IntegerType):
@@ -66,15 +67,20 @@ def np_dtype(element_type) -> np.dtype:
         key = None
     else:
         key = getattr(t, "typeid", None)
-    found = _BY_KIND.get(key) if key is not None else None
-    if found is not None:
-        return found
-    name = str(element_type)
-    if name not in _DTYPES:
-        raise HloError(f"element type {name} has no numpy counterpart")
-    found = np.dtype(_DTYPES[name])
+    if key is not None and key in _BY_KIND:
+        return _BY_KIND[key]
+    found = _DTYPES.get(str(element_type))
+    found = None if found is None else np.dtype(found)
     if key is not None:
         _BY_KIND[key] = found
+    return found
+
+
+def np_dtype(element_type) -> np.dtype:
+    """numpy dtype of an MLIR element type (ml_dtypes for bf16, fp8 and int4); an error if it has none."""
+    found = known_dtype(element_type)
+    if found is None:
+        raise HloError(f"element type {element_type} has no numpy counterpart")
     return found
 
 
@@ -312,7 +318,7 @@ def from_numpy(array, *, type=None, resource: str | None = None) -> mlir.Attribu
         buf = array.view(np.uint8) if array.dtype == np.bool_ else array
         attr = mlir.DenseResourceElementsAttr.get_from_buffer(buf, resource, ttype)
         element = mlir.ShapedType(ttype).element_type
-        if str(element) in _DTYPES and np_dtype(element) == array.dtype:  # (else bytes of another type)
+        if known_dtype(element) == array.dtype:  # (else bytes of another type)
             _BACKING.setdefault(attr.context, {})[_blob_key(attr)] = array
         return attr
     if array.ndim == 0:  # the buffer route cannot say "rank 0" (an empty shape means "no override")

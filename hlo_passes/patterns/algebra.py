@@ -37,11 +37,12 @@ class Rule(Pattern):
 
     local: bool = True
 
+    def __post_init__(self):
+        super().__post_init__()
+        object.__setattr__(self, "_reads", _reads_constants(self.root))  # (the driver asks at every candidate)
+
     def match(self, op, explain: bool = True):
-        reads = self.__dict__.get("_reads")
-        if reads is None:  # (worked out once: the driver asks at every candidate op)
-            reads = self.__dict__["_reads"] = _reads_constants(self.root)
-        if reads:  # (rules read constants only at the root)
+        if self._reads:  # (rules read constants only at the root)
             for v in op.operands:
                 d = vals.defining_op(v)
                 if d is not None and d.name in vals.CONSTANT_OPS and _dtype(v) is None:

@@ -242,21 +242,17 @@ def apply_patterns(module, patterns: PatternSet | Iterable[Pattern], ctx=None, *
     distant = _rules([p for p in patterns if not p.is_local()], run)
     try:
         for target in _targets(module):
-            sweeps = 0
-            while True:
-                if sweeps == max_iterations:
-                    raise ir.NotConverged()
-                sweeps += 1
-                if not ir.sweep(target, everything, fold=fold):
+            rules = everything
+            for _ in range(max_iterations):
+                if not ir.sweep(target, rules, fold=fold):
                     break
-                ir.apply_greedily(target, [], max_iterations=max_iterations, fold=fold)
-                if not distant:
-                    break
-                if sweeps == max_iterations:
-                    raise ir.NotConverged()
-                sweeps += 1
-                if not ir.sweep(target, distant, fold=fold):
-                    break
+                if rules is everything:
+                    ir.apply_greedily(target, [], max_iterations=max_iterations, fold=fold)
+                    if not distant:
+                        break
+                rules = distant if rules is everything else everything
+            else:
+                raise ir.NotConverged()
     except ir.NotConverged:
         busiest = ", ".join(f"{n} ({k} rewrites)" for n, k in run.hits.most_common(4)) or "none"
         raise HloError(f"rewriting did not converge after {max_iterations} sweeps (or too many rewrites in one);"

@@ -28,32 +28,15 @@ _UNSIGNED = {np.dtype(v) for k, v in CLAIMED.items() if k[0] == "u"}
 _BITS = {np.dtype(ml_dtypes.int4): 4, np.dtype(ml_dtypes.uint4): 4, np.dtype(np.bool_): 1}
 
 
-_SEEN: dict = {}  # TypeID (or integer width and signedness) -> dtype or None
+_CLAIMED = frozenset(np.dtype(v) for v in CLAIMED.values())
 
 
 def claimed(element_type) -> np.dtype | None:
-    """The numpy dtype of an MLIR element type that the folder handles, else None.
-
-    Remembered by type kind, not by printing the type (which costs more than the rest of a fold's
-    checks) nor by the type itself (a cached Type would keep its context, and every weight uniqued in
-    it, alive): a TypeID is static, and integers add their width and signedness."""
-    t = element_type.maybe_downcast() if hasattr(element_type, "maybe_downcast") else element_type
-    if isinstance(t, ir.mlir.IntegerType):
-        key = (t.width, t.is_signed, t.is_unsigned)
-    else:
-        key = getattr(t, "typeid", None)
-        if key is None:
-            return _claimed(t)
-    try:
-        return _SEEN[key]
-    except KeyError:
-        out = _SEEN[key] = _claimed(t)
-        return out
-
-
-def _claimed(element_type) -> np.dtype | None:
-    found = CLAIMED.get(str(element_type))
-    return None if found is None else np.dtype(found)
+    """The numpy dtype of an MLIR element type that the folder handles, else None (looked up as
+    `ir.known_dtype` looks it up: by kind of type, not by printing it, which costs more than the rest of a
+    fold's checks)."""
+    found = ir.known_dtype(element_type)
+    return found if found in _CLAIMED else None
 
 
 def is_float(dtype) -> bool:

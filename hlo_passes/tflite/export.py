@@ -204,14 +204,13 @@ class _BlockWriter:
             quant = BlockwiseQuantization(scales, T.qconst_block(op.result))
             self.tensors[op.result] = self._lazy(values, base, quantization=quant)
             return
+        perm = [int(p) for p in op.attributes[T.TRANSPOSED]] if T.is_transposed(op) else None
         if op.name == T.QCONST:
             axis = int(op.attributes["axis"].value)
             scale = ir.to_numpy(op.attributes["scale"])
             quant = Quantization(scale, np.zeros(scale.size, np.int64), 0 if axis < 0 else axis)
-            perm = [int(p) for p in op.attributes[T.TRANSPOSED]] if T.is_transposed(op) else None
             self.tensors[op.result] = self._lazy(op.attributes["value"], base, quantization=quant, perm=perm)
             return
-        perm = [int(p) for p in op.attributes[T.TRANSPOSED]] if T.is_transposed(op) else None
         self.tensors[op.result] = self._lazy(ir.downcast(op.attributes["value"]), base, perm=perm)
 
     def _lazy(self, attr, base: str, quantization=None, perm: list[int] | None = None) -> int:
