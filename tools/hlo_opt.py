@@ -12,26 +12,11 @@ the temporary file in flight and exits 128 + its number; a closed or broken stde
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
+from hlo_passes.tools import startup  # (it imports nothing heavy)
 
-
-def _interrupted_at_startup(signo, frame):
-    """A signal while jaxlib and numpy import (a second or so): nothing is open or half-written yet, so end
-    at once with the one line every interruption gets. (A KeyboardInterrupt raised inside numpy's import
-    would come out as numpy's ImportError and its traceback.)"""
-    with contextlib.suppress(OSError, ValueError):
-        os.write(2, b"hlo-opt: interrupted\n" if signo == signal.SIGINT else
-                 f"hlo-opt: terminated by signal {signo}\n".encode())
-    os._exit(128 + signo)
-
-
-_STARTUP = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-            if signal.getsignal(s) != signal.SIG_IGN}  # ignored stays ignored (nohup)
-for _s in _STARTUP:
-    signal.signal(_s, _interrupted_at_startup)
+startup.guard()  # a signal during the imports below ends the run with one line
 import argparse  # noqa: E402 -- after the handlers above, on purpose
+import contextlib  # noqa: E402
 import io  # noqa: E402
 import math  # noqa: E402
 import re
@@ -53,8 +38,7 @@ try:
         PassManager, load_plugin, loaded_plugin_files, parse_pipeline, registered_passes, registered_pipelines,
     )
 finally:
-    for _s, _h in _STARTUP.items():
-        signal.signal(_s, _h if _h is not None else signal.SIG_DFL)
+    startup.release()
 
 _SPLIT = re.compile(rb"^// -----[^\n]*$\n?", re.M)
 
@@ -564,6 +548,7 @@ def _report(argv, streams: _Streams) -> int:
 
 
 def main(argv=None) -> int:
+    as_program = argv is None  # the console script and `python -m` give no argv
     argv = sys.argv[1:] if argv is None else list(argv)
     streams, default_limit = _Streams(), files.MAX_INPUT_BYTES
     try:
@@ -581,6 +566,8 @@ def main(argv=None) -> int:
         files.unprotect_all()
         files.MAX_INPUT_BYTES = default_limit
         streams.restore()
+        if as_program:  # (a caller in the same process keeps its own handlers)
+            startup.guard_exit()
 
 
 if __name__ == "__main__":
