@@ -49,6 +49,29 @@ def _calls_in(op) -> list:
     return found
 
 
+def _refs(attrs, names: set) -> None:
+    """Add the symbol names that `attrs` (an op's attributes) refer to."""
+    for key in attrs:  # iterating yields the names; the values come downcast
+        attr = attrs[key]
+        if isinstance(attr, _REFERRING):  # never print a weight to look for symbols in it
+            names.update(a or b for a, b in _SYMBOL.findall(str(attr)))
+
+
+def _scan(fn) -> tuple[list, set]:
+    """One walk of a function: its func.call ops in order, and the names that its other ops refer to."""
+    calls, names = [], set()
+
+    def visit(op):
+        if op.name == "func.call":
+            calls.append(op)
+        else:
+            _refs(op.attributes, names)
+        return mlir.WalkResult.ADVANCE
+
+    fn.walk(visit)
+    return calls, names
+
+
 def _recursive(graph: dict[str, list[str]]) -> set[str]:
     """Functions on a cycle of the call graph (Tarjan's algorithm, iterative: call chains can be deep)."""
     index: dict[str, int] = {}
@@ -100,21 +123,10 @@ def _recursive(graph: dict[str, list[str]]) -> set[str]:
     return result
 
 
-def _symbol_uses(op, skip_calls: bool = False) -> set[str]:
-    """Names referenced from attributes of the ops nested in `op` (func.call callees too unless skipped)."""
+def _symbol_uses(op) -> set[str]:
+    """Names referenced from attributes of the ops nested in `op` (func.call callees included)."""
     names: set[str] = set()
-
-    def visit(op):
-        if skip_calls and op.name == "func.call":
-            return mlir.WalkResult.ADVANCE
-        attrs = op.attributes
-        for key in attrs:  # iterating yields the names; the values come downcast
-            attr = attrs[key]
-            if isinstance(attr, _REFERRING):  # never print a weight to look for symbols in it
-                names.update(a or b for a, b in _SYMBOL.findall(str(attr)))
-        return mlir.WalkResult.ADVANCE
-
-    op.walk(visit)
+    op.walk(lambda inner: _refs(inner.attributes, names) or mlir.WalkResult.ADVANCE)
     return names
 
 
@@ -138,8 +150,11 @@ class InlineCalls(Pass):
 
     def run(self, module, ctx):
         body = module.regions[0].blocks[0]
-        funcs = {_name(op): op for op in body.operations if op.operation.name == "func.func"}
-        calls_of = {name: _calls_in(fn.operation) for name, fn in funcs.items()}
+        funcs, others = {}, []
+        for op in body.operations:
+            (funcs.__setitem__(_name(op), op) if op.operation.name == "func.func" else others.append(op))
+        scans = {name: _scan(fn.operation) for name, fn in funcs.items()}
+        calls_of = {name: calls for name, (calls, _) in scans.items()}
         recursive = _recursive({name: [_callee(c) for c in calls] for name, calls in calls_of.items()})
         if recursive:
             ctx.count("recursive functions kept", len(recursive))
@@ -164,47 +179,49 @@ class InlineCalls(Pass):
 
         # The functions that stay: inline into them. A private function that is only ever called (and
         # inlinable) disappears, so copying into it first would be wasted work.
-        referenced = _symbol_uses(module, skip_calls=True)
+        outside = set().union(*(_symbol_uses(op.operation) for op in others))
+        referenced = outside.union(*(names for _, names in scans.values()))
         roots = [n for n in funcs if not inlinable(n) or n in referenced]
+        refs: dict[str, set] = {}  # what each function refers to once inlining is done (for _dead)
         copied = 0
         left = 0
         for root in roots:
-            work = [c for c in calls_of[root] if inlinable(_callee(c))]
+            mine = set(scans[root][1])
+            work = list(calls_of[root])
             while work:
                 call = work.pop()
                 callee = _callee(call)
-                if copied + size(callee) > self.max_ops:
-                    left += 1
+                if not inlinable(callee) or copied + size(callee) > self.max_ops:
+                    left += inlinable(callee)
+                    mine |= _symbol_uses(call)  # the call stays
                     continue
                 copied += size(callee)
-                for clone in replace_by_block(call, funcs[callee].regions[0].blocks[0]):
-                    work.extend(c for c in _calls_in(clone) if inlinable(_callee(c)))
+                mine |= refs.get(callee, scans[callee][1])  # (a root already inlined into: as it is now)
+                clones = replace_by_block(call, funcs[callee].regions[0].blocks[0])
+                if calls_of[callee]:  # (a copied body holds calls only where its function did)
+                    work.extend(c for clone in clones for c in _calls_in(clone))
                 ctx.count("calls inlined")
+            refs[root] = mine
         if left:
             ctx.count("calls left (max-ops)", left)
-        for name in _dead_private(module):
+        for name in _dead(funcs, refs, outside):
             funcs[name].operation.erase()
             ctx.count("functions erased")
 
 
-def _dead_private(module) -> list[str]:
-    """Private functions that nothing reachable from a public function (or a non-function top-level op)
-    refers to: by call, as a composite's decomposition, or from any other attribute."""
-    body = module.regions[0].blocks[0]
-    refs: dict[str, set[str]] = {}
-    live: list[str] = []
-    for op in body.operations:
-        if op.operation.name == "func.func":
-            name = _name(op)
-            refs[name] = _symbol_uses(op.operation)
-            if not _private(op):
-                live.append(name)
-        else:
-            live.extend(_symbol_uses(op.operation))
+def _dead(funcs: dict, refs: dict, outside: set) -> list[str]:
+    """Private functions that nothing reachable from a public function (or a non-function top-level op,
+    which refer to `outside`) refers to: by call, as a composite's decomposition, or from any other
+    attribute. `refs`: what the functions inlined into refer to now; the others are as they were, and are
+    scanned only if reached."""
+    live = [name for name, fn in funcs.items() if not _private(fn)] + list(outside)
     seen = set(live)
     while live:
-        for nxt in refs.get(live.pop(), ()):
+        name = live.pop()
+        if name not in refs and name in funcs:
+            refs[name] = _symbol_uses(funcs[name].operation)
+        for nxt in refs.get(name, ()):
             if nxt not in seen:
                 seen.add(nxt)
                 live.append(nxt)
-    return [name for name in refs if name not in seen]
+    return [name for name in funcs if name not in seen]
