@@ -144,9 +144,12 @@ class FusionPass(Pass):
     def run(self, module, ctx):
         if self.anchors and not _contains(module, self.anchors):
             ctx.count("composites created", 0)
+            ctx.mark_unchanged()
             return
         hits = apply_once(module, self.patterns(), ctx)
         ctx.count("composites created", sum(hits.values()))
+        if not hits:  # (a walk that outlined nothing changed nothing)
+            ctx.mark_unchanged()
 
 
 def _contains(module, names: frozenset) -> bool:
