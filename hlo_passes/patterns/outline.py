@@ -86,6 +86,7 @@ class _Symbols:
         self.bodies: dict = {}  # (hash(module op), body text) -> the decomposition holding that body
         self.unused: list = []  # (module op, name) of duplicate bodies, erased when the scope closes
         self.suffix: dict = {}  # (hash(module op), base) -> the last suffix given: names only get taken
+        self.hoisted: dict = {}  # key -> a value built once for the walk (see `hoisted`)
 
     def drop_unused(self) -> None:
         """Erase the duplicates, found afresh by name: erasing an op while Python still holds wrappers of
@@ -114,6 +115,25 @@ def symbol_scope():
     finally:
         _SCOPE.reset(token)
     scope.drop_unused()
+
+
+def hoisted(key, source, build: Callable[[], object]):
+    """`build()`, run right after `source` is defined, once per fusion walk for `key`: an operand adapter
+    that computes from `source` and constants alone (a composite's mask from the one causal mask all
+    layers read) then serves every composite that would build the same, instead of N copies for
+    `simplify` to fold and deduplicate. `key` must say everything `build` depends on besides `source`.
+    Outside a walk (`symbol_scope`), it is built each time, at the current insertion point."""
+    scope = _SCOPE.get()
+    if scope is None:
+        return build()
+    key = (source, key)
+    if key not in scope.hoisted:
+        owner = source.owner
+        at = mlir.InsertionPoint.at_block_begin(owner) if isinstance(owner, mlir.Block) else \
+            mlir.InsertionPoint.after(getattr(owner, "operation", owner))
+        with at:
+            scope.hoisted[key] = build()
+    return scope.hoisted[key]
 
 
 def _taken(module_op) -> set:

@@ -37,7 +37,7 @@ from ..ir import stablehlo as hlo
 from . import layout as lay
 from . import values as vals
 from .driver import Pattern, PatternSet
-from .outline import Adapter, outline_composite, region
+from .outline import Adapter, hoisted, outline_composite, region
 from .sdpa_walk import NoMatch, Operand, Scores, op_of, peel, scores, softmax
 from .template import Op
 
@@ -82,7 +82,7 @@ def _to_btnh(shape, order: list[str]) -> Adapter:
     perm = [expanded.index(r) for r in ("B", "T", "N", "H")]
     inverse = [perm.index(i) for i in range(4)]
     wide = [1] * len(missing) + list(shape)
-    return Adapter(lambda v: _transpose(_reshape(v, wide), perm),
+    return Adapter(lambda v: _transpose(_reshape(v, wide, through=True), perm),
                    lambda v: _reshape(_transpose(v, inverse), shape))
 
 
@@ -167,7 +167,7 @@ def analyze(pv, allow_gqa: bool = True, min_seq_len: int = 1, accept=None, per_h
 
     def note(e: NoMatch, depth: int) -> None:
         if not best or depth > best[0]:
-            best[:] = [depth, str(e)]
+            best[:] = [depth, e]  # (said only if it is the reason given)
 
     for p_side in (0, 1):
         try:
@@ -405,7 +405,13 @@ def _tensor(shape, element_type):
     return mlir.RankedTensorType.get(list(shape), element_type)
 
 
-def _reshape(v, shape):
+def _reshape(v, shape, *, through: bool = False):
+    """`v` reshaped to `shape`. `through`: a reshape of a reshape is built as one reshape (outside the
+    decomposition only, where the driver erases the inner one if nothing else uses it): what an exporter
+    writes as [T, N*H] -> [T, N, H] then reaches the composite as one reshape instead of two for
+    `simplify` to merge."""
+    if through and (inner := vals.defining_op(v)) is not None and inner.name == "stablehlo.reshape":
+        v = inner.operands[0]
     if tuple(vals.shape(v)) == tuple(shape):
         return v
     return hlo.ReshapeOp(_tensor(shape, vals.element_type(v)), v).result
@@ -439,14 +445,19 @@ def _mask_adapter(att: Attention) -> Adapter:
     spread = any(r not in roles and sizes[r] > 1 for r in ("T", "S"))  # one mask row for all queries (keys)
 
     def outside(_):  # built from the reading, not from the applied mask that the region starts at
+        key = ("sdpa-mask", tuple(squeezed), tuple(order), tuple(present), tuple(full), tuple(sizes.items()),
+               score_type, fill, sc.mask_select, sc.mask_keep)
+        return hoisted(key, att.mask, build)
+
+    def build():
         m = _slice(att.mask, squeezed)
         if moved:
-            m = _transpose(_reshape(m, [sizes[r] for r in order]), perm)
+            m = _transpose(_reshape(m, [sizes[r] for r in order], through=True), perm)
         if spread:
-            m = _reshape(m, [sizes[r] for r in present])
+            m = _reshape(m, [sizes[r] for r in present], through=True)
             m = hlo.BroadcastInDimOp(_tensor(full, vals.element_type(m)), m, [canonical[r] for r in present]).result
         else:
-            m = _reshape(m, full)
+            m = _reshape(m, full, through=True)
         if sc.mask_select:  # boolean mask -> additive mask: 0 where kept, the fill value elsewhere
             zero = hlo.ConstantOp(ir.splat(0, _tensor(full, score_type))).result
             filler = hlo.ConstantOp(ir.splat(fill, _tensor(full, score_type))).result
@@ -493,10 +504,7 @@ def _where(allow_gqa: bool, min_seq_len: int, per_head: bool):
             found["ops"], why = region(inputs, [m.root.results[0]])
             return why if found["ops"] is None else None
 
-        try:
-            att = analyze(m.root, allow_gqa, min_seq_len, outlinable, per_head)
-        except NoMatch as why:
-            return str(why)
+        att = analyze(m.root, allow_gqa, min_seq_len, outlinable, per_head)  # (a NoMatch is a Decline)
         m.memo.update(att=att, ops=found["ops"])
         return True
 

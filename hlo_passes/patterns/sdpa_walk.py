@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..diagnostics import Decline
 from . import layout as lay
 from . import values as vals
 
@@ -26,13 +27,18 @@ BROADCAST = "stablehlo.broadcast_in_dim"
 MIN_FILL = -1e4  # a select mask must fill with at most this (or -inf): only then is it an additive mask
 
 
-class NoMatch(Exception):
+class NoMatch(Decline):
     """Why this dot_general is not the end of an attention. `depth`: how far into the template the match
-    got (0: not even a softmax), so that the deepest reason is the one reported."""
+    got (0: not even a softmax), so that the deepest reason is the one reported. `why` may be a function
+    that says it: most dot_generals are not attention, and their reason is rarely the one shown."""
 
-    def __init__(self, why: str, depth: int = 1):
+    def __init__(self, why, depth: int = 1):
         super().__init__(why)
         self.depth = depth
+
+    def __str__(self) -> str:
+        why = self.args[0]
+        return why() if callable(why) else str(why)
 
 
 def op_of(v):
@@ -260,7 +266,7 @@ def softmax(p):
         elif op.name == "stablehlo.divide":
             break
         else:
-            raise NoMatch(f"expected the softmax's divide, found {op.name} at {vals.loc(op)}", depth=0)
+            raise NoMatch(lambda: f"expected the softmax's divide, found {op.name} at {vals.loc(op)}", depth=0)
     div = op
     e, num_ops = back(div.operands[0], lambda o: o.name in SHAPE_OPS)
     total, den_ops = back(div.operands[1], lambda o: o.name in SHAPE_OPS or o.name == BROADCAST)

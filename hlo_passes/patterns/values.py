@@ -80,7 +80,7 @@ def splat_scalar(attr):
     a = ir.downcast(attr)
     if isinstance(a, mlir.DenseElementsAttr) and a.is_splat:
         shaped = mlir.ShapedType(a.type)
-        if shaped.has_static_shape and np.prod(shaped.shape) == 0:
+        if shaped.has_static_shape and math.prod(shaped.shape) == 0:
             return None
         one = _splat_value(a)  # the one element, without materializing a (possibly 64M-element) array
         return one if one is not None else constant_array(a).reshape(-1)[0]
