@@ -295,11 +295,11 @@ def module_ops(module) -> list[mlir.Operation]:
     return list(as_operation(module).regions[0].blocks[0].operations)
 
 
-def local_text(op) -> str:
+def local_text(op, *, binary: bool = False) -> str | bytes:
     """One op printed on its own (local SSA names, no debug info): a key for comparing bodies. Why not
     `str(op)`: for an op inside a module that prints with the whole module's state, a cost per call that
-    grows with the module (outlining N composites became quadratic)."""
-    return as_operation(op).get_asm(use_local_scope=True, assume_verified=True)
+    grows with the module (outlining N composites became quadratic). `binary`: the bytes, not decoded."""
+    return as_operation(op).get_asm(use_local_scope=True, assume_verified=True, binary=binary)
 
 
 def to_text(module, *, debuginfo: bool = False, generic: bool = False, elide_above: int | None = None,

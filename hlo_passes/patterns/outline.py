@@ -171,7 +171,7 @@ def _shared(module_op, fn, fname: str) -> str:
     scope = _SCOPE.get()
     if scope is None:
         return fname
-    body = ir.local_text(fn).replace(f"@{fname}(", "@(", 1)
+    body = ir.local_text(fn, binary=True).replace(f"@{fname}(".encode(), b"@(", 1)
     key = (hash(module_op), body)
     if key not in scope.bodies:
         scope.bodies[key] = fname
@@ -336,9 +336,11 @@ def program_functions(module) -> list:
     op = ir.as_operation(module)
     if op.name != "builtin.module":
         return [op]
+    functions = [f for f in ir.module_ops(op) if f.operation.name == "func.func"]
+    if len(functions) < 2:  # (a lone function could only decompose a composite inside itself: never ends)
+        return functions
     skip = decomposition_names(op)
-    return [f for f in ir.module_ops(op) if f.operation.name == "func.func"
-            and mlir.StringAttr(f.attributes["sym_name"]).value not in skip]
+    return [f for f in functions if mlir.StringAttr(f.attributes["sym_name"]).value not in skip]
 
 
 def inline_composites(module, should_inline) -> int:
