@@ -41,11 +41,16 @@ def _constant(result: np.ndarray, type, as_resource: bool):
         # (MLIR makes a taken blob name unique itself, folded_1, folded_2, ... per context: a counter here
         # would be process-wide state, and the same input would print differently on a second run)
         attr = ir.from_numpy(result, type=type, resource="folded")
-    elif _uniform(result):
-        attr = _splat_attr(result.reshape(-1)[0], type)
     else:
-        attr = ir.from_numpy(result, type=type)
+        attr = _attribute(result, type)
     return stablehlo.ConstantOp(attr).result
+
+
+def _attribute(result: np.ndarray, type):
+    """A `dense` attribute holding `result`: a splat when all its elements are the same."""
+    if _uniform(result):
+        return _splat_attr(result.reshape(-1)[0], type)
+    return ir.from_numpy(result, type=type)
 
 
 def _splat_attr(value, type):
@@ -118,9 +123,20 @@ def _unclaimed(op) -> str | None:
     return None
 
 
+def _attributes(op) -> tuple:
+    attrs = op.attributes
+    return tuple((a.name, a.attr) for a in (attrs[i] for i in range(len(attrs))))
+
+
 def _evaluate(max_elements: int):
     """The `where` of every fold: all operands constant, and the evaluator agrees to compute the result
-    (it declines what XLA leaves implementation-defined). The value goes to `m.memo` for the rewrite."""
+    (it declines what XLA leaves implementation-defined). The value goes to `m.memo` for the rewrite.
+
+    An export repeats itself: every layer computes the same causal mask from iotas (an inlined `tril`).
+    Attributes and types are uniqued by MLIR, so (op name, attributes, operand attributes, result type)
+    names one evaluation exactly: each is computed once per pattern set (one pass run), its attribute
+    built once. (Not for results from `dense_resource` operands: those become blobs of their own.)"""
+    evaluated: dict = {}
 
     def where(m) -> bool | str:
         op = m.root
@@ -163,10 +179,24 @@ def _evaluate(max_elements: int):
                 return f"result has more than max-elements={max_elements} elements"
             if any(vals.num_elements(a.type) > max(max_elements, MAX_OPERAND) for a in attrs):
                 return f"an operand has more than {max(max_elements, MAX_OPERAND)} elements to materialize"
-            m.memo["array"] = evaluate(op, [vals.constant_array(a) for a in attrs])
+            from_resource = any(isinstance(ir.downcast(a), ir.mlir.DenseResourceElementsAttr) for a in attrs)
+            if from_resource:
+                m.memo["array"] = evaluate(op, [vals.constant_array(a) for a in attrs])
+                m.memo["from_resource"] = True
+                return True
+            key = (op.name, rtype, tuple(attrs), _attributes(op))
+            if key not in evaluated:
+                try:
+                    with op.location:  # (as a rewrite runs: some element types are built through an op)
+                        evaluated[key] = _attribute(evaluate(op, [vals.constant_array(a) for a in attrs]), rtype)
+                except Decline as why:
+                    evaluated[key] = f"not folded: {why}"
+            verdict = evaluated[key]
+            if isinstance(verdict, str):
+                return verdict
+            m.memo["attr"] = verdict
         except Decline as why:
             return f"not folded: {why}"
-        m.memo["from_resource"] = any(isinstance(ir.downcast(a), ir.mlir.DenseResourceElementsAttr) for a in attrs)
         return True
 
     return where
