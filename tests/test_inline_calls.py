@@ -3,6 +3,7 @@
 Each case checks the result on XLA CPU against the module before the pass."""
 
 import numpy as np
+import pytest
 
 import hlo_passes as hp
 from hlo_passes import numerics
@@ -77,3 +78,62 @@ def test_fan_out_stops_at_the_budget_and_stays_correct():
     full = hp.run(module, "inline-calls")
     assert _funcs(full) == ["main"]
     assert numerics.check_same(module, full, inputs=x, rtol=0, atol=0)
+
+
+_LEFT = """
+func.func @main(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = call @a(%x) : (tensor<2xf32>) -> tensor<2xf32>
+  %1 = call @b(%0) : (tensor<2xf32>) -> tensor<2xf32>
+  return %1 : tensor<2xf32>
+}
+func.func private @a(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = call @c(%x) : (tensor<2xf32>) -> tensor<2xf32>
+  %1 = call @c(%0) : (tensor<2xf32>) -> tensor<2xf32>
+  return %1 : tensor<2xf32>
+}
+func.func private @b(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = stablehlo.negate %x : tensor<2xf32>
+  %1 = stablehlo.negate %0 : tensor<2xf32>
+  %2 = stablehlo.negate %1 : tensor<2xf32>
+  return %2 : tensor<2xf32>
+}
+func.func private @c(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = stablehlo.abs %x : tensor<2xf32>
+  %1 = stablehlo.composite "odml.x" %0 {decomposition = @d} : (tensor<2xf32>) -> tensor<2xf32>
+  return %1 : tensor<2xf32>
+}
+func.func private @d(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = call @e(%x) : (tensor<2xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+func.func private @e(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = stablehlo.sine %x : tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+func.func private @unused(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = call @e(%x) : (tensor<2xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+func.func private @rec(%x: tensor<2xf32>) -> tensor<2xf32> {
+  %0 = call @rec(%x) : (tensor<2xf32>) -> tensor<2xf32>
+  return %0 : tensor<2xf32>
+}
+"""
+
+
+@pytest.mark.parametrize("max_ops,kept", [
+    (10_000_000, ["main", "d"]),           # all inlined; @d stays: the composite copied from @c names it
+    (0, ["main", "a", "b", "c", "d", "e"]),  # nothing inlined: what main calls stays, the unused go
+    (3, ["main", "a", "b", "c", "d"]),     # (the budget runs out at different calls: what stays differs)
+    (5, ["main", "a", "c", "d", "e"]),
+    (8, ["main", "a", "c", "d"]),
+    (12, ["main", "c", "d"]),
+])
+def test_what_stays_is_what_the_result_still_names(max_ops, kept):
+    """Calls left by max-ops, a decomposition named from an inlined body, a function called only from one
+    that stays: each keeps its function; a recursive or unreferenced private function goes."""
+    module = hp.parse(_LEFT)
+    out = hp.run(module, f"inline-calls{{max-ops={max_ops}}}")
+    assert _funcs(out) == kept
+    x = np.array([0.5, -2.0], np.float32)
+    np.testing.assert_allclose(numerics.execute(out, [x])[0], numerics.execute(module, [x])[0], rtol=1e-6)

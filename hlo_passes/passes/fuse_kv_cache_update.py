@@ -26,3 +26,5 @@ class FuseKvCacheUpdate(Pass):
     def run(self, module, ctx):
         hits = apply_once(module, kv_cache_patterns(self.dynamic_positions), ctx)
         ctx.count("composites created", sum(hits.values()))
+        if not hits:
+            ctx.mark_unchanged()

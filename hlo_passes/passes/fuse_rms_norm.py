@@ -20,3 +20,5 @@ class FuseRmsNorm(Pass):
     def run(self, module, ctx):
         hits = apply_once(module, rms_norm_patterns(), ctx)
         ctx.count("composites created", sum(hits.values()))
+        if not hits:
+            ctx.mark_unchanged()
