@@ -94,3 +94,32 @@ def _ops(module):
     found = []
     ir.as_operation(module).walk(lambda op: found.append(op.operation) or ir.mlir.WalkResult.ADVANCE)
     return found
+
+
+def test_two_level_checks_lose_no_match_on_real_exports():
+    """The check also looks one level further (`Op.op_check`: the operands of an operand template that is
+    an op). Real exports, raw and cleaned up, are where the fusions' templates nearly match most often."""
+    import sys
+
+    import hlo_passes as hp
+    from conftest import EXAMPLES, exported_lm
+
+    sys.path.insert(0, str(EXAMPLES))
+    from transformer import transformer_text
+
+    sets = [simplify_patterns(), fold_patterns(), rms_norm_patterns(), layer_norm_patterns(), gelu_patterns(),
+            kv_cache_patterns()]
+    pats = [(p, p.quick_check()) for patterns in sets for p in patterns]
+    rejected = matched = 0
+    for name, text in [("jax", transformer_text(2)), ("llama", exported_lm("llama")[1]), ("gpt2", exported_lm("gpt2")[1])]:
+        for module in (ir.parse(text), hp.run(ir.parse(text), "inline-calls,fold-constants,simplify,cse")):
+            for op in _ops(module):
+                for p, quick in pats:
+                    if quick is None or op.name not in p.root.root_names():
+                        continue
+                    m, _ = p.match(op, explain=False)
+                    matched += m is not None
+                    if not quick(Producers(op)):
+                        rejected += 1
+                        assert m is None, f"{name}: the quick check of '{p.name}' rejected a match at {op.location}"
+    assert matched > 150 and rejected > 3000, (matched, rejected)  # (249 and 4509 when written)

@@ -58,6 +58,11 @@ class Template:
         reads it, the matcher does not."""
         return None
 
+    def op_check(self) -> Callable[[Any], bool] | None:
+        """A necessary condition on the op defining a matched value beyond its name (see `Op.op_check`);
+        None: none."""
+        return None
+
     def shallow(self) -> bool:
         """Looks no further than the op defining the value (and values' types): then, as an operand
         template, whatever the match depends on is something MLIR's driver re-queues the root for when it
@@ -204,9 +209,24 @@ class Op(Template):
     def quick_check(self) -> Callable[[Producers], bool] | None:
         """A necessary condition for matching, from `producers` (the name of each operand's defining op,
         None for a block argument; see `Producers`): False when an operand's producer is of a kind its
-        template never accepts. None when the template constrains nothing at the first level. Most candidate
-        roots fail here for the cost of a few set lookups instead of the matcher's generators (the greedy
-        driver asks every op of the module, twice per fixpoint)."""
+        template never accepts, or when an operand template is an op whose own operands' producers are
+        of the wrong kind (two levels: a LayerNorm's `(x - mean) * rsqrt(...)` turns down an RMSNorm's
+        `x * rsqrt(...)` at once). None when the template constrains nothing at the first level. Most
+        candidate roots fail here for the cost of a few set lookups instead of the matcher's generators
+        (the greedy driver asks every op of the module, twice per fixpoint)."""
+        return self._quick(deep=True)
+
+    def op_check(self) -> Callable[[Any], bool] | None:
+        """A necessary condition on the op defining a value this template matches, beyond its name
+        (`producers`): its own operands' producers (`quick_check` one level down). None: nothing beyond
+        the name."""
+        inner = self._quick(deep=False)
+        if inner is None:
+            return None
+        names = self._names
+        return lambda op: op.name in names and inner(Producers(op))
+
+    def _quick(self, deep: bool):
         templates = self.operands
         prefix = bool(templates) and templates[-1] is Ellipsis
         if prefix:
@@ -215,8 +235,10 @@ class Op(Template):
             return None
         count = len(templates)
         checks = tuple((i, t.producers()) for i, t in enumerate(templates) if t.producers() is not None)
+        below = tuple((i, c) for i, t in enumerate(templates) if deep and (c := t.op_check()) is not None)
         commutes = self.commutative if self.commutative is not None else any(n in COMMUTATIVE for n in self._names)
         swapped = tuple((1 - i, s) for i, s in checks) if commutes and count == 2 else None
+        swapped_below = tuple((1 - i, c) for i, c in below) if swapped is not None else ()
 
         def quick(producers: Producers) -> bool:
             if len(producers) != count and (not prefix or len(producers) < count):
@@ -225,11 +247,18 @@ class Op(Template):
                 if producers[i] not in names:
                     break
             else:
-                return True
+                for i, check in below:
+                    if not check(producers.op(i)):
+                        break
+                else:
+                    return True
             if swapped is None:  # (with a trailing `...` the matcher swaps the first two as well)
                 return False
             for i, names in swapped:
                 if producers[i] not in names:
+                    return False
+            for i, check in swapped_below:
+                if not check(producers.op(i)):
                     return False
             return True
 
@@ -298,14 +327,15 @@ class Op(Template):
 class Producers:
     """The name of the op defining each operand of `op` (None for a block argument), each worked out when
     first asked: getting an operand's owner is most of a quick check's cost, and most checks fail on the
-    first operand they look at."""
+    first operand they look at. `op(i)`: that op itself (None for a block argument)."""
 
-    __slots__ = ("operands", "names")
+    __slots__ = ("operands", "names", "owners")
     _UNSEEN = object()
 
     def __init__(self, op):
         self.operands = op.operands
         self.names = [Producers._UNSEEN] * len(self.operands)
+        self.owners = [None] * len(self.operands)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -314,8 +344,15 @@ class Producers:
         name = self.names[i]
         if name is Producers._UNSEEN:
             owner = self.operands[i].owner
-            name = self.names[i] = None if isinstance(owner, mlir.Block) else owner.name
+            if isinstance(owner, mlir.Block):
+                name = self.names[i] = None
+            else:
+                owner = self.owners[i] = owner.operation  # (an OpView's `name` may be an attribute's)
+                name = self.names[i] = owner.name
         return name
+
+    def op(self, i: int):
+        return self.owners[i] if self[i] is not None else None
 
     def __iter__(self):
         return (self[i] for i in range(len(self.names)))
@@ -366,6 +403,14 @@ class Alt(Template):
     def producers(self):
         sets = [o.producers() for o in self.options]
         return None if any(x is None for x in sets) else frozenset().union(*sets)
+
+    def op_check(self):
+        names = [o.producers() for o in self.options]
+        checks = [o.op_check() for o in self.options]
+        if any(n is None for n in names) or all(c is None for c in checks):
+            return None
+        pairs = tuple(zip(names, checks))
+        return lambda op: any(op.name in n and (c is None or c(op)) for n, c in pairs)
 
     def shallow(self) -> bool:
         return all(o.shallow() for o in self.options)
