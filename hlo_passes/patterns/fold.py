@@ -137,6 +137,7 @@ def _evaluate(max_elements: int):
     names one evaluation exactly: each is computed once per pattern set (one pass run), its attribute
     built once. (Not for results from `dense_resource` operands: those become blobs of their own.)"""
     evaluated: dict = {}
+    moved: dict = {}
 
     def where(m) -> bool | str:
         op = m.root
@@ -150,9 +151,13 @@ def _evaluate(max_elements: int):
             return "a dequantization from quantize-int8-dynamic: folding it would turn the int8 weight back into floats"
         if len(op.results) != 1 or not producers and op.name != "stablehlo.iota":
             return "not a single-result op with operands"
-        if op.name in _MOVES_SPLAT and (moved := _moved_splat(op, producers[0].attributes["value"])) is not None:
-            m.memo["attr"] = moved  # (most folds of an export: a scalar broadcast; no other check applies)
-            return True
+        if op.name in _MOVES_SPLAT:  # (most folds of an export: a scalar broadcast; no other check applies)
+            key = (producers[0].attributes["value"], op.results[0].type)  # (what a splat moves to: no more)
+            if key not in moved:
+                moved[key] = _moved_splat(op, key[0])
+            if moved[key] is not None:
+                m.memo["attr"] = moved[key]
+                return True
         why = _unclaimed(op)  # before any attribute is read: the bindings cannot read some (complex)
         if why:
             return why
