@@ -107,3 +107,25 @@ def test_a_pass_that_changed_nothing_skips_the_verifier(monkeypatch):
     assert verified == []
     hp.run(module, "cse")  # MLIR's own pass says nothing: verified
     assert verified == ["builtin.module"]
+
+
+def test_reduces_with_the_same_operands_and_other_bodies_fold_apart():
+    """A reduce's body says what it computes and no attribute does: a sum and an OR of the same i32
+    constant, with the same init (0, the identity of both) and dimensions, must not share one evaluation."""
+    def reduce(name, body_op):
+        return (f"  {name} = stablehlo.reduce(%c init: %z) applies {body_op} across dimensions = [1]"
+                " : (tensor<2x3xi32>, tensor<i32>) -> tensor<2xi32>")
+
+    body = "\n".join([
+        "  %c = stablehlo.constant dense<[[1, 5, 2], [4, 3, 6]]> : tensor<2x3xi32>",
+        "  %z = stablehlo.constant dense<0> : tensor<i32>",
+        reduce("%s", "stablehlo.add"), reduce("%o", "stablehlo.or"),
+        "  return %s, %o : tensor<2xi32>, tensor<2xi32>"])
+    module = hp.parse(func(body, "", "(tensor<2xi32>, tensor<2xi32>)"))
+    out = hp.run(module, "fold-constants")
+    assert "stablehlo.reduce" not in ir.to_text(out)
+    got, want = numerics.execute(out, []), numerics.execute(module, [])
+    np.testing.assert_array_equal(got[0], [8, 13])
+    np.testing.assert_array_equal(got[1], [7, 7])
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)

@@ -135,7 +135,9 @@ def _evaluate(max_elements: int):
     An export repeats itself: every layer computes the same causal mask from iotas (an inlined `tril`).
     Attributes and types are uniqued by MLIR, so (op name, attributes, operand attributes, result type)
     names one evaluation exactly: each is computed once per pattern set (one pass run), its attribute
-    built once. (Not for results from `dense_resource` operands: those become blobs of their own.)"""
+    built once. Not for ops with a body (reduce, reduce_window, sort...: the body says what they compute,
+    and no attribute does), nor for results from `dense_resource` operands (they become blobs of their
+    own)."""
     evaluated: dict = {}
     moved: dict = {}
 
@@ -185,9 +187,9 @@ def _evaluate(max_elements: int):
             if any(vals.num_elements(a.type) > max(max_elements, MAX_OPERAND) for a in attrs):
                 return f"an operand has more than {max(max_elements, MAX_OPERAND)} elements to materialize"
             from_resource = any(isinstance(ir.downcast(a), ir.mlir.DenseResourceElementsAttr) for a in attrs)
-            if from_resource:
+            if from_resource or len(op.regions):  # (a reduce's body is no attribute: its key would not say it)
                 m.memo["array"] = evaluate(op, [vals.constant_array(a) for a in attrs])
-                m.memo["from_resource"] = True
+                m.memo["from_resource"] = from_resource
                 return True
             key = (op.name, rtype, tuple(attrs), _attributes(op))
             if key not in evaluated:
