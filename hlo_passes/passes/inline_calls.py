@@ -152,7 +152,10 @@ class InlineCalls(Pass):
         body = module.regions[0].blocks[0]
         funcs, others = {}, []
         for op in body.operations:
-            (funcs.__setitem__(_name(op), op) if op.operation.name == "func.func" else others.append(op))
+            if op.operation.name == "func.func":
+                funcs[_name(op)] = op
+            else:
+                others.append(op)
         scans = {name: _scan(fn.operation) for name, fn in funcs.items()}
         calls_of = {name: calls for name, (calls, _) in scans.items()}
         recursive = _recursive({name: [_callee(c) for c in calls] for name, calls in calls_of.items()})

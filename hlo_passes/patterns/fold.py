@@ -135,7 +135,7 @@ def _evaluate(max_elements: int):
     An export repeats itself: every layer computes the same causal mask from iotas (an inlined `tril`).
     Attributes and types are uniqued by MLIR, so (op name, attributes, operand attributes, result type)
     names one evaluation exactly: each is computed once per pattern set (one pass run), its attribute
-    built once. Not for ops with a body (reduce, reduce_window, sort...: the body says what they compute,
+    built once. Not for ops with a body (reduce, reduce_window: the body says what they compute,
     and no attribute does), nor for results from `dense_resource` operands (they become blobs of their
     own)."""
     evaluated: dict = {}
