@@ -32,6 +32,22 @@ def pytest_collection_modifyitems(config, items):
         items[:] = [it for it in items if not it.get_closest_marker("slow")]
 
 
+def lit_inputs() -> list[tuple[str, str]]:
+    """("file.mlir#k", text) of every chunk of the lit tests' inputs that parses (negative inputs left out):
+    a few hundred small modules of every kind, for properties that must hold on all of them."""
+    from hlo_passes import ir
+
+    found = []
+    for path in sorted((ROOT / "lit_tests").glob("*.mlir")):
+        for k, chunk in enumerate(path.read_text().split("// -----")):
+            try:
+                ir.load(chunk.encode())
+            except Exception:  # noqa: BLE001 -- negative inputs (parse errors) have nothing to rewrite
+                continue
+            found.append((f"{path.name}#{k}", chunk))
+    return found
+
+
 def func(body: str, args: str, result: str, name: str = "main") -> str:
     """A one-function module: `func(body, "%a: tensor<4xf32>", "tensor<4xf32>")`."""
     return f"func.func @{name}({args}) -> {result} {{\n{body}\n}}\n"

@@ -4,30 +4,17 @@ re-queues every op a local pattern could start to match at. Checked on every lit
 `apply_patterns`, another sweep with every pattern of the set changes nothing, and the result is the one
 MLIR's own loop of sweeps reaches. A set with one non-local pattern keeps MLIR's loop."""
 
-from pathlib import Path
-
 import pytest
+
+from conftest import lit_inputs
 
 from hlo_passes import ir
 from hlo_passes.patterns import driver
 from hlo_passes.patterns.algebra import simplify_patterns
 from hlo_passes.patterns.fold import fold_patterns
 
-LIT = Path(__file__).resolve().parent.parent / "lit_tests"
 SETS = {"fold": fold_patterns, "simplify": lambda: simplify_patterns() + fold_patterns()}
-
-
-def _inputs():
-    for path in sorted(LIT.glob("*.mlir")):
-        for k, chunk in enumerate(path.read_text().split("// -----")):
-            try:
-                ir.load(chunk.encode())
-            except Exception:  # noqa: BLE001 -- negative inputs (parse errors) have nothing to rewrite
-                continue
-            yield f"{path.name}#{k}", chunk
-
-
-INPUTS = list(_inputs())
+INPUTS = lit_inputs()
 
 
 def _full_fixpoint(module, patterns) -> None:

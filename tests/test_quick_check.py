@@ -3,8 +3,7 @@ defining the root's operands) may only skip ops the full matcher would refuse an
 pattern set is tried on every op of every lit test input, with and without the check: it must never
 reject an op that matches, and it must reject something (or it saves nothing)."""
 
-from pathlib import Path
-
+from conftest import lit_inputs
 from hlo_passes import ir
 from hlo_passes.passes.fuse_gelu import gelu_patterns
 from hlo_passes.passes.fuse_layer_norm import layer_norm_patterns
@@ -15,16 +14,10 @@ from hlo_passes.patterns.rms_norm import rms_norm_patterns
 from hlo_passes.patterns.sdpa import sdpa_patterns
 from hlo_passes.patterns.template import Producers, match_root
 
-LIT = Path(__file__).resolve().parent.parent / "lit_tests"
-
 
 def _modules():
-    for path in sorted(LIT.glob("*.mlir")):
-        for chunk in path.read_text().split("// -----"):
-            try:
-                yield path.name, ir.load(chunk.encode())
-            except Exception:  # noqa: BLE001 -- negative inputs (parse errors) have nothing to match
-                continue
+    for name, text in lit_inputs():
+        yield name, ir.load(text.encode())
 
 
 def test_quick_check_never_rejects_a_match():

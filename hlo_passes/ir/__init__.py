@@ -33,7 +33,8 @@ from ..diagnostics import HloError, SourceLoc
 __all__ = [
     "mlir", "stablehlo", "chlo", "func", "arith", "passmanager", "MLIRError",
     "make_context", "load", "parse", "save", "clone", "as_operation", "to_numpy", "from_numpy",
-    "np_dtype", "known_dtype", "element_type", "inline_resources", "error_from_mlir", "module_ops", "ops_named",
+    "np_dtype", "known_dtype", "element_type", "inline_resources", "error_from_mlir", "module_ops", "op_count",
+    "ops_named",
     "downcast", "apply_greedily", "sweep", "NotConverged",
 ]
 
@@ -295,11 +296,23 @@ def module_ops(module) -> list[mlir.Operation]:
     return list(as_operation(module).regions[0].blocks[0].operations)
 
 
-def local_text(op, *, binary: bool = False) -> str | bytes:
-    """One op printed on its own (local SSA names, no debug info): a key for comparing bodies. Why not
-    `str(op)`: for an op inside a module that prints with the whole module's state, a cost per call that
-    grows with the module (outlining N composites became quadratic). `binary`: the bytes, not decoded."""
-    return as_operation(op).get_asm(use_local_scope=True, assume_verified=True, binary=binary)
+def op_count(op) -> int:
+    """How many ops `op` holds, itself and every nested op included (one walk)."""
+    count = [0]
+
+    def visit(_):
+        count[0] += 1
+        return mlir.WalkResult.ADVANCE
+
+    as_operation(op).walk(visit)
+    return count[0]
+
+
+def local_text(op) -> bytes:
+    """One op printed on its own (local SSA names, no debug info), as bytes (not decoded): a key for
+    comparing bodies. Why not `str(op)`: for an op inside a module that prints with the whole module's
+    state, a cost per call that grows with the module (outlining N composites became quadratic)."""
+    return as_operation(op).get_asm(use_local_scope=True, assume_verified=True, binary=True)
 
 
 def to_text(module, *, debuginfo: bool = False, generic: bool = False, elide_above: int | None = None,
@@ -467,14 +480,7 @@ def _greedy(module, rules, max_iterations, fold, top_down, max_rewrites) -> bool
 
     def exhausted() -> bool:
         if budget[0] is None:
-            count = [0]
-
-            def visit(_):
-                count[0] += 1
-                return mlir.WalkResult.ADVANCE
-
-            op.walk(visit)
-            budget[0] = max(10_000, 16 * count[0])
+            budget[0] = max(10_000, 16 * op_count(op))
         stopped[0] = rewrites[0] >= budget[0]
         return stopped[0]
 

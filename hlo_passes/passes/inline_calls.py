@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .. import ir
 from ..ir import mlir
 from ..pass_manager import Pass, option, register_pass
 from ..patterns.outline import replace_by_block
@@ -170,14 +171,7 @@ class InlineCalls(Pass):
 
         def size(name: str) -> int:
             if name not in sizes:
-                count = [0]
-
-                def visit(_):
-                    count[0] += 1
-                    return mlir.WalkResult.ADVANCE
-
-                funcs[name].operation.walk(visit)
-                sizes[name] = count[0]
+                sizes[name] = ir.op_count(funcs[name])
             return sizes[name]
 
         # The functions that stay: inline into them. A private function that is only ever called (and

@@ -281,8 +281,6 @@ def _targets(module) -> list:
         return [op]
     from .outline import decomposition_names
 
-    if sum(f.operation.name == "func.func" for f in ir.module_ops(op)) < 2:
-        return [op]  # (a lone function could only decompose a composite inside itself, which never ends)
     skip = decomposition_names(op)
     if not skip:
         return [op]

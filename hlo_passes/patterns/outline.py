@@ -171,7 +171,7 @@ def _shared(module_op, fn, fname: str) -> str:
     scope = _SCOPE.get()
     if scope is None:
         return fname
-    body = ir.local_text(fn, binary=True).replace(f"@{fname}(".encode(), b"@(", 1)
+    body = ir.local_text(fn).replace(f"@{fname}(".encode(), b"@(", 1)
     key = (hash(module_op), body)
     if key not in scope.bodies:
         scope.bodies[key] = fname
@@ -318,7 +318,12 @@ def replace_by_block(op, block) -> list:
 
 
 def decomposition_names(module) -> set[str]:
-    """Functions that are some composite's decomposition: fusion must not look inside them."""
+    """Functions that are some composite's decomposition: fusion must not look inside them. A module with
+    one function has none (that function could only decompose a composite inside itself, which never
+    ends), and is not walked."""
+    op = ir.as_operation(module)
+    if op.name == "builtin.module" and sum(f.operation.name == "func.func" for f in ir.module_ops(op)) < 2:
+        return set()
     names = set()
 
     def visit(op):
@@ -326,7 +331,7 @@ def decomposition_names(module) -> set[str]:
             names.add(mlir.FlatSymbolRefAttr(op.attributes["decomposition"]).value)
         return mlir.WalkResult.ADVANCE
 
-    ir.as_operation(module).walk(visit)
+    op.walk(visit)
     return names
 
 
@@ -336,11 +341,9 @@ def program_functions(module) -> list:
     op = ir.as_operation(module)
     if op.name != "builtin.module":
         return [op]
-    functions = [f for f in ir.module_ops(op) if f.operation.name == "func.func"]
-    if len(functions) < 2:  # (a lone function could only decompose a composite inside itself: never ends)
-        return functions
     skip = decomposition_names(op)
-    return [f for f in functions if mlir.StringAttr(f.attributes["sym_name"]).value not in skip]
+    return [f for f in ir.module_ops(op) if f.operation.name == "func.func"
+            and mlir.StringAttr(f.attributes["sym_name"]).value not in skip]
 
 
 def inline_composites(module, should_inline) -> int:

@@ -404,21 +404,10 @@ def remove_dead(function) -> int:
 def cleanup(module) -> int:
     """Apply the rules to a fixpoint, then remove dead ops. Returns the number of ops removed in all."""
     op = ir.as_operation(module)
-    before = _count(op)
+    before = ir.op_count(op)
     ir.apply_greedily(op, RULES, fold=False)
     for fn in ir.module_ops(op):
         if fn.operation.name == "func.func":
             while remove_dead(fn.operation):
                 pass
-    return before - _count(op)
-
-
-def _count(op) -> int:
-    n = [0]
-
-    def visit(_):
-        n[0] += 1
-        return mlir.WalkResult.ADVANCE
-
-    op.walk(visit)
-    return n[0]
+    return before - ir.op_count(op)
