@@ -277,3 +277,19 @@ func.func @weight_transposed_twice_used(%x: tensor<4x2xf32>) -> (tensor<4x3xf32>
   %y = stablehlo.dot_general %x, %t, contracting_dims = [1] x [0] : (tensor<4x2xf32>, tensor<2x3xf32>) -> tensor<4x3xf32>
   return %y, %t : tensor<4x3xf32>, tensor<2x3xf32>
 }
+
+// -----
+
+// Negative: a sum and an OR of the same constant, same init and dimensions, are two evaluations (a reduce's
+// body is what says what it computes): [1+5+2, 4+3+6] and [1|5|2, 4|3|6].
+// CHECK-LABEL: func.func @reduce_bodies
+// CHECK-DAG: stablehlo.constant dense<[8, 13]> : tensor<2xi32>
+// CHECK-DAG: stablehlo.constant dense<7> : tensor<2xi32>
+// CHECK-NOT: stablehlo.reduce
+func.func @reduce_bodies() -> (tensor<2xi32>, tensor<2xi32>) {
+  %c = stablehlo.constant dense<[[1, 5, 2], [4, 3, 6]]> : tensor<2x3xi32>
+  %z = stablehlo.constant dense<0> : tensor<i32>
+  %s = stablehlo.reduce(%c init: %z) applies stablehlo.add across dimensions = [1] : (tensor<2x3xi32>, tensor<i32>) -> tensor<2xi32>
+  %o = stablehlo.reduce(%c init: %z) applies stablehlo.or across dimensions = [1] : (tensor<2x3xi32>, tensor<i32>) -> tensor<2xi32>
+  return %s, %o : tensor<2xi32>, tensor<2xi32>
+}

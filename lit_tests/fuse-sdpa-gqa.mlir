@@ -301,3 +301,70 @@ func.func @per_head_mask(%arg0: tensor<2x3x4x8xf32>, %arg1: tensor<2x3x5x8xf32>,
   %16 = stablehlo.dot_general %15, %arg2, batching_dims = [0, 1] x [0, 1], contracting_dims = [3] x [2], precision = [DEFAULT, DEFAULT] : (tensor<2x3x4x5xf32>, tensor<2x3x5x8xf32>) -> tensor<2x3x4x8xf32> loc("model.py":30:3)
   return %16 : tensor<2x3x4x8xf32>
 }
+
+// -----
+
+// Two attentions reading one boolean mask: the additive mask the composites take is built once, at the top
+// (where the mask is defined), and both read it.
+// CHECK-LABEL: func.func @jax_two_attentions_one_mask
+// CHECK-SAME: %[[M:[a-z0-9_]+]]: tensor<2x1x4x5xi1>)
+// CHECK: %[[ADD:.*]] = stablehlo.select %[[M]]
+// CHECK-NOT: stablehlo.select
+// CHECK: stablehlo.composite "odml.scaled_dot_product_attention" %{{.*}}, %{{.*}}, %{{.*}}, %[[ADD]] {composite_attributes
+// CHECK-NOT: stablehlo.select
+// CHECK: stablehlo.composite "odml.scaled_dot_product_attention" %{{.*}}, %{{.*}}, %{{.*}}, %[[ADD]] {composite_attributes
+// CHECK: func.func private
+// STATS: composites created: 2
+func.func @jax_two_attentions_one_mask(%arg0: tensor<2x3x4x8xf32>, %arg1: tensor<2x3x5x8xf32>, %arg2: tensor<2x3x5x8xf32>, %arg3: tensor<2x1x4x5xi1>) -> (tensor<2x3x4x8xf32>) {
+  %v0a = stablehlo.transpose %arg1, dims = [0, 1, 3, 2] : (tensor<2x3x5x8xf32>) -> tensor<2x3x8x5xf32>
+  %v1a = stablehlo.dot_general %arg0, %v0a, batching_dims = [0, 1] x [0, 1], contracting_dims = [3] x [2], precision = [DEFAULT, DEFAULT] : (tensor<2x3x4x8xf32>, tensor<2x3x8x5xf32>) -> tensor<2x3x4x5xf32>
+  %csta = stablehlo.constant dense<0.353553385> : tensor<f32>
+  %v2a = stablehlo.broadcast_in_dim %csta, dims = [] : (tensor<f32>) -> tensor<2x3x4x5xf32>
+  %v3a = stablehlo.multiply %v1a, %v2a : tensor<2x3x4x5xf32>
+  %cst_0a = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %v4a = stablehlo.convert %cst_0a : tensor<f32>
+  %v5a = stablehlo.broadcast_in_dim %arg3, dims = [0, 1, 2, 3] : (tensor<2x1x4x5xi1>) -> tensor<2x3x4x5xi1>
+  %v6a = stablehlo.broadcast_in_dim %v4a, dims = [] : (tensor<f32>) -> tensor<2x3x4x5xf32>
+  %v7a = stablehlo.select %v5a, %v3a, %v6a : tensor<2x3x4x5xi1>, tensor<2x3x4x5xf32>
+  %cst_1a = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %v8a = stablehlo.reduce(%v7a init: %cst_1a) applies stablehlo.maximum across dimensions = [3] : (tensor<2x3x4x5xf32>, tensor<f32>) -> tensor<2x3x4xf32>
+  %cst_2a = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %v9a = stablehlo.broadcast_in_dim %cst_2a, dims = [] : (tensor<f32>) -> tensor<2x3x4xf32>
+  %v10a = stablehlo.maximum %v9a, %v8a : tensor<2x3x4xf32>
+  %v11a = stablehlo.broadcast_in_dim %v10a, dims = [0, 1, 2] : (tensor<2x3x4xf32>) -> tensor<2x3x4x1xf32>
+  %v12a = stablehlo.broadcast_in_dim %v11a, dims = [0, 1, 2, 3] : (tensor<2x3x4x1xf32>) -> tensor<2x3x4x5xf32>
+  %v13a = stablehlo.subtract %v7a, %v12a : tensor<2x3x4x5xf32>
+  %v14a = stablehlo.exponential %v13a : tensor<2x3x4x5xf32>
+  %cst_3a = stablehlo.constant dense<0.000000e+00> : tensor<f32>
+  %v15a = stablehlo.reduce(%v14a init: %cst_3a) applies stablehlo.add across dimensions = [3] : (tensor<2x3x4x5xf32>, tensor<f32>) -> tensor<2x3x4xf32>
+  %v16a = stablehlo.broadcast_in_dim %v15a, dims = [0, 1, 2] : (tensor<2x3x4xf32>) -> tensor<2x3x4x1xf32>
+  %v17a = stablehlo.broadcast_in_dim %v16a, dims = [0, 1, 2, 3] : (tensor<2x3x4x1xf32>) -> tensor<2x3x4x5xf32>
+  %v18a = stablehlo.divide %v14a, %v17a : tensor<2x3x4x5xf32>
+  %v19a = stablehlo.dot_general %v18a, %arg2, batching_dims = [0, 1] x [0, 1], contracting_dims = [3] x [2], precision = [DEFAULT, DEFAULT] : (tensor<2x3x4x5xf32>, tensor<2x3x5x8xf32>) -> tensor<2x3x4x8xf32>
+  %v0b = stablehlo.transpose %arg1, dims = [0, 1, 3, 2] : (tensor<2x3x5x8xf32>) -> tensor<2x3x8x5xf32>
+  %v1b = stablehlo.dot_general %v19a, %v0b, batching_dims = [0, 1] x [0, 1], contracting_dims = [3] x [2], precision = [DEFAULT, DEFAULT] : (tensor<2x3x4x8xf32>, tensor<2x3x8x5xf32>) -> tensor<2x3x4x5xf32>
+  %cstb = stablehlo.constant dense<0.353553385> : tensor<f32>
+  %v2b = stablehlo.broadcast_in_dim %cstb, dims = [] : (tensor<f32>) -> tensor<2x3x4x5xf32>
+  %v3b = stablehlo.multiply %v1b, %v2b : tensor<2x3x4x5xf32>
+  %cst_0b = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %v4b = stablehlo.convert %cst_0b : tensor<f32>
+  %v5b = stablehlo.broadcast_in_dim %arg3, dims = [0, 1, 2, 3] : (tensor<2x1x4x5xi1>) -> tensor<2x3x4x5xi1>
+  %v6b = stablehlo.broadcast_in_dim %v4b, dims = [] : (tensor<f32>) -> tensor<2x3x4x5xf32>
+  %v7b = stablehlo.select %v5b, %v3b, %v6b : tensor<2x3x4x5xi1>, tensor<2x3x4x5xf32>
+  %cst_1b = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %v8b = stablehlo.reduce(%v7b init: %cst_1b) applies stablehlo.maximum across dimensions = [3] : (tensor<2x3x4x5xf32>, tensor<f32>) -> tensor<2x3x4xf32>
+  %cst_2b = stablehlo.constant dense<0xFF800000> : tensor<f32>
+  %v9b = stablehlo.broadcast_in_dim %cst_2b, dims = [] : (tensor<f32>) -> tensor<2x3x4xf32>
+  %v10b = stablehlo.maximum %v9b, %v8b : tensor<2x3x4xf32>
+  %v11b = stablehlo.broadcast_in_dim %v10b, dims = [0, 1, 2] : (tensor<2x3x4xf32>) -> tensor<2x3x4x1xf32>
+  %v12b = stablehlo.broadcast_in_dim %v11b, dims = [0, 1, 2, 3] : (tensor<2x3x4x1xf32>) -> tensor<2x3x4x5xf32>
+  %v13b = stablehlo.subtract %v7b, %v12b : tensor<2x3x4x5xf32>
+  %v14b = stablehlo.exponential %v13b : tensor<2x3x4x5xf32>
+  %cst_3b = stablehlo.constant dense<0.000000e+00> : tensor<f32>
+  %v15b = stablehlo.reduce(%v14b init: %cst_3b) applies stablehlo.add across dimensions = [3] : (tensor<2x3x4x5xf32>, tensor<f32>) -> tensor<2x3x4xf32>
+  %v16b = stablehlo.broadcast_in_dim %v15b, dims = [0, 1, 2] : (tensor<2x3x4xf32>) -> tensor<2x3x4x1xf32>
+  %v17b = stablehlo.broadcast_in_dim %v16b, dims = [0, 1, 2, 3] : (tensor<2x3x4x1xf32>) -> tensor<2x3x4x5xf32>
+  %v18b = stablehlo.divide %v14b, %v17b : tensor<2x3x4x5xf32>
+  %v19b = stablehlo.dot_general %v18b, %arg2, batching_dims = [0, 1] x [0, 1], contracting_dims = [3] x [2], precision = [DEFAULT, DEFAULT] : (tensor<2x3x4x5xf32>, tensor<2x3x5x8xf32>) -> tensor<2x3x4x8xf32>
+  return %v19b : tensor<2x3x4x8xf32>
+}
